@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Ratchet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ratchet", targets: ["ratchet"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(name: "Git", dependencies: ["CGit2"], swiftSettings: swiftSettings),
+        .target(
+            name: "Core",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Store",
+            dependencies: ["Core", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Execution", dependencies: ["Core"], swiftSettings: swiftSettings),
+        .target(name: "Adapters", dependencies: ["Core", "Git"], swiftSettings: swiftSettings),
+        .target(
+            name: "Runner",
+            dependencies: ["Core", "Git", "Store", "Execution", "Adapters"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ratchet",
+            dependencies: [
+                "Runner", "Core", "Store", "Git",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ratchet-bench-git",
+            dependencies: ["Git"],
+            path: "benchmarks/GitBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ratchet-bench-decision",
+            dependencies: ["Core"],
+            path: "benchmarks/DecisionBench",
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "TestSupport", dependencies: ["Git"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "GitTests", dependencies: ["Git", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Core", "Git", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RunnerTests",
+            dependencies: ["Runner", "Core", "Git", "Store", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,101 @@
+import Foundation
+
+/// A fresh temporary folder, removed when `remove()` is called.
+public struct TemporaryFolder: Sendable {
+    public let path: String
+
+    public init(_ label: String = "ratchet") throws {
+        let base = FileManager.default.temporaryDirectory.path
+        let path = "\(base)/\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        self.path = path
+    }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    public func write(_ relative: String, _ text: String, executable: Bool = false) throws {
+        let full = path + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: false, encoding: .utf8)
+        if executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: full) }
+    }
+
+    public func read(_ relative: String) throws -> String {
+        try String(contentsOfFile: path + "/" + relative, encoding: .utf8)
+    }
+
+    public func exists(_ relative: String) -> Bool {
+        FileManager.default.fileExists(atPath: path + "/" + relative)
+    }
+}
+
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let command: String
+    public let status: Int32
+    public let output: String
+    public var description: String { "`\(command)` exited \(status): \(output)" }
+}
+
+/// Runs a program and returns its standard output; throws with the output on failure.
+/// Tests use the real `git` CLI to build fixtures and as an independent oracle.
+@discardableResult
+public func runProgram(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
+    -> String
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    var env = ProcessInfo.processInfo.environment
+    env["GIT_AUTHOR_NAME"] = "Fixture"
+    env["GIT_AUTHOR_EMAIL"] = "fixture@example.com"
+    env["GIT_COMMITTER_NAME"] = "Fixture"
+    env["GIT_COMMITTER_EMAIL"] = "fixture@example.com"
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let output = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        throw CommandFailure(command: arguments.joined(separator: " "), status: process.terminationStatus, output: output)
+    }
+    return output
+}
+
+/// A real git repository in a temporary folder, built with the git CLI.
+public struct GitFixture: Sendable {
+    public let folder: TemporaryFolder
+    public var path: String { folder.path }
+
+    /// Creates a repository on branch `main` with `files` committed.
+    public init(files: [String: String], label: String = "repo") throws {
+        folder = try TemporaryFolder(label)
+        try git("init", "-q", "-b", "main")
+        try git("config", "user.name", "Fixture")
+        try git("config", "user.email", "fixture@example.com")
+        try commit(files: files, message: "initial")
+    }
+
+    @discardableResult
+    public func git(_ arguments: String...) throws -> String {
+        try runProgram(["git"] + arguments, in: path)
+    }
+
+    /// Writes `files`, removes `deleting`, commits everything, and returns the new commit id.
+    @discardableResult
+    public func commit(files: [String: String], deleting: [String] = [], message: String) throws -> String {
+        for (name, text) in files { try folder.write(name, text) }
+        for name in deleting { try FileManager.default.removeItem(atPath: path + "/" + name) }
+        try git("add", "-A")
+        try git("commit", "-q", "--allow-empty", "-m", message)
+        return try git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func remove() { folder.remove() }
+}

@@ -35,7 +35,8 @@ let package = Package(
             dependencies: ["Core", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Execution", dependencies: ["Core"], swiftSettings: swiftSettings),
+        .target(name: "CSpawn"),
+        .target(name: "Execution", dependencies: ["Core", "CSpawn"], swiftSettings: swiftSettings),
         .target(name: "Adapters", dependencies: ["Core", "Git"], swiftSettings: swiftSettings),
         .target(
             name: "Runner",

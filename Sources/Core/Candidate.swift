@@ -1,0 +1,75 @@
+/// The steps of one candidate, in order.
+public enum Step: String, Sendable, Codable, CaseIterable, Comparable {
+    case propose, apply, gate, build, test, measure, decide
+
+    public static func < (a: Step, b: Step) -> Bool {
+        (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
+    }
+}
+
+/// How a candidate ended.
+public enum Outcome: String, Sendable, Codable {
+    /// Correct and measurably better: committed on the loop branch.
+    case accepted
+    /// Failed a step or was measurably not better enough.
+    case rejected
+    /// The measurements could not tell within the run cap.
+    case inconclusive
+    /// The run stopped (crash, signal) before the candidate was decided.
+    case interrupted
+}
+
+/// Why a candidate was rejected, for grouping in logs and reports.
+public enum RejectionKind: String, Sendable, Codable {
+    case proposerFailed = "proposer_failed"
+    case invalidDiff = "invalid_diff"
+    case applyFailed = "apply_failed"
+    case gate
+    case buildFailed = "build_failed"
+    case testFailed = "test_failed"
+    case benchFailed = "bench_failed"
+    case notBetter = "not_better"
+    case inconclusive
+    case interrupted
+}
+
+/// A candidate's lifecycle: a step in progress, or finished with an outcome.
+///
+/// Transitions only go forward, one step at a time (a candidate may skip `build` or `test`
+/// when the loop has no such command), and a finished candidate never changes again.
+public enum CandidateState: Sendable, Equatable, Codable {
+    case running(Step)
+    case finished(Outcome)
+
+    public struct InvalidTransition: Error, Sendable, Equatable, CustomStringConvertible {
+        public var from: CandidateState
+        public var to: CandidateState
+        public var description: String { "candidate cannot go from \(from.label) to \(to.label)" }
+    }
+
+    public var label: String {
+        switch self {
+        case .running(let step): step.rawValue
+        case .finished(let outcome): outcome.rawValue
+        }
+    }
+
+    public var isFinished: Bool {
+        if case .finished = self { return true }
+        return false
+    }
+
+    /// The state after moving to `next`, or an error for a transition that is not allowed.
+    public func advanced(to next: CandidateState) throws(InvalidTransition) -> CandidateState {
+        switch (self, next) {
+        case (.running(let current), .running(let step)) where step > current:
+            return next
+        case (.running(.decide), .finished(.accepted)):
+            return next
+        case (.running, .finished(let outcome)) where outcome != .accepted:
+            return next
+        default:
+            throw InvalidTransition(from: self, to: next)
+        }
+    }
+}

@@ -1,0 +1,559 @@
+import TOMLKit
+
+/// A user command from `[commands.*]`: a shell line run in the slot, with a time limit.
+public struct CommandSpec: Sendable, Equatable, Codable {
+    public var run: String
+    /// Seconds before the command's whole process group is killed.
+    public var timeout: Double
+
+    public init(run: String, timeout: Double) {
+        self.run = run
+        self.timeout = timeout
+    }
+}
+
+/// Where a benchmark's number comes from.
+public enum MetricSource: Sendable, Equatable, Codable {
+    /// Wall-clock seconds of the `bench` command.
+    case wallTime
+    /// The first capture group of a regular expression over the command's standard output.
+    case regex(pattern: String)
+    /// A JSON path (`a.b[0].c`) into standard output, or into `file` (relative to the slot) when set.
+    case json(path: String, file: String?)
+    /// The mean of the first result in a hyperfine `--export-json` file (relative to the slot).
+    case hyperfine(file: String)
+
+    public var name: String {
+        switch self {
+        case .wallTime: "wall_time"
+        case .regex: "regex"
+        case .json: "json"
+        case .hyperfine: "hyperfine"
+        }
+    }
+}
+
+/// `[metric]`: what is measured and how a decision is made.
+public struct MetricSpec: Sendable, Equatable, Codable {
+    public var source: MetricSource
+    public var decision: DecisionPolicy
+    /// Runs of each side discarded before the first measured pair.
+    public var warmup: Int
+}
+
+/// One knob of the built-in tuner: a value in a file, located by a regular expression.
+public struct KnobSpec: Sendable, Equatable, Codable {
+    public var name: String
+    public var file: String
+    /// A regular expression whose first capture group is the value to replace.
+    public var pattern: String
+    /// Candidate values, as they are written in the file.
+    public var values: [String]
+}
+
+/// A proposer and its settings.
+public enum ProposerSpec: Sendable, Equatable, Codable {
+    /// Replays `*.diff`/`*.patch` files from a folder, in name order.
+    case patches(directory: String)
+    /// Searches knob values by coordinate descent; needs no model.
+    case tuner(knobs: [KnobSpec])
+
+    public var kind: String {
+        switch self {
+        case .patches: "patches"
+        case .tuner: "tuner"
+        }
+    }
+}
+
+/// A validated `ratchet.toml`.
+public struct LoopConfig: Sendable, Equatable, Codable {
+    public var name: String
+    /// Absolute path of the repository the loop improves.
+    public var repository: String
+    /// The revision the loop starts from.
+    public var base: String
+    /// Globs of the paths a candidate may change.
+    public var scope: [String]
+    /// Absolute path of the state folder, or `nil` for the default inside the repository's `.git`.
+    public var stateDirectory: String?
+    public var build: CommandSpec?
+    public var test: CommandSpec?
+    public var bench: CommandSpec
+    public var metric: MetricSpec
+    /// Proposers in the order they are used; the next starts when one has nothing left.
+    public var proposers: [ProposerSpec]
+    public var seed: UInt64
+    /// The folder the config file is in; relative paths in the config are resolved from here.
+    public var configDirectory: String
+}
+
+/// One thing wrong with a config file, located as precisely as the file allows.
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    /// Dotted key, e.g. `metric.min_effect`.
+    public var key: String
+    public var line: Int?
+    public var message: String
+
+    public var description: String {
+        let location = line.map { "line \($0): " } ?? ""
+        return key.isEmpty ? "\(location)\(message)" : "\(location)\(key): \(message)"
+    }
+}
+
+/// A config file that could not be used; lists every problem found, not just the first.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var problems: [ConfigProblem]
+
+    public var description: String {
+        "invalid config \(file):\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension LoopConfig {
+    /// Parses and validates a config file's text.
+    /// - Parameters:
+    ///   - text: the TOML text.
+    ///   - file: the file's path, for messages.
+    ///   - directory: the folder relative paths are resolved from (absolute).
+    /// - Throws: `ConfigError` listing every unknown key, wrong type, missing key and bad value.
+    public static func parse(_ text: String, file: String, directory: String) throws(ConfigError) -> LoopConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(
+                file: file,
+                problems: [ConfigProblem(key: "", line: error.source.begin.line, message: "not valid TOML: \(error.description)")]
+            )
+        } catch {
+            throw ConfigError(file: file, problems: [ConfigProblem(key: "", line: nil, message: "not valid TOML: \(error)")])
+        }
+        var reader = ConfigReader(text: text)
+        let config = reader.loop(root, directory: directory)
+        guard reader.problems.isEmpty, let config else {
+            throw ConfigError(file: file, problems: reader.problems)
+        }
+        return config
+    }
+
+    /// The state folder: the configured one, or `<git dir>/ratchet`.
+    public func stateDirectory(gitDirectory: String) -> String {
+        if let stateDirectory { return stateDirectory }
+        return (gitDirectory.hasSuffix("/") ? gitDirectory : gitDirectory + "/") + "ratchet"
+    }
+
+    /// The loop's branch, `ratchet/<name>`.
+    public var branch: String { "refs/heads/ratchet/\(name)" }
+
+    /// Paths a candidate may never touch, whatever the scope says.
+    public var protectedPaths: [String] {
+        var paths = [".git*", "**/.git*", "ratchet.toml", "**/ratchet.toml", ".ci/**", ".github/**"]
+        for proposer in proposers {
+            if case .patches(let directory) = proposer {
+                paths.append(Paths.relative(directory, to: repository).map { $0 + "/**" } ?? "")
+            }
+        }
+        return paths.filter { !$0.isEmpty }
+    }
+}
+
+/// Walks the TOML tree, recording every key it reads so that unknown keys can be reported.
+struct ConfigReader {
+    let lines: [Substring]
+    var problems: [ConfigProblem] = []
+
+    init(text: String) {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// Best-effort line of a dotted key: the key's line inside its table's section.
+    func line(of key: String) -> Int? {
+        var parts = key.split(separator: ".").map(String.init)
+        guard let last = parts.popLast() else { return nil }
+        let leaf = last.split(separator: "[").first.map(String.init) ?? last
+        var section = ""
+        var candidates: [Int] = []
+        let wanted = parts.map { $0.split(separator: "[").first.map(String.init) ?? $0 }.joined(separator: ".")
+        for (index, raw) in lines.enumerated() {
+            let line = raw.trimmingCharacters(in: " \t")
+            if line.hasPrefix("[") {
+                section = line.trimmingCharacters(in: "[] \t")
+                if let comment = section.firstIndex(of: "#") { section = String(section[..<comment]).trimmingCharacters(in: "] \t") }
+                if section == key.split(separator: "[").first.map(String.init) { candidates.append(index + 1) }
+                continue
+            }
+            let name = line.split(separator: "=", maxSplits: 1).first.map { String($0).trimmingCharacters(in: " \t\"") }
+            if name == leaf && (section == wanted || (wanted.hasPrefix(section) && !section.isEmpty && wanted.count > section.count)) {
+                candidates.append(index + 1)
+            } else if name == leaf && wanted.isEmpty && section.isEmpty {
+                candidates.append(index + 1)
+            }
+        }
+        return candidates.first
+    }
+
+    mutating func problem(_ key: String, _ message: String) {
+        problems.append(ConfigProblem(key: key, line: line(of: key), message: message))
+    }
+
+    mutating func checkKeys(_ table: TOMLTable, at path: String, allowed: [String]) {
+        for key in table.keys where !allowed.contains(key) {
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            problem(full, "unknown key; allowed here: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    mutating func table(_ parent: TOMLTable, _ key: String, at path: String, required: Bool) -> TOMLTable? {
+        let full = path.isEmpty ? key : "\(path).\(key)"
+        guard let value = parent[key] else {
+            if required { problem(full, "missing table [\(full)]") }
+            return nil
+        }
+        guard let table = value.table else {
+            problem(full, "must be a table, found \(value.type)")
+            return nil
+        }
+        return table
+    }
+
+    mutating func string(_ table: TOMLTable, _ key: String, at path: String, required: Bool) -> String? {
+        let full = "\(path).\(key)"
+        guard let value = table[key] else {
+            if required { problem(full, "missing (a string is required)") }
+            return nil
+        }
+        guard let string = value.string else {
+            problem(full, "must be a string, found \(value.type)")
+            return nil
+        }
+        return string
+    }
+
+    mutating func number(_ table: TOMLTable, _ key: String, at path: String) -> Double? {
+        guard let value = table[key] else { return nil }
+        if let double = value.double { return double }
+        if let int = value.int { return Double(int) }
+        problem("\(path).\(key)", "must be a number, found \(value.type)")
+        return nil
+    }
+
+    mutating func integer(_ table: TOMLTable, _ key: String, at path: String, range: ClosedRange<Int>) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let int = value.int else {
+            problem("\(path).\(key)", "must be an integer, found \(value.type)")
+            return nil
+        }
+        guard range.contains(int) else {
+            problem("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound), found \(int)")
+            return nil
+        }
+        return int
+    }
+
+    mutating func strings(_ table: TOMLTable, _ key: String, at path: String) -> [String]? {
+        guard let value = table[key] else { return nil }
+        if let single = value.string { return [single] }
+        guard let array = value.array else {
+            problem("\(path).\(key)", "must be a string or an array of strings, found \(value.type)")
+            return nil
+        }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let string = element.string else {
+                problem("\(path).\(key)[\(index)]", "must be a string, found \(element.type)")
+                continue
+            }
+            result.append(string)
+        }
+        return result
+    }
+
+    /// Knob values: strings, integers, floats or booleans, kept as they are written in a file.
+    mutating func scalars(_ table: TOMLTable, _ key: String, at path: String) -> [String]? {
+        guard let value = table[key] else {
+            problem("\(path).\(key)", "missing (an array of candidate values is required)")
+            return nil
+        }
+        guard let array = value.array else {
+            problem("\(path).\(key)", "must be an array of values, found \(value.type)")
+            return nil
+        }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            if let s = element.string {
+                result.append(s)
+            } else if let i = element.int {
+                result.append(String(i))
+            } else if let b = element.bool {
+                result.append(b ? "true" : "false")
+            } else if let d = element.double {
+                result.append(String(d))
+            } else {
+                problem("\(path).\(key)[\(index)]", "must be a string, number or boolean, found \(element.type)")
+            }
+        }
+        return result
+    }
+
+    mutating func command(_ commands: TOMLTable, _ key: String, required: Bool) -> CommandSpec? {
+        let path = "commands.\(key)"
+        guard let value = commands[key] else {
+            if required { problem(path, "missing: the loop needs a \(key) command, e.g. [commands.\(key)] run = \"...\"") }
+            return nil
+        }
+        if let line = value.string { return validCommand(line, timeout: 600, path: path) }
+        guard let table = value.table else {
+            problem(path, "must be a table with `run` and `timeout`, or a string, found \(value.type)")
+            return nil
+        }
+        checkKeys(table, at: path, allowed: ["run", "timeout"])
+        guard let run = string(table, "run", at: path, required: true) else { return nil }
+        var timeout = 600.0
+        if let raw = table["timeout"] {
+            if let seconds = raw.double ?? raw.int.map(Double.init) {
+                timeout = seconds
+            } else if let text = raw.string, let seconds = Durations.seconds(text) {
+                timeout = seconds
+            } else {
+                problem("\(path).timeout", "must be a duration like \"90s\", \"5m\", \"1h\" or a number of seconds")
+                return nil
+            }
+        }
+        guard timeout > 0 else {
+            problem("\(path).timeout", "must be greater than zero")
+            return nil
+        }
+        return validCommand(run, timeout: timeout, path: path)
+    }
+
+    mutating func validCommand(_ line: String, timeout: Double, path: String) -> CommandSpec? {
+        guard !line.allSatisfy(\.isWhitespace) else {
+            problem("\(path).run", "must not be empty")
+            return nil
+        }
+        return CommandSpec(run: line, timeout: timeout)
+    }
+
+    mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
+        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer"])
+        let loopTable = table(root, "loop", at: "", required: true)
+        let commandsTable = table(root, "commands", at: "", required: true)
+        let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
+        let proposerTable = table(root, "proposer", at: "", required: true)
+
+        var name = "", repository = directory, base = "HEAD", scope: [String] = ["**"], state: String?
+        if let loopTable {
+            checkKeys(loopTable, at: "loop", allowed: ["name", "repository", "base", "scope", "state_dir"])
+            if let value = string(loopTable, "name", at: "loop", required: true) {
+                if value.isEmpty || value.count > 64
+                    || !value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") })
+                    || value.hasPrefix(".") || value.hasSuffix(".lock") || value.contains("..")
+                {
+                    problem("loop.name", "'\(value)' is not usable as a branch name: use 1-64 letters, digits, '-', '_' or '.'")
+                } else {
+                    name = value
+                }
+            }
+            if let value = string(loopTable, "repository", at: "loop", required: false) {
+                repository = Paths.resolve(value, from: directory)
+            }
+            if let value = string(loopTable, "base", at: "loop", required: false) {
+                if value.isEmpty { problem("loop.base", "must not be empty") } else { base = value }
+            }
+            if let value = strings(loopTable, "scope", at: "loop") {
+                if value.isEmpty { problem("loop.scope", "must list at least one glob, e.g. [\"src/**\"]") } else { scope = value }
+            }
+            state = string(loopTable, "state_dir", at: "loop", required: false).map { Paths.resolve($0, from: directory) }
+        }
+
+        var build: CommandSpec?, test: CommandSpec?, bench: CommandSpec?
+        if let commandsTable {
+            checkKeys(commandsTable, at: "commands", allowed: ["build", "test", "bench"])
+            build = command(commandsTable, "build", required: false)
+            test = command(commandsTable, "test", required: false)
+            bench = command(commandsTable, "bench", required: true)
+        }
+
+        let metric = self.metric(metricTable)
+        let (proposers, seed) = proposerTable.map { self.proposers($0, directory: directory) } ?? ([], 0)
+
+        guard problems.isEmpty, let bench, let metric else { return nil }
+        return LoopConfig(
+            name: name, repository: repository, base: base, scope: scope, stateDirectory: state,
+            build: build, test: test, bench: bench, metric: metric,
+            proposers: proposers, seed: seed, configDirectory: directory
+        )
+    }
+
+    mutating func metric(_ table: TOMLTable) -> MetricSpec? {
+        let path = "metric"
+        checkKeys(
+            table, at: path,
+            allowed: ["source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "warmup", "pattern", "path", "file"]
+        )
+        var source = MetricSource.wallTime
+        let sourceName = string(table, "source", at: path, required: false) ?? "wall_time"
+        let pattern = string(table, "pattern", at: path, required: false)
+        let jsonPath = string(table, "path", at: path, required: false)
+        let file = string(table, "file", at: path, required: false)
+        switch sourceName {
+        case "wall_time":
+            source = .wallTime
+        case "regex":
+            if let pattern {
+                if (try? Regex(pattern)) == nil {
+                    problem("metric.pattern", "'\(pattern)' is not a valid regular expression")
+                }
+                source = .regex(pattern: pattern)
+            } else {
+                problem("metric.pattern", "missing: source \"regex\" needs a pattern whose first group is the number")
+            }
+        case "json":
+            if let jsonPath {
+                if JSONPath.parse(jsonPath) == nil { problem("metric.path", "'\(jsonPath)' is not a JSON path like results[0].mean") }
+                source = .json(path: jsonPath, file: file)
+            } else {
+                problem("metric.path", "missing: source \"json\" needs a path like results[0].mean")
+            }
+        case "hyperfine":
+            source = .hyperfine(file: file ?? "hyperfine.json")
+        default:
+            problem("metric.source", "'\(sourceName)' is not a metric source; allowed: wall_time, regex, json, hyperfine")
+        }
+        var direction = Direction.lower
+        if let text = string(table, "direction", at: path, required: false) {
+            if let parsed = Direction(rawValue: text) {
+                direction = parsed
+            } else {
+                problem("metric.direction", "'\(text)' is not allowed; use \"lower\" or \"higher\" (which is better)")
+            }
+        }
+        let minEffect = number(table, "min_effect", at: path) ?? 0.02
+        if !(0..<1).contains(minEffect) { problem("metric.min_effect", "must be a fraction in [0, 1), e.g. 0.02 for 2%") }
+        let confidence = number(table, "confidence", at: path) ?? 0.95
+        if !(0.5..<1).contains(confidence) { problem("metric.confidence", "must be in [0.5, 1), e.g. 0.95") }
+        let minPairs = integer(table, "min_pairs", at: path, range: 2...10_000) ?? 5
+        let maxPairs = integer(table, "max_pairs", at: path, range: 2...10_000) ?? 30
+        if maxPairs < minPairs { problem("metric.max_pairs", "must be at least min_pairs (\(minPairs))") }
+        let warmup = integer(table, "warmup", at: path, range: 0...100) ?? 1
+        let policy = DecisionPolicy(direction: direction, minEffect: minEffect, confidence: confidence, minPairs: minPairs, maxPairs: maxPairs)
+        return MetricSpec(source: source, decision: policy, warmup: warmup)
+    }
+
+    mutating func proposers(_ table: TOMLTable, directory: String) -> ([ProposerSpec], UInt64) {
+        let path = "proposer"
+        checkKeys(table, at: path, allowed: ["kind", "seed", "patches", "tuner"])
+        let kinds = strings(table, "kind", at: path) ?? []
+        if table["kind"] == nil { problem("proposer.kind", "missing: name a proposer, e.g. kind = \"tuner\" or [\"tuner\", \"patches\"]") }
+        var seed: UInt64 = 1
+        if let value = integer(table, "seed", at: path, range: 0...Int.max) { seed = UInt64(value) }
+        var result: [ProposerSpec] = []
+        for kind in kinds {
+            switch kind {
+            case "patches":
+                let sub = self.table(table, "patches", at: path, required: true)
+                if let sub {
+                    checkKeys(sub, at: "proposer.patches", allowed: ["dir"])
+                    if let dir = string(sub, "dir", at: "proposer.patches", required: true) {
+                        result.append(.patches(directory: Paths.resolve(dir, from: directory)))
+                    }
+                }
+            case "tuner":
+                result.append(.tuner(knobs: knobs(table)))
+            default:
+                problem("proposer.kind", "'\(kind)' is not a proposer; allowed: tuner, patches")
+            }
+        }
+        return (result, seed)
+    }
+
+    mutating func knobs(_ proposer: TOMLTable) -> [KnobSpec] {
+        guard let tuner = table(proposer, "tuner", at: "proposer", required: true) else { return [] }
+        checkKeys(tuner, at: "proposer.tuner", allowed: ["knob"])
+        guard let array = tuner["knob"]?.array, !array.isEmpty else {
+            problem("proposer.tuner.knob", "missing: add at least one [[proposer.tuner.knob]] table")
+            return []
+        }
+        var knobs: [KnobSpec] = []
+        for (index, element) in array.enumerated() {
+            let path = "proposer.tuner.knob[\(index)]"
+            guard let knob = element.table else {
+                problem(path, "must be a table")
+                continue
+            }
+            checkKeys(knob, at: path, allowed: ["name", "file", "pattern", "values"])
+            let name = string(knob, "name", at: path, required: true)
+            let file = string(knob, "file", at: path, required: true)
+            let pattern = string(knob, "pattern", at: path, required: true)
+            let values = scalars(knob, "values", at: path)
+            if let pattern {
+                if let regex = try? Regex(pattern) {
+                    if (try? regex.firstMatch(in: ""))?.count ?? 2 < 2, !pattern.contains("(") {
+                        problem("\(path).pattern", "needs a capture group around the value, e.g. 'N = (\\d+)'")
+                    }
+                } else {
+                    problem("\(path).pattern", "'\(pattern)' is not a valid regular expression")
+                }
+            }
+            if let values, values.isEmpty { problem("\(path).values", "must list at least one value") }
+            if let name, let file, let pattern, let values, !values.isEmpty {
+                knobs.append(KnobSpec(name: name, file: file, pattern: pattern, values: values))
+            }
+        }
+        return knobs
+    }
+}
+
+/// Parses durations such as `500ms`, `90s`, `5m`, `1h`, `1.5m`.
+public enum Durations {
+    public static func seconds(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: " ")
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count)
+            if let value = Double(number), value.isFinite, value >= 0 { return value * scale }
+        }
+        if let value = Double(trimmed), value.isFinite, value >= 0 { return value }
+        return nil
+    }
+}
+
+/// Lexical path helpers (no file system access).
+public enum Paths {
+    /// `path` made absolute against `directory` and normalised (`.` and `..` removed).
+    public static func resolve(_ path: String, from directory: String) -> String {
+        let joined = path.hasPrefix("/") ? path : directory + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            if part == "." || part.isEmpty { continue }
+            if part == ".." {
+                _ = parts.popLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// `path` relative to `root` when it lies inside it.
+    public static func relative(_ path: String, to root: String) -> String? {
+        let normalizedRoot = resolve(root, from: "/")
+        let normalized = resolve(path, from: "/")
+        if normalized == normalizedRoot { return "" }
+        let prefix = normalizedRoot == "/" ? "/" : normalizedRoot + "/"
+        guard normalized.hasPrefix(prefix) else { return nil }
+        return String(normalized.dropFirst(prefix.count))
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var slice = Substring(self)
+        while let first = slice.first, chars.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, chars.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

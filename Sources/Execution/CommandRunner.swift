@@ -1,0 +1,295 @@
+import CSpawn
+import Core
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The result of one user command.
+public struct CommandResult: Sendable, Equatable, Codable {
+    /// Exit status when the command exited normally.
+    public var exitStatus: Int32?
+    /// The signal that ended the command, when one did.
+    public var signal: Int32?
+    /// The command ran past its time limit and its process group was killed.
+    public var timedOut: Bool
+    public var wallSeconds: Double
+    /// Standard output, capped (head and tail kept).
+    public var output: String
+    /// Standard error, capped (head and tail kept).
+    public var errorOutput: String
+    /// Bytes of output dropped by the cap.
+    public var droppedBytes: Int
+    /// The process group the command ran in.
+    public var processGroup: Int32
+
+    public var succeeded: Bool { exitStatus == 0 && !timedOut }
+
+    /// One line for logs: `exit 2`, `killed by signal 9`, `timed out after 5.0 s`.
+    public var summary: String {
+        if timedOut { return String(format: "timed out after %.1f s (process group killed)", wallSeconds) }
+        if let signal { return "killed by signal \(signal)" }
+        return "exit \(exitStatus ?? -1)"
+    }
+
+    /// The last lines of both streams, for a rejection reason.
+    public func tail(lines: Int = 12) -> String {
+        let combined = (output + (errorOutput.isEmpty ? "" : "\n" + errorOutput)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return combined.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// Why a command could not be started at all.
+public struct ExecutionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var command: String
+    public var message: String
+    public var description: String { "cannot run `\(command)`: \(message)" }
+}
+
+/// Runs user commands: `/bin/sh -c` in a folder, in a new process group, with a time limit
+/// that kills the whole group (children included), a controlled environment, and output
+/// captured up to a cap.
+public struct CommandRunner: Sendable {
+    /// Bytes kept per stream; past this the middle is dropped.
+    public var outputCap: Int
+    /// The environment every command gets (plus per-call additions).
+    public var environment: [String: String]
+
+    public init(outputCap: Int = 256 * 1024, environment: [String: String]? = nil) {
+        _ = Self.subreaper
+        self.outputCap = outputCap
+        self.environment = environment ?? Self.defaultEnvironment()
+    }
+
+    /// Orphans of killed commands come back to this process to be reaped (Linux).
+    private static let subreaper: Bool = ratchet_become_subreaper() == 0
+
+    /// Kills every process in `group` and reaps those that are this process's children,
+    /// waiting briefly until none is left.
+    public static func killGroup(_ group: Int32) {
+        kill(-group, SIGKILL)
+        var status: Int32 = 0
+        for _ in 0..<250 {
+            while waitpid(-group, &status, WNOHANG) > 0 {}
+            if kill(-group, 0) != 0 { return }
+            usleep(2000)
+        }
+    }
+
+    /// A small, predictable environment: the caller's PATH, HOME, USER, TMPDIR and locale.
+    public static func defaultEnvironment() -> [String: String] {
+        let inherited = ProcessInfo.processInfo.environment
+        var env: [String: String] = ["LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"]
+        for key in ["PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "TERM"] {
+            if let value = inherited[key] { env[key] = value }
+        }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        return env
+    }
+
+    /// Runs `command` and waits for it on a dedicated thread, so the cooperative pool stays free.
+    public func run(
+        _ command: String,
+        in directory: String,
+        timeout: Double,
+        environment extra: [String: String] = [:]
+    ) async throws(ExecutionError) -> CommandResult {
+        let runner = self
+        let result: Result<CommandResult, ExecutionError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(ExecutionError) {
+                    continuation.resume(returning: .success(try runner.runBlocking(command, in: directory, timeout: timeout, environment: extra)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.start()
+        }
+        return try result.get()
+    }
+
+    /// Runs `command` on the calling thread.
+    public func runBlocking(
+        _ command: String,
+        in directory: String,
+        timeout: Double,
+        environment extra: [String: String] = [:]
+    ) throws(ExecutionError) -> CommandResult {
+        var info = stat()
+        guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw ExecutionError(command: command, message: "working folder '\(directory)' does not exist")
+        }
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        guard ratchet_pipe_cloexec(&outPipe) == 0 else { throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))") }
+        guard ratchet_pipe_cloexec(&errPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1])
+            throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))")
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        ratchet_spawn_addchdir(&actions, directory)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // A new process group (pgid = child's pid) so a timeout can kill every descendant;
+        // default signal dispositions and an empty mask whatever Ratchet itself blocks.
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var env = environment
+        for (key, value) in extra { env[key] = value }
+        let argv = ["/bin/sh", "-c", command]
+        let envp = env.map { "\($0.key)=\($0.value)" }
+
+        let start = ContinuousClock.now
+        var pid: pid_t = 0
+        let spawnResult = withCStrings(argv) { cArgv in
+            withCStrings(envp) { cEnv in
+                posix_spawn(&pid, "/bin/sh", &actions, &attributes, cArgv, cEnv)
+            }
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        guard spawnResult == 0 else {
+            close(outPipe[0]); close(errPipe[0])
+            throw ExecutionError(command: command, message: "spawn: \(String(cString: strerror(spawnResult)))")
+        }
+        let group = pid
+
+        var stdoutBuffer = CappedBuffer(cap: outputCap)
+        var stderrBuffer = CappedBuffer(cap: outputCap)
+        var open = [outPipe[0], errPipe[0]]
+        var status: Int32 = 0
+        var reaped = false
+        var timedOut = false
+        var end = start
+        let deadline = start + .milliseconds(Int64(timeout * 1000))
+        var drainDeadline: ContinuousClock.Instant?
+        var chunk = [UInt8](repeating: 0, count: 65536)
+
+        while true {
+            let now = ContinuousClock.now
+            if !reaped && !timedOut && now >= deadline {
+                timedOut = true
+                kill(-group, SIGKILL)
+            }
+            if !reaped {
+                let waited = waitpid(pid, &status, WNOHANG)
+                if waited == pid {
+                    reaped = true
+                    end = ContinuousClock.now
+                    // Whatever the command left running in its group goes too.
+                    Self.killGroup(group)
+                    drainDeadline = ContinuousClock.now + .seconds(1)
+                }
+            }
+            if reaped && open.isEmpty { break }
+            if let drainDeadline, ContinuousClock.now >= drainDeadline { break }
+            if open.isEmpty {
+                // Pipes closed but the child is still exiting: wait for it without spinning.
+                if !timedOut {
+                    let remaining = deadline - ContinuousClock.now
+                    let ms = max(1, min(50, Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+                    usleep(UInt32(ms) * 1000)
+                } else {
+                    usleep(5000)
+                }
+                continue
+            }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), 20)
+            if ready < 0 && errno != EINTR { break }
+            for descriptor in fds where descriptor.revents != 0 {
+                let n = chunk.withUnsafeMutableBytes { read(descriptor.fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    if descriptor.fd == outPipe[0] {
+                        stdoutBuffer.append(chunk[0..<n])
+                    } else {
+                        stderrBuffer.append(chunk[0..<n])
+                    }
+                } else if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                    close(descriptor.fd)
+                    open.removeAll { $0 == descriptor.fd }
+                }
+            }
+        }
+        for fd in open { close(fd) }
+        if !reaped {
+            // The drain window ended with the child still running (it cannot: killed above),
+            // or the loop broke on an error: make sure it is gone and reaped.
+            kill(-group, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            Self.killGroup(group)
+            end = ContinuousClock.now
+        }
+        let elapsed = end - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let exited = (status & 0x7f) == 0
+        return CommandResult(
+            exitStatus: exited ? (status >> 8) & 0xff : nil,
+            signal: exited ? nil : status & 0x7f,
+            timedOut: timedOut,
+            wallSeconds: seconds,
+            output: stdoutBuffer.text,
+            errorOutput: stderrBuffer.text,
+            droppedBytes: stdoutBuffer.dropped + stderrBuffer.dropped,
+            processGroup: group
+        )
+    }
+}
+
+/// Keeps the first and last `cap / 2` bytes of a stream.
+struct CappedBuffer {
+    let cap: Int
+    var head: [UInt8] = []
+    var tail: [UInt8] = []
+    var dropped = 0
+
+    init(cap: Int) { self.cap = max(cap, 2) }
+
+    mutating func append(_ bytes: ArraySlice<UInt8>) {
+        let half = cap / 2
+        var rest = bytes[...]
+        if head.count < half {
+            let take = min(half - head.count, rest.count)
+            head.append(contentsOf: rest.prefix(take))
+            rest = rest.dropFirst(take)
+        }
+        guard !rest.isEmpty else { return }
+        tail.append(contentsOf: rest)
+        if tail.count > half {
+            let excess = tail.count - half
+            dropped += excess
+            tail.removeFirst(excess)
+        }
+    }
+
+    var text: String {
+        if dropped == 0 { return String(decoding: head + tail, as: UTF8.self) }
+        return String(decoding: head, as: UTF8.self) + "\n[… \(dropped) bytes dropped …]\n" + String(decoding: tail, as: UTF8.self)
+    }
+}
+
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        // posix_spawn's argv/envp are `char *const[]`.
+        body(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds ratchet-bench-git in release mode (in its own scratch folder, so it never competes
+# with a development build) and runs it, passing every argument through.
+# Usage: benchmarks/run-git.sh [--quick] [--sizes 1000,20000] [--help]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scratch=.build-bench
+swift build -c release --scratch-path "$scratch" --product ratchet-bench-git >&2
+exec "$scratch/release/ratchet-bench-git" "$@"

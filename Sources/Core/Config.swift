@@ -39,6 +39,12 @@ public struct MetricSpec: Sendable, Equatable, Codable {
     public var decision: DecisionPolicy
     /// Runs of each side discarded before the first measured pair.
     public var warmup: Int
+
+    public init(source: MetricSource, decision: DecisionPolicy, warmup: Int) {
+        self.source = source
+        self.decision = decision
+        self.warmup = warmup
+    }
 }
 
 /// One knob of the built-in tuner: a value in a file, located by a regular expression.
@@ -49,6 +55,13 @@ public struct KnobSpec: Sendable, Equatable, Codable {
     public var pattern: String
     /// Candidate values, as they are written in the file.
     public var values: [String]
+
+    public init(name: String, file: String, pattern: String, values: [String]) {
+        self.name = name
+        self.file = file
+        self.pattern = pattern
+        self.values = values
+    }
 }
 
 /// A proposer and its settings.
@@ -469,6 +482,34 @@ struct ConfigReader {
         return (result, seed)
     }
 
+    /// Whether a regular expression has a capturing group: an unescaped `(` outside a
+    /// character class that does not start a non-capturing `(?:`, lookaround or flag group.
+    static func hasCaptureGroup(_ pattern: String) -> Bool {
+        let chars = Array(pattern)
+        var i = 0
+        var inClass = false
+        while i < chars.count {
+            let c = chars[i]
+            if c == "\\" {
+                i += 2
+                continue
+            }
+            if inClass {
+                if c == "]" { inClass = false }
+            } else if c == "[" {
+                inClass = true
+            } else if c == "(" {
+                let next = i + 1 < chars.count ? chars[i + 1] : " "
+                if next != "?" { return true }
+                // Named groups (?<name>…) and (?P<name>…) capture; (?<= and (?<! are lookbehinds.
+                let rest = String(chars[(i + 1)...].prefix(4))
+                if (rest.hasPrefix("?<") && !rest.hasPrefix("?<=") && !rest.hasPrefix("?<!")) || rest.hasPrefix("?P<") { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
     mutating func knobs(_ proposer: TOMLTable) -> [KnobSpec] {
         guard let tuner = table(proposer, "tuner", at: "proposer", required: true) else { return [] }
         checkKeys(tuner, at: "proposer.tuner", allowed: ["knob"])
@@ -489,8 +530,8 @@ struct ConfigReader {
             let pattern = string(knob, "pattern", at: path, required: true)
             let values = scalars(knob, "values", at: path)
             if let pattern {
-                if let regex = try? Regex(pattern) {
-                    if (try? regex.firstMatch(in: ""))?.count ?? 2 < 2, !pattern.contains("(") {
+                if (try? Regex(pattern)) != nil {
+                    if !Self.hasCaptureGroup(pattern) {
                         problem("\(path).pattern", "needs a capture group around the value, e.g. 'N = (\\d+)'")
                     }
                 } else {

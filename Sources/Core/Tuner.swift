@@ -37,7 +37,7 @@ public struct TunerSearch: Sendable {
         self.order = order
     }
 
-    static func key(_ assignment: [(knob: String, value: String)]) -> String {
+    public static func key(_ assignment: [(knob: String, value: String)]) -> String {
         assignment.map { "\($0.knob)=\($0.value)" }.joined(separator: ";")
     }
 

@@ -23,6 +23,10 @@ final class CommandRunner {
     init(logPath: String) {
         self.logPath = logPath
         var values = ProcessInfo.processInfo.environment
+        // A caller running inside a git hook or another repository must not redirect git.
+        for key in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CEILING_DIRECTORIES"] {
+            values[key] = nil
+        }
         values["GIT_CONFIG_NOSYSTEM"] = "1"
         values["GIT_CONFIG_GLOBAL"] = "/dev/null"
         values["GIT_TERMINAL_PROMPT"] = "0"
@@ -47,7 +51,11 @@ final class CommandRunner {
     @discardableResult
     func run(_ arguments: [String], stdinPath: String = "/dev/null") throws -> Duration {
         guard let program = arguments.first else { throw BenchError("empty command") }
-        var actions = posix_spawn_file_actions_t()
+        #if canImport(Darwin)
+            var actions: posix_spawn_file_actions_t? = nil
+        #else
+            var actions = posix_spawn_file_actions_t()
+        #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)

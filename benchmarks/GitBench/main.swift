@@ -19,32 +19,54 @@ func makeTemporaryRoot() throws -> String {
     return String(cString: made)
 }
 
-func runBenchmark(_ options: Options) throws {
-    let root = try makeTemporaryRoot()
-    let runner = CommandRunner(logPath: root + "/command.log")
-    defer {
-        if options.keep {
-            progress("kept \(root)")
-        } else {
-            progress("removing \(root)")
-            do {
-                try runner.run(["rm", "-rf", root])
-            } catch {
-                progress("warning: could not remove \(root): \(error)")
-            }
+/// Removes the temporary folder, with `rm -rf` (fast on 100k files) or Foundation as a fallback.
+func removeTemporaryRoot(_ root: String, runner: CommandRunner) {
+    progress("removing \(root)")
+    do {
+        try runner.run(["rm", "-rf", root])
+    } catch {
+        do {
+            try FileManager.default.removeItem(atPath: root)
+        } catch {
+            progress("warning: could not remove \(root): \(error)")
         }
     }
-    progress("ratchet-bench-git: sizes \(options.sizes.map(String.init).joined(separator: ", ")) in \(root)")
-    var results: [SizeResult] = []
-    for size in options.sizes {
-        let sizeRoot = root + "/\(size)"
-        try FileManager.default.createDirectory(atPath: sizeRoot, withIntermediateDirectories: true)
-        let benchmark = SizeBenchmark(size: size, options: options, root: sizeRoot, runner: runner)
-        results.append(try benchmark.run())
-        // Free the disk space of this size before the next one.
-        if !options.keep { try runner.run(["rm", "-rf", sizeRoot]) }
+}
+
+/// Runs every size, prints the report, and cleans up; returns the exit status.
+func runBenchmark(_ options: Options) -> Int32 {
+    let root: String
+    do {
+        root = try makeTemporaryRoot()
+    } catch {
+        progress("ratchet-bench-git: \(error)")
+        return 1
     }
-    Report(results: results).print()
+    let runner = CommandRunner(logPath: root + "/command.log")
+    progress("ratchet-bench-git: sizes \(options.sizes.map(String.init).joined(separator: ", ")) in \(root)")
+    var status: Int32 = 0
+    do {
+        var results: [SizeResult] = []
+        for size in options.sizes {
+            let sizeRoot = root + "/\(size)"
+            try FileManager.default.createDirectory(atPath: sizeRoot, withIntermediateDirectories: true)
+            let benchmark = SizeBenchmark(size: size, options: options, root: sizeRoot, runner: runner)
+            results.append(try benchmark.run())
+            // Free the disk space of this size before the next one.
+            if !options.keep { try runner.run(["rm", "-rf", sizeRoot]) }
+        }
+        // Missed targets are reported as FAIL in the output; only errors exit non-zero.
+        Report(results: results).print()
+    } catch {
+        progress("ratchet-bench-git: \(error)")
+        status = 1
+    }
+    if options.keep {
+        progress("kept \(root)")
+    } else {
+        removeTemporaryRoot(root, runner: runner)
+    }
+    return status
 }
 
 do {
@@ -52,10 +74,8 @@ do {
         print(Options.usage)
         exit(0)
     }
-    // Missed targets are reported as FAIL in the output; only errors exit non-zero.
-    try runBenchmark(options)
-    exit(0)
+    exit(runBenchmark(options))
 } catch {
     progress("ratchet-bench-git: \(error)")
-    exit(1)
+    exit(2)
 }

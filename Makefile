@@ -1,0 +1,28 @@
+# Ratchet: `make demo` runs the demo loop, `make test` the whole test suite.
+# Each installs what it needs on Debian 12 (scripts/setup.sh) and builds first.
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+.PHONY: setup build demo test bench-git bench-decision clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	swift build
+
+demo: build
+	scripts/demo.sh
+
+test: setup
+	swift build --build-tests
+	swift test --skip-build
+
+bench-git: setup
+	benchmarks/run-git.sh
+
+bench-decision: setup
+	swift run -c release --scratch-path .build-bench ratchet-bench-decision
+
+clean:
+	rm -rf .build .build-bench

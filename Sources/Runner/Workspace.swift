@@ -1,0 +1,117 @@
+import CSpawn
+import Core
+import Foundation
+import Git
+import Store
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why Ratchet cannot run or inspect a loop, with what the user can do about it.
+public struct RunnerError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case config, repository, store, locked, io, baselineFailed, internalError
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// A loop's config with the things it points to, opened: the repository, the state folder
+/// and the store. Shared by `ratchet run` and the read-only verbs.
+public final class Workspace {
+    public let config: LoopConfig
+    public let configText: String
+    public let configPath: String
+    public let repository: Repository
+    public let stateDirectory: String
+    public let store: Store
+
+    /// Reads and validates the config at `path`, opens its repository and store.
+    /// - Throws: `RunnerError` `.config` (with every problem), `.repository`, `.store` or `.io`.
+    public init(configPath path: String) throws(RunnerError) {
+        let absolute = Paths.resolve(path, from: FileManager.default.currentDirectoryPath)
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            let exists = FileManager.default.fileExists(atPath: absolute)
+            throw RunnerError(
+                .config,
+                exists
+                    ? "cannot read config \(absolute)"
+                    : "no config at \(absolute); run `ratchet init` to write a starter ratchet.toml, or pass --config"
+            )
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let directory = (absolute as NSString).deletingLastPathComponent
+        do {
+            config = try LoopConfig.parse(text, file: absolute, directory: directory)
+        } catch {
+            throw RunnerError(.config, error.description)
+        }
+        configText = text
+        configPath = absolute
+        do {
+            repository = try Repository(discovering: config.repository)
+        } catch {
+            throw RunnerError(.repository, "loop.repository: \(config.repository) is not inside a git repository (\(error.message))")
+        }
+        stateDirectory = config.stateDirectory(gitDirectory: repository.gitDirectory)
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw RunnerError(.io, "cannot create state folder \(stateDirectory): \(error.localizedDescription)")
+        }
+        do {
+            store = try Store(path: stateDirectory + "/ratchet.sqlite")
+        } catch {
+            throw RunnerError(.store, error.description)
+        }
+    }
+
+    /// A short, stable hash of the config text (FNV-1a), recorded with the loop.
+    public var configHash: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in configText.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+@available(*, unavailable)
+extension Workspace: Sendable {}
+
+/// An exclusive lock on a loop (flock on `<state>/<loop>.lock`), released when the process
+/// ends, however it ends.
+final class LoopLock {
+    private let descriptor: Int32
+
+    init(path: String, loop: String) throws(RunnerError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunnerError(.io, "cannot open lock \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = read(fd, &buffer, 64)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw RunnerError(.locked, "loop '\(loop)' is already running (pid \(holder)); stop it first or wait for it to finish")
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+        descriptor = fd
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

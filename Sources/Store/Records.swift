@@ -1,0 +1,142 @@
+import Core
+import Foundation
+import GRDB
+
+/// A loop's row: where it started, where it stands, and whether it is running.
+public struct LoopRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "loop"
+    public var name: String
+    public var repository: String
+    public var baseRef: String
+    public var baseCommit: String
+    /// The loop's current best commit (the tip of `ratchet/<name>`).
+    public var bestCommit: String
+    public var configHash: String
+    /// `running`, `stopped`, `exhausted`, `failed`.
+    public var status: String
+    public var statusReason: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        name: String, repository: String, baseRef: String, baseCommit: String, bestCommit: String,
+        configHash: String, status: String, statusReason: String? = nil, createdAt: Date = Date(), updatedAt: Date = Date()
+    ) {
+        self.name = name
+        self.repository = repository
+        self.baseRef = baseRef
+        self.baseCommit = baseCommit
+        self.bestCommit = bestCommit
+        self.configHash = configHash
+        self.status = status
+        self.statusReason = statusReason
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One proposed change and everything decided about it.
+public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "candidate"
+    public var id: Int64?
+    public var loop: String
+    /// 1, 2, 3… within the loop.
+    public var sequence: Int
+    public var proposer: String
+    /// What the proposer says this is: a patch file name, a knob assignment.
+    public var source: String
+    public var title: String
+    public var diff: String?
+    /// The best commit the candidate was made against.
+    public var parentCommit: String
+    /// The candidate's tree, once applied.
+    public var tree: String?
+    /// A step name while running, an outcome name when finished.
+    public var state: String
+    public var outcome: String?
+    public var rejection: String?
+    public var reason: String?
+    public var estimate: Double?
+    public var lower: Double?
+    public var upper: Double?
+    public var threshold: Double?
+    public var pairs: Int?
+    /// The commit on the loop branch, for accepted candidates.
+    public var commit: String?
+    public var createdAt: Date
+    public var finishedAt: Date?
+
+    public init(loop: String, sequence: Int, proposer: String, source: String, title: String, parentCommit: String) {
+        self.loop = loop
+        self.sequence = sequence
+        self.proposer = proposer
+        self.source = source
+        self.title = title
+        self.parentCommit = parentCommit
+        self.state = Step.propose.rawValue
+        self.createdAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// The lifecycle state, decoded from `state`.
+    public var lifecycle: CandidateState {
+        if let outcome = Outcome(rawValue: state) { return .finished(outcome) }
+        return .running(Step(rawValue: state) ?? .propose)
+    }
+}
+
+/// One step of one candidate: when it ran and how it ended.
+public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "step"
+    public var id: Int64?
+    public var candidateId: Int64
+    public var step: String
+    /// `started`, `ok`, `failed`.
+    public var status: String
+    public var detail: String?
+    public var exitStatus: Int?
+    public var wallSeconds: Double?
+    public var output: String?
+    public var startedAt: Date
+    public var finishedAt: Date?
+
+    public init(candidateId: Int64, step: Step) {
+        self.candidateId = candidateId
+        self.step = step.rawValue
+        self.status = "started"
+        self.startedAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One benchmark run.
+public struct SampleRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "sample"
+    public var id: Int64?
+    public var candidateId: Int64
+    /// Pair number (0-based); warm-ups have their own numbering.
+    public var pair: Int
+    /// `baseline` or `candidate`.
+    public var arm: String
+    /// 0 when this arm ran first in its pair, 1 when second.
+    public var position: Int
+    public var value: Double
+    public var wallSeconds: Double
+    public var warmup: Bool
+    public var createdAt: Date
+
+    public init(candidateId: Int64, pair: Int, arm: String, position: Int, value: Double, wallSeconds: Double, warmup: Bool) {
+        self.candidateId = candidateId
+        self.pair = pair
+        self.arm = arm
+        self.position = position
+        self.value = value
+        self.wallSeconds = wallSeconds
+        self.warmup = warmup
+        self.createdAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

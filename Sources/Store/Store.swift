@@ -1,0 +1,200 @@
+import Core
+import Foundation
+import GRDB
+
+/// A storage failure, naming the database file and the operation.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var message: String
+    public var description: String { "store \(path): \(operation): \(message)" }
+}
+
+/// Ratchet's SQLite database (WAL mode, one writer): loops, candidates, steps, samples.
+///
+/// Every write is its own transaction, committed before the loop moves on, so a crash at
+/// any instant leaves a consistent record of what happened up to that point.
+public final class Store: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating and migrating) the database at `path`.
+    /// - Throws: `StoreError` when the file cannot be opened or migrated.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(5)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StoreError(path: path, operation: "open", message: "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "loop") { t in
+                t.primaryKey("name", .text)
+                t.column("repository", .text).notNull()
+                t.column("baseRef", .text).notNull()
+                t.column("baseCommit", .text).notNull()
+                t.column("bestCommit", .text).notNull()
+                t.column("configHash", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("statusReason", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "candidate") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("loop", .text).notNull().references("loop", onDelete: .cascade)
+                t.column("sequence", .integer).notNull()
+                t.column("proposer", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("title", .text).notNull()
+                t.column("diff", .text)
+                t.column("parentCommit", .text).notNull()
+                t.column("tree", .text)
+                t.column("state", .text).notNull()
+                t.column("outcome", .text)
+                t.column("rejection", .text)
+                t.column("reason", .text)
+                t.column("estimate", .double)
+                t.column("lower", .double)
+                t.column("upper", .double)
+                t.column("threshold", .double)
+                t.column("pairs", .integer)
+                t.column("commit", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.uniqueKey(["loop", "sequence"])
+            }
+            try db.create(table: "step") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
+                t.column("step", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("detail", .text)
+                t.column("exitStatus", .integer)
+                t.column("wallSeconds", .double)
+                t.column("output", .text)
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+            }
+            try db.create(table: "sample") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
+                t.column("pair", .integer).notNull()
+                t.column("arm", .text).notNull()
+                t.column("position", .integer).notNull()
+                t.column("value", .double).notNull()
+                t.column("wallSeconds", .double).notNull()
+                t.column("warmup", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(index: "candidate_loop", on: "candidate", columns: ["loop", "state"])
+            try db.create(index: "step_candidate", on: "step", columns: ["candidateId"])
+            try db.create(index: "sample_candidate", on: "sample", columns: ["candidateId"])
+        }
+        return migrator
+    }
+
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.write(body)
+        } catch {
+            throw StoreError(path: path, operation: operation, message: "\(error)")
+        }
+    }
+
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw StoreError(path: path, operation: operation, message: "\(error)")
+        }
+    }
+
+    // MARK: Loops
+
+    public func loop(named name: String) throws(StoreError) -> LoopRecord? {
+        try read("read loop '\(name)'") { try LoopRecord.fetchOne($0, key: name) }
+    }
+
+    public func loops() throws(StoreError) -> [LoopRecord] {
+        try read("list loops") { try LoopRecord.order(Column("name")).fetchAll($0) }
+    }
+
+    public func save(_ loop: LoopRecord) throws(StoreError) {
+        var copy = loop
+        copy.updatedAt = Date()
+        try write("save loop '\(loop.name)'") { try copy.save($0) }
+    }
+
+    // MARK: Candidates
+
+    /// Inserts a new candidate with the loop's next sequence number.
+    public func insertCandidate(_ candidate: CandidateRecord) throws(StoreError) -> CandidateRecord {
+        try write("insert candidate") { db in
+            var copy = candidate
+            let last = try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM candidate WHERE loop = ?", arguments: [candidate.loop])
+            copy.sequence = (last ?? 0) + 1
+            try copy.insert(db)
+            return copy
+        }
+    }
+
+    public func update(_ candidate: CandidateRecord) throws(StoreError) {
+        try write("update candidate \(candidate.id ?? -1)") { try candidate.update($0) }
+    }
+
+    public func candidate(id: Int64) throws(StoreError) -> CandidateRecord? {
+        try read("read candidate \(id)") { try CandidateRecord.fetchOne($0, key: id) }
+    }
+
+    public func candidates(loop: String) throws(StoreError) -> [CandidateRecord] {
+        try read("list candidates of '\(loop)'") {
+            try CandidateRecord.filter(Column("loop") == loop).order(Column("sequence")).fetchAll($0)
+        }
+    }
+
+    public func allCandidates() throws(StoreError) -> [CandidateRecord] {
+        try read("list candidates") { try CandidateRecord.order(Column("id")).fetchAll($0) }
+    }
+
+    // MARK: Steps
+
+    /// Records that a step started (committed before the step runs).
+    public func startStep(_ step: Step, candidate: Int64) throws(StoreError) -> StepRecord {
+        try write("start step \(step.rawValue)") { db in
+            var record = StepRecord(candidateId: candidate, step: step)
+            try record.insert(db)
+            return record
+        }
+    }
+
+    public func finish(_ step: StepRecord) throws(StoreError) {
+        var copy = step
+        copy.finishedAt = Date()
+        try write("finish step \(step.step)") { try copy.update($0) }
+    }
+
+    public func steps(candidate: Int64) throws(StoreError) -> [StepRecord] {
+        try read("list steps") { try StepRecord.filter(Column("candidateId") == candidate).order(Column("id")).fetchAll($0) }
+    }
+
+    // MARK: Samples
+
+    public func add(_ sample: SampleRecord) throws(StoreError) {
+        try write("add sample") { db in
+            var copy = sample
+            try copy.insert(db)
+        }
+    }
+
+    public func samples(candidate: Int64) throws(StoreError) -> [SampleRecord] {
+        try read("list samples") { try SampleRecord.filter(Column("candidateId") == candidate).order(Column("id")).fetchAll($0) }
+    }
+}

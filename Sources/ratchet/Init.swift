@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a commented starter ratchet.toml.")
+
+    @Option(name: .shortAndLong, help: "Where to write the config.")
+    var config: String = "ratchet.toml"
+
+    @Flag(help: "Overwrite an existing file.")
+    var force = false
+
+    func run() async throws {
+        try await reporting {
+            if FileManager.default.fileExists(atPath: config) && !force {
+                throw Failure(message: "\(config) already exists; pass --force to overwrite it", code: 64)
+            }
+            guard FileManager.default.createFile(atPath: config, contents: Data(Self.starter.utf8)) else {
+                throw Failure(message: "cannot write \(config)", code: 70)
+            }
+            print("wrote \(config): edit the commands and scope, then run `ratchet run`")
+        }
+    }
+
+    static let starter = """
+        # Ratchet loop configuration. Relative paths are relative to this file.
+
+        [loop]
+        name = "my-loop"              # the loop branch is ratchet/<name>
+        base = "main"                 # the commit the loop starts from
+        scope = ["src/**"]            # globs a candidate may change; everything else is refused
+        # repository = "."            # the git repository (default: this file's folder)
+        # state_dir = ".git/ratchet"  # where slots and the database live (default: inside .git)
+
+        [commands.build]              # optional; runs in the slot before tests
+        run = "make -s"
+        timeout = "5m"
+
+        [commands.test]               # optional; must pass before any benchmark runs
+        run = "make -s test"
+        timeout = "5m"
+
+        [commands.bench]              # required; run for baseline and candidate, interleaved
+        run = "./bench"
+        timeout = "60s"
+
+        [metric]
+        source = "wall_time"          # wall_time | regex | json | hyperfine
+        # pattern = 'time: ([0-9.]+)' # regex: the first group is the number
+        # path = "results[0].mean"    # json: path into stdout, or into `file`
+        # file = "bench.json"         # json/hyperfine: a file the bench command writes in the slot
+        direction = "lower"           # lower | higher is better
+        min_effect = 0.02             # accept only improvements of at least 2%…
+        confidence = 0.95             # …at this confidence
+        min_pairs = 5                 # baseline/candidate pairs before the first look
+        max_pairs = 30                # give up (inconclusive) after this many
+        warmup = 1                    # discarded runs of each side first
+
+        [proposer]
+        kind = "tuner"                # tuner | patches, or a list: ["tuner", "patches"]
+        seed = 1
+
+        # [proposer.patches]
+        # dir = "patches"             # *.diff / *.patch, replayed in name order
+
+        [[proposer.tuner.knob]]
+        name = "block_size"
+        file = "src/config.h"
+        pattern = '#define BLOCK_SIZE (\\d+)'   # group 1 is the value the tuner replaces
+        values = [16, 32, 64, 128]
+
+        """
+}

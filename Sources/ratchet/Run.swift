@@ -1,0 +1,106 @@
+import ArgumentParser
+import Core
+import Foundation
+import Runner
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a loop until its proposers are exhausted, --max-iterations is reached, or it is interrupted.",
+        discussion: "SIGINT or SIGTERM stop the loop at the next safe point; the candidate in flight is recorded as interrupted and proposed again on the next run."
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Stop after this many candidates.")
+    var maxIterations: Int?
+
+    @Option(help: "Use this proposer instead of the config's (repeatable; e.g. --proposer patches).")
+    var proposer: [String] = []
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+    }
+
+    func run() async throws {
+        try await reporting {
+            let workspace = try options.open()
+            var overrides: [ProposerSpec]?
+            if !proposer.isEmpty {
+                overrides = try proposer.map { kind in
+                    if let spec = workspace.config.proposers.first(where: { $0.kind == kind }) { return spec }
+                    throw Failure(
+                        message: "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
+                        code: 64)
+                }
+            }
+            let quiet = json
+            let stop = StopSwitch()
+            let runner: LoopRunner
+            do {
+                runner = try LoopRunner(
+                    workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop),
+                    emit: { event in if !quiet { Progress.print(event) } })
+            } catch let error as RunnerError {
+                throw Failure(error)
+            }
+            let summary: RunSummary
+            do {
+                let sources = stopOnSignals(stop)
+                defer { sources.forEach { $0.cancel() } }
+                summary = try await runner.run()
+            } catch let error as RunnerError {
+                throw Failure(error)
+            }
+            if json {
+                try printJSON(summary)
+            } else {
+                print("")
+                print("loop \(summary.loop): \(summary.candidates) candidate(s): \(summary.accepted) accepted, \(summary.rejected) rejected, \(summary.inconclusive) inconclusive")
+                print("best: \(summary.bestCommit.prefix(10)) on ratchet/\(summary.loop) (base \(summary.baseCommit.prefix(10)))")
+                print("stopped: \(summary.stopReason)")
+            }
+        }
+    }
+}
+
+/// Flips `stop` on SIGINT or SIGTERM; returns the signal sources to keep alive.
+func stopOnSignals(_ stop: StopSwitch) -> [any DispatchSourceSignal] {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    return [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            FileHandle.standardError.write(Data("ratchet: \(name): stopping at the next safe point…\n".utf8))
+            stop.stop("stopped by \(name)")
+        }
+        source.resume()
+        return source
+    }
+}
+
+enum Progress {
+    static func print(_ event: RunEvent) {
+        let line: String
+        switch event {
+        case .started(let loop, let best, let resumed):
+            line = "loop \(loop): starting from \(best)" + (resumed > 0 ? " (settled \(resumed) candidate(s) left by an earlier run)" : "")
+        case .candidate(let sequence, let id, let title):
+            line = "#\(sequence) (id \(id)) \(title)"
+        case .step(let sequence, let step):
+            line = "  #\(sequence) \(step.rawValue)…"
+        case .sample(let sequence, let pair, let baseline, let candidate, let estimate):
+            let effect = estimate.map { " running estimate \(Format.percent($0))" } ?? ""
+            line = String(format: "  #%d pair %d: baseline %.4g, candidate %.4g", sequence, pair, baseline, candidate) + effect
+        case .finished(let sequence, let outcome, let reason):
+            line = "  #\(sequence) \(outcome.rawValue.uppercased()): \(reason)"
+        case .note(let text):
+            line = "  \(text)"
+        case .stopped(let reason):
+            line = "loop stopped: \(reason)"
+        }
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Core
+import Runner
+import Store
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one candidate: decision in numbers, diff, samples, step outputs.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The candidate's id (first column of `ratchet log`).") var id: Int64
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Detail: Codable {
+        var candidate: LogEntry
+        var diff: String?
+        var samples: [SampleRecord]
+        var steps: [StepRecord]
+    }
+
+    func run() async throws {
+        try await reporting {
+            let workspace = try options.open()
+            guard let candidate = try workspace.store.candidate(id: id), candidate.loop == workspace.config.name else {
+                throw Failure(message: "no candidate \(id) in loop '\(workspace.config.name)'; `ratchet log` lists them", code: 64)
+            }
+            let samples = try workspace.store.samples(candidate: id)
+            let steps = try workspace.store.steps(candidate: id)
+            if json { return try printJSON(Detail(candidate: LogEntry(candidate), diff: candidate.diff, samples: samples, steps: steps)) }
+
+            print("candidate \(id) (#\(candidate.sequence) of loop \(candidate.loop)): \(candidate.title)")
+            print("proposer:  \(candidate.proposer) (\(candidate.source))")
+            print("outcome:   \(candidate.outcome ?? candidate.state)\(candidate.rejection.map { " (\($0))" } ?? "")")
+            if let reason = candidate.reason { print("reason:    \(reason)") }
+            if let estimate = candidate.estimate {
+                print("effect:    \(Format.effect(estimate: estimate, lower: candidate.lower, upper: candidate.upper)) over \(candidate.pairs ?? 0) pairs; minimum \(Format.percent(candidate.threshold ?? 0))")
+            }
+            print("parent:    \(candidate.parentCommit.prefix(10))" + (candidate.commit.map { "  commit: \($0.prefix(10))" } ?? ""))
+            print("\nsteps:")
+            for step in steps {
+                let wall = step.wallSeconds.map { String(format: " %.2fs", $0) } ?? ""
+                print("  \(step.step.padded(8)) \(step.status.padded(7))\(wall) \(step.detail ?? "")")
+                if step.status == "failed", let output = step.output, !output.isEmpty {
+                    for line in output.split(separator: "\n").suffix(15) { print("      | \(line)") }
+                }
+            }
+            let measured = samples.filter { !$0.warmup }
+            if !measured.isEmpty {
+                print("\nsamples (\(measured.count) runs, \(samples.count - measured.count) warm-up discarded):")
+                print("  pair  first      baseline     candidate")
+                let byPair = Dictionary(grouping: measured, by: \.pair)
+                for pair in byPair.keys.sorted() {
+                    let runs = byPair[pair] ?? []
+                    let base = runs.first { $0.arm == "baseline" }?.value
+                    let cand = runs.first { $0.arm == "candidate" }?.value
+                    let first = runs.first { $0.position == 0 }?.arm ?? "?"
+                    print(String(format: "  %4d  %@  %11.5g  %12.5g", pair + 1, first.padded(9), base ?? .nan, cand ?? .nan))
+                }
+            }
+            if let diff = candidate.diff {
+                print("\ndiff:")
+                print(diff)
+            }
+        }
+    }
+}

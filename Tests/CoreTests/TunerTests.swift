@@ -1,0 +1,96 @@
+import Core
+import Testing
+
+@Suite struct TunerTests {
+    let knobs = [
+        KnobSpec(name: "a", file: "f", pattern: "A (\\d+)", values: ["1", "2", "3"]),
+        KnobSpec(name: "b", file: "f", pattern: "B (\\d+)", values: ["x", "y"]),
+    ]
+
+    @Test func triesNeighboursOfTheBestAndRemembers() throws {
+        let search = TunerSearch(knobs: knobs, seed: 0)
+        var tried: Set<String> = ["a=1;b=x"]
+        var seen: [String] = []
+        while let next = search.next(current: ["a": "1", "b": "x"], tried: tried) {
+            #expect(!tried.contains(next.key))
+            tried.insert(next.key)
+            seen.append(next.key)
+        }
+        // Every single-knob neighbour of the best, once each; never two knobs at a time.
+        #expect(Set(seen) == ["a=2;b=x", "a=3;b=x", "a=1;b=y"])
+    }
+
+    @Test func nearestValueFirst() throws {
+        let search = TunerSearch(knobs: [knobs[0]], seed: 0)
+        let next = try #require(search.next(current: ["a": "2"], tried: []))
+        #expect(next.changed.from == "2")
+        #expect(["1", "3"].contains(next.changed.to))
+    }
+
+    @Test func sameSeedSameOrderDifferentSeedsCanDiffer() {
+        let many = (0..<6).map { KnobSpec(name: "k\($0)", file: "f", pattern: "(\\d)", values: ["0", "1"]) }
+        let current = Dictionary(uniqueKeysWithValues: many.map { ($0.name, "0") })
+        let first = TunerSearch(knobs: many, seed: 42).next(current: current, tried: [])
+        let again = TunerSearch(knobs: many, seed: 42).next(current: current, tried: [])
+        #expect(first == again)
+        let others = Set((0..<10).compactMap { TunerSearch(knobs: many, seed: UInt64($0)).next(current: current, tried: [])?.changed.knob })
+        #expect(others.count > 1)
+    }
+
+    @Test func unknownCurrentValueStillSearches() throws {
+        let search = TunerSearch(knobs: [knobs[0]], seed: 0)
+        let next = try #require(search.next(current: ["a": "7"], tried: []))
+        #expect(next.changed.from == "7")
+    }
+}
+
+@Suite struct CandidateStateTests {
+    @Test func forwardOnly() throws {
+        let state = CandidateState.running(.apply)
+        #expect(try state.advanced(to: .running(.build)) == .running(.build))
+        #expect(throws: CandidateState.InvalidTransition.self) { try state.advanced(to: .running(.propose)) }
+        #expect(throws: CandidateState.InvalidTransition.self) { try state.advanced(to: .finished(.accepted)) }
+        #expect(try CandidateState.running(.decide).advanced(to: .finished(.accepted)) == .finished(.accepted))
+        #expect(try state.advanced(to: .finished(.rejected)) == .finished(.rejected))
+        #expect(throws: CandidateState.InvalidTransition.self) { try CandidateState.finished(.rejected).advanced(to: .running(.measure)) }
+    }
+}
+
+@Suite struct MetricTests {
+    @Test func wallTime() throws {
+        #expect(try MetricExtractor.value(source: .wallTime, wallSeconds: 1.5, output: "", file: nil) == 1.5)
+    }
+
+    @Test func regex() throws {
+        let source = MetricSource.regex(pattern: "took ([0-9.]+) ms")
+        #expect(try MetricExtractor.value(source: source, wallSeconds: 0, output: "x\ntook 12.5 ms\n", file: nil) == 12.5)
+        let error = try #require(throws: MetricError.self) { try MetricExtractor.value(source: source, wallSeconds: 0, output: "nothing", file: nil) }
+        #expect(error.message.contains("did not match"))
+    }
+
+    @Test func jsonPathInOutputOrFile() throws {
+        let json = #"{"results": [{"mean": 0.25, "name": "x"}], "n": "3"}"#
+        #expect(try MetricExtractor.value(source: .json(path: "results[0].mean", file: nil), wallSeconds: 0, output: json, file: nil) == 0.25)
+        #expect(try MetricExtractor.value(source: .json(path: "n", file: "o.json"), wallSeconds: 0, output: "", file: json) == 3)
+        let missing = try #require(throws: MetricError.self) {
+            try MetricExtractor.value(source: .json(path: "results[1].mean", file: nil), wallSeconds: 0, output: json, file: nil)
+        }
+        #expect(missing.message.contains("no element [1]"))
+        #expect(throws: MetricError.self) { try MetricExtractor.value(source: .json(path: "results[0].name", file: nil), wallSeconds: 0, output: json, file: nil) }
+        #expect(throws: MetricError.self) { try MetricExtractor.value(source: .json(path: "a", file: nil), wallSeconds: 0, output: "not json", file: nil) }
+    }
+
+    @Test func hyperfineExport() throws {
+        let export = #"{"results":[{"command":"./b","mean":0.0123,"stddev":0.001,"times":[0.012,0.0126]}]}"#
+        #expect(try MetricExtractor.value(source: .hyperfine(file: "h.json"), wallSeconds: 9, output: "", file: export) == 0.0123)
+        let error = try #require(throws: MetricError.self) { try MetricExtractor.value(source: .hyperfine(file: "h.json"), wallSeconds: 9, output: "", file: nil) }
+        #expect(error.message.contains("--export-json"))
+    }
+
+    @Test func jsonPathParsing() {
+        #expect(JSONPath.parse("a.b[2].c") == [.key("a"), .key("b"), .index(2), .key("c")])
+        #expect(JSONPath.parse("$.a") == [.key("a")])
+        #expect(JSONPath.parse("a[x]") == nil)
+        #expect(JSONPath.parse("") == nil)
+    }
+}

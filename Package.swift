@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Core"], swiftSettings: swiftSettings),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core"], swiftSettings: swiftSettings),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Core", "Git", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnerTests",
             dependencies: ["Runner", "Core", "Git", "Store", "TestSupport"],

@@ -99,3 +99,46 @@ public struct GitFixture: Sendable {
 
     public func remove() { folder.remove() }
 }
+
+/// The result of running a program to completion.
+public struct ProgramResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var errorOutput: String
+}
+
+/// The `ratchet` binary built next to the tests (`swift build --build-tests` builds it).
+public func ratchetBinary(file: String = #filePath) throws -> String {
+    var root = URL(fileURLWithPath: file)
+    while root.path != "/" && !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+        root.deleteLastPathComponent()
+    }
+    let candidates = [".build/debug/ratchet", ".build/x86_64-unknown-linux-gnu/debug/ratchet"].map { root.appendingPathComponent($0).path }
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw CommandFailure(command: "locate ratchet", status: -1, output: "build it first: swift build (looked in \(candidates))")
+    }
+    return found
+}
+
+/// Runs the `ratchet` binary as a user would, capturing both streams separately.
+public func runRatchet(_ arguments: [String], in directory: String, interruptAfter: Double? = nil) throws -> ProgramResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try ratchetBinary())
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    if let interruptAfter {
+        Thread.sleep(forTimeInterval: interruptAfter)
+        process.interrupt()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProgramResult(
+        status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+        errorOutput: String(decoding: errData, as: UTF8.self))
+}

@@ -1,1 +1,253 @@
-print("bench")
+// ratchet-bench-decision: how well the keep-or-discard rule works.
+//
+// Simulated benchmarks (seeded, so every run prints the same numbers) measure
+// the A/A false-accept rate, the power for a true 5% improvement and the pairs
+// spent per decision against a fixed 30 + 30 protocol; one real command on this
+// machine checks A/A behaviour on real timing noise. The last line is one JSON
+// object with the headline numbers.
+
+import Core
+
+let started = monotonicSeconds()
+var json: [(String, String)] = []
+
+func fixed(_ value: Double, _ digits: Int = 4) -> String {
+    guard value.isFinite else { return "null" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let fraction = Int(scaled - Double(whole) * scale)
+    var fractionText = String(fraction)
+    while fractionText.count < digits { fractionText = "0" + fractionText }
+    let sign = value < 0 && scaled > 0 ? "-" : ""
+    return digits > 0 ? "\(sign)\(whole).\(fractionText)" : "\(sign)\(whole)"
+}
+
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    let padding = String(repeating: " ", count: max(0, width - text.count))
+    return right ? padding + text : text + padding
+}
+
+/// Fixed-width columns: the first left-aligned, the rest right-aligned.
+struct Table {
+    var widths: [Int]
+
+    func line(_ cells: String...) -> String {
+        zip(cells, widths).enumerated()
+            .map { index, cell in pad(cell.0, cell.1, right: index > 0) }
+            .joined(separator: " ")
+    }
+}
+
+func percent(_ value: Double) -> String { fixed(100 * value, 1) + "%" }
+
+let maxPairs = 30
+let alpha = 0.01
+
+extension Tally {
+    static func += (total: inout Tally, part: Tally) {
+        total.trials += part.trials
+        total.accepts += part.accepts
+        total.rejects += part.rejects
+        total.inconclusive += part.inconclusive
+        total.pairs += part.pairs
+    }
+}
+
+// MARK: - A/A false accepts
+
+let aaPolicy = DecisionPolicy(
+    direction: .lower, minEffect: 0, confidence: 1 - alpha, minPairs: 3, maxPairs: maxPairs)
+let aaTrialsPerModel = 2000
+print("Ratchet decision rule benchmark (anytime-valid sequential t-test; seeded simulation)")
+print("")
+print("A/A: baseline vs itself, alpha \(percent(alpha)), minEffect 0, pairs 3..\(maxPairs), ", terminator: "")
+print("\(aaTrialsPerModel) trials per model; last column: Bonferroni t at every look")
+let aaTable = Table(widths: [22, 7, 10, 8, 8, 8, 11, 11])
+print(aaTable.line("noise model", "trials", "false acc", "rate", "rejects", "inconcl", "mean pairs", "Bonf. rate"))
+var aaTotal = Tally()
+var aaBonferroniTotal = Tally()
+var aaWorstRate = 0.0
+for (index, model) in NoiseModel.all.enumerated() {
+    let tallies = simulate(
+        [SequentialRule(aaPolicy), BonferroniRule(aaPolicy)],
+        series: SimulatedSeries(model: model, effect: 0),
+        trials: aaTrialsPerModel, seed: 1000 + UInt64(index))
+    let t = tallies[0]
+    aaTotal += t
+    aaBonferroniTotal += tallies[1]
+    aaWorstRate = max(aaWorstRate, t.acceptRate)
+    print(
+        aaTable.line(
+            model.name, "\(t.trials)", "\(t.accepts)", percent(t.acceptRate), "\(t.rejects)", "\(t.inconclusive)",
+            fixed(t.meanPairs, 1), percent(tallies[1].acceptRate)))
+}
+print(
+    aaTable.line(
+        "all", "\(aaTotal.trials)", "\(aaTotal.accepts)", percent(aaTotal.acceptRate), "\(aaTotal.rejects)",
+        "\(aaTotal.inconclusive)", fixed(aaTotal.meanPairs, 1), percent(aaBonferroniTotal.acceptRate)))
+json.append(("aa_false_accept_rate", fixed(aaTotal.acceptRate)))
+json.append(("aa_false_accept_rate_worst_model", fixed(aaWorstRate)))
+json.append(("aa_false_accept_rate_bonferroni", fixed(aaBonferroniTotal.acceptRate)))
+json.append(("aa_trials", "\(aaTotal.trials)"))
+json.append(("alpha", fixed(alpha)))
+
+// MARK: - Power and pairs
+
+let powerPolicy = DecisionPolicy(
+    direction: .lower, minEffect: 0.01, confidence: 0.99, minPairs: 3, maxPairs: maxPairs)
+print("")
+print("True +5% improvement: minEffect 1%, confidence 99%, pairs 3..\(maxPairs); 'vs 30+30' = mean pairs / 30")
+let powerTable = Table(widths: [22, 18, 7, 8, 8, 11, 9])
+print(powerTable.line("noise model", "rule", "trials", "power", "rejects", "mean pairs", "vs 30+30"))
+struct PowerCase {
+    var label: String
+    var series: SimulatedSeries
+    var trials: Int
+    /// Prefix of the JSON keys for this case, if it is reported there.
+    var key: String?
+}
+let powerCases = [
+    PowerCase(
+        label: "CV 3% per run", series: SimulatedSeries(model: .cv3, effect: 0.05), trials: 4000, key: "cv3"),
+    PowerCase(label: "CV 1% per run", series: SimulatedSeries(model: .cv1, effect: 0.05), trials: 2000),
+    PowerCase(label: "CV 10% per run", series: SimulatedSeries(model: .cv10, effect: 0.05), trials: 2000),
+    PowerCase(label: "CV 2% + 5% drift", series: SimulatedSeries(model: .drift, effect: 0.05), trials: 2000),
+    PowerCase(
+        label: "CV 3% + outliers", series: SimulatedSeries(model: .outliers, effect: 0.05), trials: 2000,
+        key: "outliers"),
+    PowerCase(
+        label: "CV 3% per pair", series: SimulatedSeries(model: .cv3, effect: 0.05, pairLevelCV: 0.03),
+        trials: 2000, key: "pair_cv3"),
+]
+let rules: [(name: String, rule: any Rule, key: String)] = [
+    ("sequential (this)", SequentialRule(powerPolicy), ""),
+    ("Bonferroni t", BonferroniRule(powerPolicy), "_bonferroni"),
+    ("fixed 30+30 t", FixedRule(policy: powerPolicy), "_fixed"),
+]
+for (caseIndex, powerCase) in powerCases.enumerated() {
+    let tallies = simulate(
+        rules.map(\.rule), series: powerCase.series, trials: powerCase.trials, seed: 2000 + UInt64(caseIndex))
+    for (ruleIndex, tally) in tallies.enumerated() {
+        print(
+            powerTable.line(
+                ruleIndex == 0 ? powerCase.label : "", rules[ruleIndex].name, "\(tally.trials)",
+                percent(tally.acceptRate), "\(tally.rejects)", fixed(tally.meanPairs, 2),
+                fixed(tally.meanPairs / Double(maxPairs), 3)))
+    }
+    guard let key = powerCase.key else { continue }
+    let ruleCount = key == "cv3" ? rules.count : 1
+    for ruleIndex in 0..<ruleCount {
+        let tally = tallies[ruleIndex]
+        let ruleKey = rules[ruleIndex].key
+        let ratioKey = key == "cv3" ? "pairs_vs_fixed_ratio" : "pairs_vs_fixed_ratio_" + key
+        json.append(("power_5pct_" + key + ruleKey, fixed(tally.acceptRate)))
+        json.append((ratioKey + ruleKey, fixed(tally.meanPairs / Double(maxPairs))))
+    }
+    if key == "cv3" { json.append(("mean_pairs_5pct_cv3", fixed(tallies[0].meanPairs, 2))) }
+}
+
+// MARK: - Other scenarios
+
+print("")
+print("Other scenarios (sequential rule, confidence 99%, minEffect 1%)")
+let otherTable = Table(widths: [34, 7, 8, 8, 8, 11])
+print(otherTable.line("scenario", "trials", "accepts", "rejects", "inconcl", "mean pairs"))
+let others: [(label: String, series: SimulatedSeries, key: String)] = [
+    ("+30% improvement, CV 3% per run", SimulatedSeries(model: .cv3, effect: 0.30), "mean_pairs_30pct_cv3"),
+    (
+        "-5% regression, CV 3% per run", SimulatedSeries(model: .cv3, effect: -0.05 / 1.05),
+        "mean_pairs_5pct_regression_cv3"
+    ),
+    ("+1% (at the minimum), CV 3%", SimulatedSeries(model: .cv3, effect: 0.01), "accept_rate_at_minimum_cv3"),
+    (
+        "deterministic +5% (no noise)", SimulatedSeries(model: NoiseModel(name: "none", cv: 0), effect: 0.05),
+        "mean_pairs_deterministic"
+    ),
+]
+for (index, other) in others.enumerated() {
+    let t = simulate([SequentialRule(powerPolicy)], series: other.series, trials: 1000, seed: 3000 + UInt64(index))[0]
+    print(
+        otherTable.line(
+            other.label, "\(t.trials)", "\(t.accepts)", "\(t.rejects)", "\(t.inconclusive)", fixed(t.meanPairs, 2)))
+    json.append((other.key, other.key.hasPrefix("accept") ? fixed(t.acceptRate) : fixed(t.meanPairs, 2)))
+}
+
+// MARK: - Cost of one evaluation
+
+do {
+    let initStart = monotonicSeconds()
+    let rule = SequentialDecision(policy: powerPolicy)
+    let initMillis = (monotonicSeconds() - initStart) * 1e3
+    var rng = Xoshiro256StarStar(seed: 5)
+    let data = SimulatedSeries(model: .cv3, effect: 0.05).pairs(count: 30, using: &rng)
+    let calls = 20_000
+    var checksum = 0.0
+    let start = monotonicSeconds()
+    for _ in 0..<calls { checksum += (try? rule.evaluate(data))?.estimate ?? 0 }
+    let micros = (monotonicSeconds() - start) / Double(calls) * 1e6
+    print("")
+    print(
+        "evaluate() with 30 pairs: \(fixed(micros, 2)) us per call (checksum \(fixed(checksum, 1))); ", terminator: "")
+    print("init (critical values for 30 looks): \(fixed(initMillis, 2)) ms")
+    json.append(("evaluate_us", fixed(micros, 2)))
+}
+
+// MARK: - Real command A/A
+
+let script = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
+let realTrials = 20
+print("")
+print("Real A/A on this machine: /bin/sh -c '\(script)'")
+print("  \(realTrials) trials, alpha 1%, minEffect 0, pairs 3..\(maxPairs), order alternating AB/BA")
+do {
+    _ = try timeShell(script)  // warm up the page cache
+    let rule = SequentialDecision(policy: aaPolicy)
+    var tally = Tally()
+    var allPairs: [SamplePair] = []
+    var runTimes = Statistics.Summary()
+    for _ in 0..<realTrials {
+        var pairs: [SamplePair] = []
+        var verdict = Verdict.needMore
+        while !verdict.isFinal {
+            let first = try timeShell(script)
+            let second = try timeShell(script)
+            let pair =
+                pairs.count % 2 == 0
+                ? SamplePair(baseline: first, candidate: second) : SamplePair(baseline: second, candidate: first)
+            runTimes.add(first)
+            runTimes.add(second)
+            pairs.append(pair)
+            verdict = (try? rule.evaluate(pairs))?.verdict ?? .inconclusive
+        }
+        tally.record(verdict, after: pairs.count)
+        allPairs += pairs
+    }
+    let floor = SequentialDecision.noiseFloor(aaPairs: allPairs)
+    let gains = (try? SequentialDecision.logImprovements(allPairs, direction: .lower)) ?? []
+    let pairSD = Statistics.Summary(gains).standardDeviation
+    let realTable = Table(widths: [8, 9, 8, 8, 8, 8, 11, 11, 12])
+    print(
+        realTable.line(
+            "runs", "mean ms", "run CV", "accepts", "rejects", "inconcl", "mean pairs", "sd of g", "noise floor"))
+    print(
+        realTable.line(
+            "\(runTimes.count)", fixed(runTimes.mean * 1e3, 2), percent(runTimes.standardDeviation / runTimes.mean),
+            "\(tally.accepts)", "\(tally.rejects)", "\(tally.inconclusive)", fixed(tally.meanPairs, 1),
+            percent(pairSD), percent(floor)))
+    json.append(("real_aa_trials", "\(tally.trials)"))
+    json.append(("real_aa_false_accepts", "\(tally.accepts)"))
+    json.append(("real_aa_false_accept_rate", fixed(tally.acceptRate)))
+    json.append(("real_run_cv", fixed(runTimes.standardDeviation / runTimes.mean)))
+    json.append(("real_noise_floor", fixed(floor)))
+} catch {
+    print("  skipped: \(error)")
+    json.append(("real_aa_trials", "0"))
+}
+
+let elapsed = monotonicSeconds() - started
+print("")
+print("total benchmark time: \(fixed(elapsed, 1)) s")
+json.append(("runtime_s", fixed(elapsed, 1)))
+print("{" + json.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+
+@testable import Core
+
+@Suite struct DecisionTests {
+    /// Pairs whose log-ratios are `gains` exactly, for a lower-is-better metric.
+    private func pairs(gains: [Double], baseline: Double = 100) -> [SamplePair] {
+        gains.map { SamplePair(baseline: baseline, candidate: baseline * exp(-$0)) }
+    }
+
+    /// Log-normal pairs with a true relative improvement `effect` (lower is better).
+    private func noisyPairs(
+        count: Int, effect: Double, cv: Double, using rng: inout Xoshiro256StarStar
+    ) -> [SamplePair] {
+        (0..<count).map { _ in
+            SamplePair(
+                baseline: 10 * Statistics.logNormalNoise(cv: cv, using: &rng),
+                candidate: 10 / (1 + effect) * Statistics.logNormalNoise(cv: cv, using: &rng)
+            )
+        }
+    }
+
+    private func policy(
+        _ direction: Direction = .lower, minEffect: Double = 0.02, confidence: Double = 0.95,
+        minPairs: Int = 3, maxPairs: Int = 30
+    ) -> DecisionPolicy {
+        DecisionPolicy(
+            direction: direction, minEffect: minEffect, confidence: confidence,
+            minPairs: minPairs, maxPairs: maxPairs)
+    }
+
+    // MARK: - Verdict paths
+
+    @Test func needsMoreBeforeMinPairsEvenWithAClearWin() throws {
+        let rule = SequentialDecision(policy: policy(minPairs: 5))
+        let report = try rule.evaluate(pairs(gains: [0.3, 0.31, 0.29, 0.3]))
+        #expect(report.verdict == .needMore)
+        #expect(report.pairs == 4)
+        #expect(report.reason.hasPrefix("need more pairs: 4 of at least 5 so far"))
+        let empty = try rule.evaluate([])
+        #expect(empty.verdict == .needMore)
+        #expect(empty.estimate == 0)
+        #expect(empty.lower == -1)
+        #expect(empty.upper == .infinity)
+    }
+
+    @Test func acceptsAClearImprovementWithReasonNumbers() throws {
+        let rule = SequentialDecision(policy: policy(confidence: 0.99))
+        let gains = [0.27, 0.28, 0.26, 0.29, 0.27, 0.28, 0.27]
+        let report = try rule.evaluate(pairs(gains: gains))
+        #expect(report.verdict == .accept)
+        #expect(report.pairs == 7)
+        let meanGain = gains.reduce(0, +) / Double(gains.count)
+        #expect(abs(report.estimate - expm1(meanGain)) < 1e-12)
+        #expect(report.lower > 0.02)
+        #expect(report.lower < report.estimate && report.estimate < report.upper)
+        #expect(report.threshold == 0.02)
+        #expect(report.reason.hasPrefix("accepted after 7 pairs: +31.6% (99% lower bound +"))
+        #expect(report.reason.hasSuffix("clears the +2.0% minimum"))
+    }
+
+    @Test func rejectsACandidateThatCannotReachTheMinimum() throws {
+        let rule = SequentialDecision(policy: policy())
+        // About 10% slower, with a little noise.
+        let report = try rule.evaluate(pairs(gains: [-0.10, -0.11, -0.09, -0.10, -0.105, -0.095]))
+        #expect(report.verdict == .reject)
+        #expect(report.upper < 0.02)
+        #expect(report.reason.hasPrefix("rejected after 6 pairs: -9.5% (95% upper bound "))
+        #expect(report.reason.hasSuffix("cannot reach the +2.0% minimum"))
+    }
+
+    @Test func keepsAskingForPairsWhileTheBoundsStraddleTheMinimum() throws {
+        let rule = SequentialDecision(policy: policy(maxPairs: 8))
+        let gains = [0.05, -0.03, 0.04, -0.02, 0.06]
+        let report = try rule.evaluate(pairs(gains: gains))
+        #expect(report.verdict == .needMore)
+        #expect(report.lower < 0.02 && report.upper > 0.02)
+        #expect(report.reason.contains("neither clears nor rules out the +2.0% minimum"))
+    }
+
+    @Test func isInconclusiveAtMaxPairs() throws {
+        let rule = SequentialDecision(policy: policy(maxPairs: 8))
+        let gains = [0.05, -0.03, 0.04, -0.02, 0.06, -0.01, 0.03, 0.0]
+        let report = try rule.evaluate(pairs(gains: gains))
+        #expect(report.verdict == .inconclusive)
+        #expect(report.verdict.isFinal)
+        #expect(report.reason.hasPrefix("inconclusive after 8 pairs (the maximum): +1.5% (95% bounds "))
+    }
+
+    @Test func noisyDataCannotBeDecidedBeforeTheBoundExists() throws {
+        let rule = SequentialDecision(policy: policy(confidence: 0.99, minPairs: 2))
+        #expect(rule.criticalT(pairs: 3) == .infinity)
+        let report = try rule.evaluate(pairs(gains: [0.5, 0.6, 0.55]))
+        #expect(report.verdict == .needMore)
+        #expect(report.upper == .infinity)
+        #expect(report.reason.contains("no 99% bound yet"))
+    }
+
+    // MARK: - Deterministic metrics
+
+    @Test func zeroVarianceDecidesDirectlyAfterMinPairs() throws {
+        let rule = SequentialDecision(policy: policy(minPairs: 3))
+        let better = [SamplePair](repeating: SamplePair(baseline: 1_000_000, candidate: 950_000), count: 3)
+        #expect(try rule.evaluate(Array(better.prefix(2))).verdict == .needMore)
+        let accepted = try rule.evaluate(better)
+        #expect(accepted.verdict == .accept)
+        #expect(accepted.lower == accepted.upper)
+        #expect(abs(accepted.estimate - (1_000_000.0 / 950_000 - 1)) < 1e-12)
+        #expect(accepted.reason.contains("every pair measured +5.3%"))
+        #expect(accepted.reason.contains("95%"))
+
+        let same = [SamplePair](repeating: SamplePair(baseline: 500, candidate: 500), count: 3)
+        let rejected = try rule.evaluate(same)
+        #expect(rejected.verdict == .reject)
+        #expect(rejected.estimate == 0)
+        #expect(rejected.reason.contains("does not clear the +2.0% minimum"))
+
+        // Exactly at the minimum is not enough.
+        let exact = SequentialDecision(policy: policy(minEffect: 0.25, minPairs: 2))
+        let atMinimum = [SamplePair](repeating: SamplePair(baseline: 5, candidate: 4), count: 2)
+        #expect(try exact.evaluate(atMinimum).verdict == .reject)
+    }
+
+    // MARK: - Direction
+
+    @Test func higherIsBetterFlipsTheSign() throws {
+        let throughput = [
+            SamplePair(baseline: 1000, candidate: 1210), SamplePair(baseline: 1010, candidate: 1195),
+            SamplePair(baseline: 990, candidate: 1205), SamplePair(baseline: 1005, candidate: 1190),
+            SamplePair(baseline: 995, candidate: 1215), SamplePair(baseline: 1000, candidate: 1200),
+        ]
+        let higher = try SequentialDecision(policy: policy(.higher)).evaluate(throughput)
+        #expect(higher.verdict == .accept)
+        #expect(higher.estimate > 0.19 && higher.estimate < 0.21)
+        let lower = try SequentialDecision(policy: policy(.lower)).evaluate(throughput)
+        #expect(lower.verdict == .reject)
+        #expect(lower.estimate < -0.15)
+    }
+
+    // MARK: - Invalid input
+
+    @Test func rejectsNonPositiveAndNonFiniteSamplesNamingThePair() {
+        let rule = SequentialDecision(policy: policy())
+        let good = SamplePair(baseline: 1, candidate: 1)
+        #expect(throws: DecisionError.nonPositiveSample(pair: 3, value: -2)) {
+            try rule.evaluate([good, good, SamplePair(baseline: 1, candidate: -2)])
+        }
+        #expect(throws: DecisionError.nonPositiveSample(pair: 1, value: 0)) {
+            try rule.evaluate([SamplePair(baseline: 0, candidate: 1)])
+        }
+        #expect(throws: DecisionError.notFinite(pair: 2)) {
+            try rule.evaluate([good, SamplePair(baseline: .nan, candidate: 1)])
+        }
+        #expect(throws: DecisionError.notFinite(pair: 1)) {
+            try rule.evaluate([SamplePair(baseline: 1, candidate: .infinity)])
+        }
+        #expect(DecisionError.nonPositiveSample(pair: 3, value: -2).description.contains("pair 3"))
+        #expect(DecisionError.notFinite(pair: 2).description.contains("pair 2"))
+    }
+
+    @Test func rejectsUnusablePolicies() {
+        let samples = [SamplePair(baseline: 1, candidate: 1)]
+        let bad = [
+            policy(confidence: 1), policy(confidence: 0), policy(confidence: .nan),
+            policy(minEffect: -1), policy(minEffect: .infinity),
+            policy(minPairs: 1), policy(minPairs: 10, maxPairs: 5),
+        ]
+        for policy in bad {
+            #expect(throws: DecisionError.self) { try SequentialDecision(policy: policy).evaluate(samples) }
+            #expect(throws: DecisionError.self) { try policy.validate() }
+        }
+        let error = DecisionError.invalidPolicy("x")
+        #expect(error.description == "invalid decision policy: x")
+    }
+
+    // MARK: - Encoding and formatting
+
+    @Test func reportRoundTripsThroughJSONIncludingAnUnboundedUpperBound() throws {
+        let rule = SequentialDecision(policy: policy())
+        for samples in [pairs(gains: [0.1]), pairs(gains: [0.3, 0.31, 0.29, 0.3, 0.32])] {
+            let report = try rule.evaluate(samples)
+            let data = try JSONEncoder().encode(report)
+            #expect(try JSONDecoder().decode(DecisionReport.self, from: data) == report)
+        }
+        let policyData = try JSONEncoder().encode(policy(.higher))
+        #expect(try JSONDecoder().decode(DecisionPolicy.self, from: policyData) == policy(.higher))
+    }
+
+    @Test func formatsPercentagesAndConfidence() {
+        #expect(ReasonFormat.percent(0.312) == "+31.2%")
+        #expect(ReasonFormat.percent(-0.031) == "-3.1%")
+        #expect(ReasonFormat.percent(-0.0004) == "+0.0%")
+        #expect(ReasonFormat.percent(0.02) == "+2.0%")
+        #expect(ReasonFormat.percent(12.3456) == "+1234.6%")
+        #expect(ReasonFormat.percent(.infinity) == "+inf%")
+        #expect(ReasonFormat.confidence(0.95) == "95%")
+        #expect(ReasonFormat.confidence(0.995) == "99.5%")
+        #expect(ReasonFormat.confidence(0.9999) == "99.99%")
+        #expect(ReasonFormat.confidence(0.9905) == "99.05%")
+    }
+
+    // MARK: - Noise floor
+
+    @Test func noiseFloorBoundsTheAABias() throws {
+        let identical = [SamplePair](repeating: SamplePair(baseline: 3, candidate: 3), count: 5)
+        #expect(SequentialDecision.noiseFloor(aaPairs: identical) == 0)
+        #expect(SequentialDecision.noiseFloor(aaPairs: [SamplePair(baseline: 1, candidate: 2)]) == 0)
+
+        // g = ln(c / b) = +0.01, -0.01, +0.03: mean 0.01, s 0.02, t(0.975, 2) = 4.3027.
+        let aa = [
+            SamplePair(baseline: 1, candidate: exp(0.01)), SamplePair(baseline: 1, candidate: exp(-0.01)),
+            SamplePair(baseline: 1, candidate: exp(0.03)), SamplePair(baseline: -1, candidate: 1),
+        ]
+        let expected = expm1(0.01 + 4.302652729749464 * 0.02 / 3.0.squareRoot())
+        #expect(abs(SequentialDecision.noiseFloor(aaPairs: aa) - expected) < 1e-9)
+        // A bias in the other direction counts the same.
+        let mirrored = aa.map { SamplePair(baseline: $0.candidate, candidate: $0.baseline) }
+        #expect(abs(SequentialDecision.noiseFloor(aaPairs: mirrored) - expected) < 1e-9)
+    }
+
+    @Test func noiseFloorShrinksWithMoreAAPairs() {
+        var rng = Xoshiro256StarStar(seed: 11)
+        let many = noisyPairs(count: 200, effect: 0, cv: 0.03, using: &rng)
+        let few = SequentialDecision.noiseFloor(aaPairs: Array(many.prefix(10)))
+        let all = SequentialDecision.noiseFloor(aaPairs: many)
+        #expect(all < few)
+        #expect(all > 0 && all < 0.015)
+    }
+
+    // MARK: - Simulated error rates
+
+    @Test func aaFalseAcceptsStayNearAlphaAcrossAllLooks() throws {
+        var rng = Xoshiro256StarStar(seed: 2024)
+        let rule = SequentialDecision(policy: policy(minEffect: 0, confidence: 0.95, minPairs: 2, maxPairs: 30))
+        var falseAccepts = 0
+        let trials = 300
+        for trial in 0..<trials {
+            let cv = [0.01, 0.03, 0.1][trial % 3]
+            let all = noisyPairs(count: 30, effect: 0, cv: cv, using: &rng)
+            for n in 2...30 {
+                let report = try rule.evaluate(Array(all.prefix(n)))
+                if report.verdict == .accept { falseAccepts += 1 }
+                if report.verdict.isFinal { break }
+            }
+        }
+        #expect(Double(falseAccepts) / Double(trials) <= 0.08)
+    }
+
+    @Test func largeImprovementsAreAlwaysAcceptedQuickly() throws {
+        var rng = Xoshiro256StarStar(seed: 99)
+        let rule = SequentialDecision(policy: policy(minEffect: 0.02, confidence: 0.99, maxPairs: 30))
+        var accepted = 0
+        var pairsUsed = 0
+        for _ in 0..<100 {
+            let all = noisyPairs(count: 30, effect: 0.30, cv: 0.03, using: &rng)
+            for n in 1...30 {
+                let report = try rule.evaluate(Array(all.prefix(n)))
+                if report.verdict.isFinal {
+                    if report.verdict == .accept { accepted += 1 }
+                    pairsUsed += n
+                    break
+                }
+            }
+        }
+        #expect(accepted == 100)
+        #expect(Double(pairsUsed) / 100 <= 6)
+    }
+}

@@ -1,0 +1,180 @@
+import Core
+import Foundation
+
+/// How simulated run times scatter around their true value.
+struct NoiseModel: Sendable {
+    var name: String
+    /// Run-to-run coefficient of variation (log-normal).
+    var cv: Double
+    /// Amplitude of a slow sinusoidal drift (relative), 0 for none.
+    var driftAmplitude: Double = 0
+    /// Drift period in runs.
+    var driftPeriod: Double = 60
+    /// Probability that a run is an outlier, and its slowdown factor.
+    var outlierRate: Double = 0
+    var outlierFactor: Double = 3
+
+    static let cv1 = NoiseModel(name: "CV 1%", cv: 0.01)
+    static let cv3 = NoiseModel(name: "CV 3%", cv: 0.03)
+    static let cv10 = NoiseModel(name: "CV 10%", cv: 0.10)
+    static let drift = NoiseModel(name: "CV 2% + 5% drift", cv: 0.02, driftAmplitude: 0.05)
+    static let outliers = NoiseModel(name: "CV 3% + 1% x3 outl.", cv: 0.03, outlierRate: 0.01)
+    static let all = [cv1, cv3, cv10, drift, outliers]
+}
+
+/// Simulates one benchmark series: a baseline and a candidate whose true run
+/// time is `1 / (1 + effect)` of the baseline's (lower is better), measured in
+/// pairs whose order alternates (AB, BA, ...) as a careful runner would.
+struct SimulatedSeries {
+    var model: NoiseModel
+    var effect: Double
+    /// When set, the pair ratio itself has this CV (noise per pair, not per run).
+    var pairLevelCV: Double?
+
+    func pairs(count: Int, using rng: inout Xoshiro256StarStar) -> [SamplePair] {
+        let phase = Double.random(in: 0..<(2 * Double.pi), using: &rng)
+        var clock = 0.0
+        func run(_ truth: Double) -> Double {
+            clock += 1
+            var value = truth * Statistics.logNormalNoise(cv: model.cv, using: &rng)
+            if model.driftAmplitude > 0 {
+                value *= exp(model.driftAmplitude * sin(2 * Double.pi * clock / model.driftPeriod + phase))
+            }
+            if model.outlierRate > 0, Double.random(in: 0..<1, using: &rng) < model.outlierRate {
+                value *= model.outlierFactor
+            }
+            return value
+        }
+        let candidateTruth = 1 / (1 + effect)
+        return (0..<count).map { index in
+            if let pairLevelCV {
+                return SamplePair(
+                    baseline: 1, candidate: candidateTruth * Statistics.logNormalNoise(cv: pairLevelCV, using: &rng))
+            }
+            if index % 2 == 0 {
+                let baseline = run(1)
+                return SamplePair(baseline: baseline, candidate: run(candidateTruth))
+            } else {
+                let candidate = run(candidateTruth)
+                return SamplePair(baseline: run(1), candidate: candidate)
+            }
+        }
+    }
+}
+
+/// Outcome counts of many simulated decisions.
+struct Tally {
+    var trials = 0
+    var accepts = 0
+    var rejects = 0
+    var inconclusive = 0
+    var pairs = 0
+
+    var acceptRate: Double { trials > 0 ? Double(accepts) / Double(trials) : 0 }
+    var meanPairs: Double { trials > 0 ? Double(pairs) / Double(trials) : 0 }
+
+    mutating func record(_ verdict: Verdict, after n: Int) {
+        trials += 1
+        pairs += n
+        switch verdict {
+        case .accept: accepts += 1
+        case .reject: rejects += 1
+        case .inconclusive, .needMore: inconclusive += 1
+        }
+    }
+}
+
+/// A decision rule that can be replayed over the prefixes of a pair series.
+protocol Rule {
+    var policy: DecisionPolicy { get }
+    func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict
+}
+
+extension Rule {
+    /// Looks after every pair, as the loop does, and stops at the first final verdict.
+    func decide(_ series: [SamplePair]) -> (Verdict, Int) {
+        guard !series.isEmpty else { return (.inconclusive, 0) }
+        for n in 1...series.count {
+            let verdict = verdict(series[..<n])
+            if verdict.isFinal { return (verdict, n) }
+        }
+        return (.inconclusive, series.count)
+    }
+}
+
+/// The rule under test.
+struct SequentialRule: Rule {
+    let decision: SequentialDecision
+    var policy: DecisionPolicy { decision.policy }
+
+    init(_ policy: DecisionPolicy) { decision = SequentialDecision(policy: policy) }
+
+    func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict {
+        (try? decision.evaluate(Array(pairs)))?.verdict ?? .inconclusive
+    }
+}
+
+/// The textbook alternative: a t-test at every look from minPairs to maxPairs,
+/// each at alpha / (number of looks) (Bonferroni).
+struct BonferroniRule: Rule {
+    let policy: DecisionPolicy
+    private let critical: [Double]
+
+    init(_ policy: DecisionPolicy) {
+        self.policy = policy
+        let looks = Double(policy.maxPairs - policy.minPairs + 1)
+        critical = (0...policy.maxPairs).map { n in
+            n >= 2 ? Statistics.studentTQuantile(1 - policy.alpha / looks, df: Double(n - 1)) : .infinity
+        }
+    }
+
+    func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict {
+        let n = pairs.count
+        guard n >= policy.minPairs,
+            let gains = try? SequentialDecision.logImprovements(Array(pairs), direction: policy.direction)
+        else { return .needMore }
+        let summary = Statistics.Summary(gains)
+        let threshold = log1p(policy.minEffect)
+        let c = n < critical.count ? critical[n] : .infinity
+        let halfWidth = c * summary.standardDeviation / Double(n).squareRoot()
+        if summary.mean - halfWidth > threshold { return .accept }
+        if summary.mean + halfWidth < threshold { return .reject }
+        return n >= policy.maxPairs ? .inconclusive : .needMore
+    }
+}
+
+/// Fixed 30 + 30 protocol: one t-test after all pairs, at full alpha.
+struct FixedRule: Rule {
+    let policy: DecisionPolicy
+
+    func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict {
+        let n = pairs.count
+        guard n >= policy.maxPairs,
+            let gains = try? SequentialDecision.logImprovements(Array(pairs), direction: policy.direction)
+        else { return .needMore }
+        let summary = Statistics.Summary(gains)
+        let c = Statistics.studentTQuantile(1 - policy.alpha, df: Double(n - 1))
+        let halfWidth = c * summary.standardDeviation / Double(n).squareRoot()
+        let threshold = log1p(policy.minEffect)
+        if summary.mean - halfWidth > threshold { return .accept }
+        if summary.mean + halfWidth < threshold { return .reject }
+        return .inconclusive
+    }
+}
+
+func simulate(
+    _ rules: [any Rule], series: SimulatedSeries, trials: Int, seed: UInt64
+) -> [Tally] {
+    var rng = Xoshiro256StarStar(seed: seed)
+    var tallies = [Tally](repeating: Tally(), count: rules.count)
+    let length = rules.map(\.policy.maxPairs).max() ?? 30
+    for _ in 0..<trials {
+        // Every rule sees the same data.
+        let data = series.pairs(count: length, using: &rng)
+        for (index, rule) in rules.enumerated() {
+            let (verdict, n) = rule.decide(Array(data.prefix(rule.policy.maxPairs)))
+            tallies[index].record(verdict, after: n)
+        }
+    }
+    return tallies
+}

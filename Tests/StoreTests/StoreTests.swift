@@ -27,7 +27,8 @@ import Testing
         updated.reason = "slower"
         updated.estimate = -0.1
         try store.update(updated)
-        let read = try #require(try store.candidate(id: try #require(second.id)))
+        let secondID = try #require(second.id)
+        let read = try #require(try store.candidate(id: secondID))
         #expect(read.outcome == "rejected" && read.reason == "slower" && read.estimate == -0.1 && read.source == "k=2")
         // Dates are stored to the millisecond.
         #expect(abs(read.createdAt.timeIntervalSince(updated.createdAt)) < 0.001)

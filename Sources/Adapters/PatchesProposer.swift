@@ -20,7 +20,7 @@ public struct PatchesProposer: Proposer {
         return names.filter { $0.hasSuffix(".diff") || $0.hasSuffix(".patch") }.sorted()
     }
 
-    public func propose(_ context: ProposalContext, repository: Repository) async throws(ProposerError) -> Proposal? {
+    public func propose(_ context: ProposalContext, repository: Repository, scratch: Slot?) async throws(ProposerError) -> Proposal? {
         guard let next = try patchFiles().first(where: { !context.tried.contains($0) }) else { return nil }
         let path = directory + "/" + next
         guard let data = FileManager.default.contents(atPath: path) else {

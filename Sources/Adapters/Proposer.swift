@@ -1,9 +1,38 @@
 import Core
 import Git
 
+/// What the loop is trying to do, for proposers that explain it to a model.
+public struct Objective: Sendable, Equatable {
+    /// The metric's source name (`wall_time`, `regex`, …) and what it measures.
+    public var metric: String
+    public var direction: Direction
+    public var minEffect: Double
+    /// The benchmark command.
+    public var bench: String
+    /// The latest measured value of the current best and of the original base, when known.
+    public var bestValue: Double?
+    public var baseValue: Double?
+
+    public init(metric: String, direction: Direction, minEffect: Double, bench: String, bestValue: Double? = nil, baseValue: Double? = nil) {
+        self.metric = metric
+        self.direction = direction
+        self.minEffect = minEffect
+        self.bench = bench
+        self.bestValue = bestValue
+        self.baseValue = baseValue
+    }
+}
+
 /// What a proposer is told about the loop before it proposes.
 public struct ProposalContext: Sendable {
     public var loop: String
+    public var objective: Objective?
+    /// Globs of the paths a candidate may change.
+    public var scope: [String]
+    /// A file a person may edit while the loop runs; re-read before every proposal.
+    public var guidanceFile: String?
+    /// The commit the loop started from.
+    public var baseCommit: ObjectID?
     /// The loop's current best commit: proposals are diffs against its tree.
     public var bestCommit: ObjectID
     public var bestTree: ObjectID
@@ -15,9 +44,14 @@ public struct ProposalContext: Sendable {
     public var lineage: [ObjectID]
 
     public init(
-        loop: String, bestCommit: ObjectID, bestTree: ObjectID, tried: Set<String>, recent: [Attempt], lineage: [ObjectID] = []
+        loop: String, bestCommit: ObjectID, bestTree: ObjectID, tried: Set<String>, recent: [Attempt], lineage: [ObjectID] = [],
+        objective: Objective? = nil, scope: [String] = ["**"], guidanceFile: String? = nil, baseCommit: ObjectID? = nil
     ) {
         self.lineage = lineage
+        self.objective = objective
+        self.scope = scope
+        self.guidanceFile = guidanceFile
+        self.baseCommit = baseCommit
         self.loop = loop
         self.bestCommit = bestCommit
         self.bestTree = bestTree
@@ -41,6 +75,31 @@ public struct Attempt: Sendable, Equatable {
     }
 }
 
+/// Model usage of one proposal, for cost accounting and budgets.
+public struct Usage: Sendable, Equatable, Codable {
+    public var inputTokens: Int
+    public var outputTokens: Int
+    /// In the currency of the configured prices (per million tokens).
+    public var cost: Double
+
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cost: Double = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cost = cost
+    }
+}
+
+/// What was said to a model and what it answered (secrets redacted), kept with the candidate.
+public struct Transcript: Sendable, Equatable, Codable {
+    public var prompt: String
+    public var response: String
+
+    public init(prompt: String, response: String) {
+        self.prompt = prompt
+        self.response = response
+    }
+}
+
 /// A proposed change: a unified diff against the best tree.
 public struct Proposal: Sendable, Equatable {
     /// A stable name for what was proposed (a patch file, a knob assignment); the memory key.
@@ -48,11 +107,15 @@ public struct Proposal: Sendable, Equatable {
     /// One line for logs and the commit subject.
     public var title: String
     public var diff: String
+    public var usage: Usage?
+    public var transcript: Transcript?
 
-    public init(source: String, title: String, diff: String) {
+    public init(source: String, title: String, diff: String, usage: Usage? = nil, transcript: Transcript? = nil) {
         self.source = source
         self.title = title
         self.diff = diff
+        self.usage = usage
+        self.transcript = transcript
     }
 }
 
@@ -61,10 +124,15 @@ public struct ProposerError: Error, Sendable, Equatable, CustomStringConvertible
     /// The source the failure belongs to, when known (so it is not retried forever).
     public var source: String?
     public var message: String
+    /// Usage spent before the failure (a model that answered with an unusable reply).
+    public var usage: Usage?
+    public var transcript: Transcript?
 
-    public init(source: String? = nil, _ message: String) {
+    public init(source: String? = nil, _ message: String, usage: Usage? = nil, transcript: Transcript? = nil) {
         self.source = source
         self.message = message
+        self.usage = usage
+        self.transcript = transcript
     }
 
     public var description: String { message }
@@ -74,7 +142,18 @@ public struct ProposerError: Error, Sendable, Equatable, CustomStringConvertible
 public protocol Proposer {
     /// The `kind` named in the config (`tuner`, `patches`, …).
     var kind: String { get }
-    func propose(_ context: ProposalContext, repository: Repository) async throws(ProposerError) -> Proposal?
+    /// Proposes one change against `context.bestTree`, or returns `nil` when exhausted.
+    /// `scratch` is a slot holding the best code, for proposers that edit files instead of
+    /// returning a diff (they return `scratch.diff(against:)`); Ratchet restores it afterwards.
+    /// It is `nil` unless `usesScratch` is true.
+    func propose(_ context: ProposalContext, repository: Repository, scratch: Slot?) async throws(ProposerError) -> Proposal?
+
+    /// Whether the proposer edits files in a scratch slot (filling one costs a full checkout once).
+    var usesScratch: Bool { get }
+}
+
+extension Proposer {
+    public var usesScratch: Bool { false }
 }
 
 /// Builds the proposer a config entry names.

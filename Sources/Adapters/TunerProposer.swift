@@ -54,7 +54,7 @@ public struct TunerProposer: Proposer {
         TunerSearch.key(search.knobs.map { (knob: $0.name, value: values[$0.name] ?? "") })
     }
 
-    public func propose(_ context: ProposalContext, repository: Repository) async throws(ProposerError) -> Proposal? {
+    public func propose(_ context: ProposalContext, repository: Repository, scratch: Slot?) async throws(ProposerError) -> Proposal? {
         let located = try currentValues(tree: context.bestTree, repository: repository)
         let current = located.mapValues { String($0.text[$0.range]) }
         // The best code's own assignment counts as tried (it is the baseline), and so do

@@ -191,6 +191,45 @@ public final class Repository {
         return (ObjectID(id.pointee), git_tree_entry_filemode(entry.pointer).rawValue)
     }
 
+    /// Every file (blob or symlink) in `tree`, recursively, with its size in bytes, in path order.
+    public func files(inTree tree: ObjectID) throws(GitError) -> [(path: String, size: Int)] {
+        var result: [(path: String, size: Int)] = []
+        try collectFiles(try lookupTree(tree), prefix: "", into: &result)
+        return result
+    }
+
+    private func collectFiles(_ tree: TreeHandle, prefix: String, into result: inout [(path: String, size: Int)]) throws(GitError) {
+        for index in 0..<git_tree_entrycount(tree.pointer) {
+            guard let entry = git_tree_entry_byindex(tree.pointer, index), let rawName = git_tree_entry_name(entry),
+                let rawID = git_tree_entry_id(entry)
+            else { continue }
+            let path = prefix + String(cString: rawName)
+            let id = ObjectID(rawID.pointee)
+            switch git_tree_entry_type(entry) {
+            case GIT_OBJECT_TREE:
+                try collectFiles(try lookupTree(id), prefix: path + "/", into: &result)
+            case GIT_OBJECT_BLOB:
+                var size: Int = 0
+                var type = GIT_OBJECT_BLOB
+                if let odb = try? objectDatabase() {
+                    var raw = id.raw
+                    git_odb_read_header(&size, &type, odb, &raw)
+                    git_odb_free(odb)
+                }
+                result.append((path, size))
+            default:
+                continue
+            }
+        }
+    }
+
+    private func objectDatabase() throws(GitError) -> OpaquePointer {
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, pointer), "open object database")
+        guard let odb else { throw GitError(.other, operation: "open object database", message: "none") }
+        return odb
+    }
+
     /// Stores `bytes` as a blob and returns its id.
     public func writeBlob(_ bytes: [UInt8]) throws(GitError) -> ObjectID {
         var oid = git_oid()

@@ -4,7 +4,8 @@ import Foundation
 /// What the runner reports while it works; the CLI turns these into progress lines.
 public enum RunEvent: Sendable {
     case started(loop: String, best: String, resumed: Int)
-    case candidate(sequence: Int, id: Int64, title: String)
+    /// A new candidate; `best` is the current best commit and `accepted` how many were kept so far.
+    case candidate(sequence: Int, id: Int64, title: String, best: String, accepted: Int)
     case step(sequence: Int, step: Step)
     case sample(sequence: Int, pair: Int, baseline: Double, candidate: Double, estimate: Double?)
     case finished(sequence: Int, outcome: Outcome, reason: String)

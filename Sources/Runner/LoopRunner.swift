@@ -48,6 +48,7 @@ public final class LoopRunner {
     /// Slot 0 and 1; `baselineIndex` says which one holds the best code.
     var slots: [Slot] = []
     var baselineIndex = 0
+    var scratch: Slot?
     var baselineBuiltTree: ObjectID?
     private let lock: LoopLock
 
@@ -211,6 +212,22 @@ public final class LoopRunner {
         baselineIndex = (slots[1].tree == bestTree && slots[0].tree != bestTree) ? 1 : 0
     }
 
+    /// A third slot, holding the best code, for proposers that edit files; restored after each use.
+    func scratchSlot() throws -> Slot {
+        let slot: Slot
+        if let existing = scratch {
+            slot = existing
+        } else {
+            slot = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/scratch")
+            scratch = slot
+        }
+        if slot.tree != nil, try !slot.diff(against: slot.tree ?? bestTree).isEmpty {
+            try slot.restore(to: slot.tree ?? bestTree)
+        }
+        try slot.sync(to: bestTree)
+        return slot
+    }
+
     var baselineSlot: Slot { slots[baselineIndex] }
     var candidateSlot: Slot { slots[1 - baselineIndex] }
 
@@ -226,8 +243,9 @@ public final class LoopRunner {
             lineage: lineage()
         )
         let proposal: Proposal
+        let scratch = proposer.usesScratch ? try scratchSlot() : nil
         do {
-            guard let made = try await proposer.propose(context, repository: repository) else { return .exhausted }
+            guard let made = try await proposer.propose(context, repository: repository, scratch: scratch) else { return .exhausted }
             proposal = made
         } catch {
             // Record the failure so the same source is not retried forever; with no source
@@ -236,7 +254,7 @@ public final class LoopRunner {
                 loop: config.name, sequence: 0, proposer: proposer.kind, source: error.source ?? "error",
                 title: "\(proposer.kind) failed", parentCommit: bestCommit.hex)
             failed = try store.insertCandidate(failed)
-            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title))
+            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title, best: bestCommit.short, accepted: acceptedCount(history)))
             try finish(&failed, .rejected, .proposerFailed, error.message)
             return error.source == nil ? .exhausted : .decided
         }
@@ -247,8 +265,12 @@ public final class LoopRunner {
                 title: proposal.title, parentCommit: bestCommit.hex))
         candidate.diff = proposal.diff
         try store.update(candidate)
-        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title))
+        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
         return try await evaluate(&candidate)
+    }
+
+    func acceptedCount(_ history: [CandidateRecord]) -> Int {
+        history.filter { $0.outcome == Outcome.accepted.rawValue }.count
     }
 
     /// Trees of the loop's earlier bests: first parents from the best back to the base.

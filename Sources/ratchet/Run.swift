@@ -87,8 +87,8 @@ enum Progress {
         switch event {
         case .started(let loop, let best, let resumed):
             line = "loop \(loop): starting from \(best)" + (resumed > 0 ? " (settled \(resumed) candidate(s) left by an earlier run)" : "")
-        case .candidate(let sequence, let id, let title):
-            line = "#\(sequence) (id \(id)) \(title)"
+        case .candidate(let sequence, let id, let title, let best, let accepted):
+            line = "#\(sequence) (id \(id)) \(title)   [best \(best), \(accepted) accepted so far]"
         case .step(let sequence, let step):
             line = "  #\(sequence) \(step.rawValue)…"
         case .sample(let sequence, let pair, let baseline, let candidate, let estimate):

@@ -6,6 +6,7 @@ import TestSupport
 import Testing
 
 @Suite struct ProposerTests {
+
     func context(_ repo: Repository, tried: Set<String> = [], lineage: [ObjectID] = []) throws -> ProposalContext {
         let commit = try repo.resolveCommit("main")
         return ProposalContext(loop: "t", bestCommit: commit, bestTree: try repo.tree(ofCommit: commit), tried: tried, recent: [], lineage: lineage)
@@ -16,14 +17,14 @@ import Testing
         defer { fixture.remove() }
         let repo = try Repository(discovering: fixture.path)
         let proposer = PatchesProposer(directory: fixture.path + "/p")
-        let first = try #require(try await proposer.propose(try context(repo), repository: repo))
+        let first = try #require(try await proposer.propose(try context(repo), repository: repo, scratch: nil))
         #expect(first.source == "1-a.patch")
         #expect(first.diff == "one")
-        let second = try #require(try await proposer.propose(try context(repo, tried: ["1-a.patch"]), repository: repo))
+        let second = try #require(try await proposer.propose(try context(repo, tried: ["1-a.patch"]), repository: repo, scratch: nil))
         #expect(second.source == "2-b.diff")
-        #expect(try await proposer.propose(try context(repo, tried: ["1-a.patch", "2-b.diff"]), repository: repo) == nil)
+        #expect(try await proposer.propose(try context(repo, tried: ["1-a.patch", "2-b.diff"]), repository: repo, scratch: nil) == nil)
         let missing = PatchesProposer(directory: fixture.path + "/none")
-        await #expect(throws: ProposerError.self) { try await missing.propose(try context(repo), repository: repo) }
+        await #expect(throws: ProposerError.self) { try await missing.propose(try context(repo), repository: repo, scratch: nil) }
     }
 
     @Test func tunerEmitsADiffThatAppliesAndSkipsBeatenStates() async throws {
@@ -36,7 +37,7 @@ import Testing
         ]
         let tuner = TunerProposer(knobs: knobs, seed: 3)
         let ctx = try context(repo)
-        let proposal = try #require(try await tuner.propose(ctx, repository: repo))
+        let proposal = try #require(try await tuner.propose(ctx, repository: repo, scratch: nil))
         #expect(proposal.title.hasPrefix("tuner: "))
         let tree = try repo.apply(patch: proposal.diff, to: ctx.bestTree)
         let text = String(decoding: try #require(try repo.file(at: "src/config.h", inTree: tree)), as: UTF8.self)
@@ -45,7 +46,7 @@ import Testing
         // Exhausts after every single-knob neighbour: 2 other blocks + 1 fast value.
         var tried: Set<String> = []
         var count = 0
-        while let next = try await tuner.propose(try context(repo, tried: tried), repository: repo) {
+        while let next = try await tuner.propose(try context(repo, tried: tried), repository: repo, scratch: nil) {
             tried.insert(next.source)
             count += 1
         }
@@ -57,11 +58,11 @@ import Testing
         defer { fixture.remove() }
         let repo = try Repository(discovering: fixture.path)
         let tuner = TunerProposer(knobs: [KnobSpec(name: "block", file: "src/config.h", pattern: "BLOCK (\\d+)", values: ["1"])], seed: 0)
-        let error = try await #require(throws: ProposerError.self) { try await tuner.propose(try context(repo), repository: repo) }
+        let error = try await #require(throws: ProposerError.self) { try await tuner.propose(try context(repo), repository: repo, scratch: nil) }
         #expect(error.message.contains("block"))
         #expect(error.message.contains("matches nothing"))
         let missingFile = TunerProposer(knobs: [KnobSpec(name: "x", file: "nope.h", pattern: "(\\d)", values: ["1"])], seed: 0)
-        let second = try await #require(throws: ProposerError.self) { try await missingFile.propose(try context(repo), repository: repo) }
+        let second = try await #require(throws: ProposerError.self) { try await missingFile.propose(try context(repo), repository: repo, scratch: nil) }
         #expect(second.message.contains("does not exist"))
     }
 }

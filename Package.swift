@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -32,12 +35,21 @@ let package = Package(
         ),
         .target(
             name: "Store",
-            dependencies: ["Core", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Core", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpawn"),
         .target(name: "Execution", dependencies: ["Core", "CSpawn"], swiftSettings: swiftSettings),
-        .target(name: "Adapters", dependencies: ["Core", "Git"], swiftSettings: swiftSettings),
+        .target(
+            name: "Adapters",
+            dependencies: [
+                "Core", "Git", "Execution",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Runner",
             dependencies: ["Core", "Git", "Store", "Execution", "Adapters"],
@@ -68,7 +80,16 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Core"], swiftSettings: swiftSettings),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core"], swiftSettings: swiftSettings),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Core", "Git", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AdaptersTests",
+            dependencies: [
+                "Adapters", "Core", "Git", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnerTests",

@@ -156,10 +156,14 @@ extension Proposer {
     public var usesScratch: Bool { false }
 }
 
-/// Builds the proposer a config entry names.
+/// Builds the proposer a config entry names. Model proposers send through `HTTPClient.shared`
+/// and read their API key from the process environment at each proposal.
 public func makeProposer(_ spec: ProposerSpec, seed: UInt64) -> any Proposer {
     switch spec {
     case .patches(let directory): PatchesProposer(directory: directory)
     case .tuner(let knobs): TunerProposer(knobs: knobs, seed: seed)
+    case .openai(let model): ModelProposer(api: .openAI, spec: model)
+    case .anthropic(let model): ModelProposer(api: .anthropic, spec: model)
+    case .command(let command): CommandProposer(spec: command)
     }
 }

@@ -70,11 +70,20 @@ public enum ProposerSpec: Sendable, Equatable, Codable {
     case patches(directory: String)
     /// Searches knob values by coordinate descent; needs no model.
     case tuner(knobs: [KnobSpec])
+    /// An OpenAI-compatible Chat Completions endpoint.
+    case openai(ModelSpec)
+    /// The Anthropic Messages API.
+    case anthropic(ModelSpec)
+    /// Any program (a coding-agent CLI, a script) that edits a scratch copy of the best code.
+    case command(AgentCommandSpec)
 
     public var kind: String {
         switch self {
         case .patches: "patches"
         case .tuner: "tuner"
+        case .openai: "openai"
+        case .anthropic: "anthropic"
+        case .command: "command"
         }
     }
 }
@@ -99,6 +108,10 @@ public struct LoopConfig: Sendable, Equatable, Codable {
     public var seed: UInt64
     /// The folder the config file is in; relative paths in the config are resolved from here.
     public var configDirectory: String
+    public var budget: BudgetSpec = BudgetSpec()
+    public var checkpoint: CheckpointSpec = CheckpointSpec()
+    public var gate: GateSpec = GateSpec()
+    public var sandbox: SandboxSpec = SandboxSpec()
 }
 
 /// One thing wrong with a config file, located as precisely as the file allows.
@@ -160,15 +173,55 @@ extension LoopConfig {
     /// The loop's branch, `ratchet/<name>`.
     public var branch: String { "refs/heads/ratchet/\(name)" }
 
-    /// Paths a candidate may never touch, whatever the scope says.
-    public var protectedPaths: [String] {
-        var paths = [".git*", "**/.git*", "ratchet.toml", "**/ratchet.toml", ".ci/**", ".github/**"]
+    /// Paths a candidate may never touch, whatever the scope says: the built-in defaults
+    /// (which the config can add to but not remove), `[gate] protected`, the patches folder,
+    /// and the files the commands run from.
+    /// - Parameter fileExists: whether a path exists in the repository, to find command scripts.
+    public func protectedPaths(fileExists: (String) -> Bool = { _ in false }) -> [String] {
+        var paths = Self.defaultProtected + gate.protected
         for proposer in proposers {
-            if case .patches(let directory) = proposer {
-                paths.append(Paths.relative(directory, to: repository).map { $0 + "/**" } ?? "")
+            if case .patches(let directory) = proposer, let relative = Paths.relative(directory, to: repository), !relative.isEmpty {
+                paths.append(relative + "/**")
             }
         }
-        return paths.filter { !$0.isEmpty }
+        paths += commandFiles(fileExists: fileExists)
+        return paths
+    }
+
+    /// Protected whatever the config says: git metadata and attributes, hooks, CI, the loop
+    /// config, and conventional test and benchmark folders.
+    public static let defaultProtected = [
+        ".git*", "**/.git*", ".git/**", "ratchet.toml", "**/ratchet.toml",
+        ".ci/**", ".github/**", ".gitlab-ci.yml", ".circleci/**", ".travis.yml", "Jenkinsfile", ".buildkite/**",
+        ".githooks/**", ".husky/**", "**/hooks/**",
+        "test/**", "tests/**", "Tests/**", "spec/**", "**/test/**", "**/tests/**",
+        "bench/**", "benchmarks/**", "**/benchmarks/**",
+    ]
+
+    /// Files the build, test and bench commands run from: script paths named on the command
+    /// line, and the build file of the tool that starts the command (`make` → Makefile, …).
+    public func commandFiles(fileExists: (String) -> Bool) -> [String] {
+        let toolFiles: [String: [String]] = [
+            "make": ["Makefile", "makefile", "GNUmakefile", "*.mk", "**/*.mk"],
+            "npm": ["package.json"], "yarn": ["package.json"], "pnpm": ["package.json"], "node": ["package.json"],
+            "cargo": ["Cargo.toml", "**/Cargo.toml", "build.rs"], "swift": ["Package.swift"], "go": ["go.mod"],
+            "python": ["pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "conftest.py", "**/conftest.py"],
+            "python3": ["pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "conftest.py", "**/conftest.py"],
+            "pytest": ["pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini", "conftest.py", "**/conftest.py"],
+            "cmake": ["CMakeLists.txt", "**/CMakeLists.txt"], "ninja": ["build.ninja"], "just": ["justfile", "Justfile"],
+            "hyperfine": [],
+        ]
+        var result: [String] = []
+        for command in [build, test, bench].compactMap({ $0 }) {
+            let words = command.run.split(whereSeparator: { " \t;&|()<>\"'".contains($0) }).map(String.init)
+            if let first = words.first, let files = toolFiles[first.split(separator: "/").last.map(String.init) ?? first] { result += files }
+            for word in words {
+                var path = word
+                while path.hasPrefix("./") { path.removeFirst(2) }
+                if !path.isEmpty, !path.hasPrefix("-"), !path.hasPrefix("/"), !path.contains("=") && fileExists(path) { result.append(path) }
+            }
+        }
+        return Array(Set(result)).sorted()
     }
 }
 
@@ -350,7 +403,7 @@ struct ConfigReader {
     }
 
     mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
-        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer"])
+        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox"])
         let loopTable = table(root, "loop", at: "", required: true)
         let commandsTable = table(root, "commands", at: "", required: true)
         let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
@@ -392,11 +445,17 @@ struct ConfigReader {
         let metric = self.metric(metricTable)
         let (proposers, seed) = proposerTable.map { self.proposers($0, directory: directory) } ?? ([], 0)
 
+        let budget = self.budget(table(root, "budget", at: "", required: false))
+        let checkpoint = self.checkpoint(table(root, "checkpoint", at: "", required: false))
+        let gate = self.gate(table(root, "gate", at: "", required: false))
+        let sandbox = self.sandbox(table(root, "sandbox", at: "", required: false))
+
         guard problems.isEmpty, let bench, let metric else { return nil }
         return LoopConfig(
             name: name, repository: repository, base: base, scope: scope, stateDirectory: state,
             build: build, test: test, bench: bench, metric: metric,
-            proposers: proposers, seed: seed, configDirectory: directory
+            proposers: proposers, seed: seed, configDirectory: directory,
+            budget: budget, checkpoint: checkpoint, gate: gate, sandbox: sandbox
         )
     }
 
@@ -457,7 +516,7 @@ struct ConfigReader {
 
     mutating func proposers(_ table: TOMLTable, directory: String) -> ([ProposerSpec], UInt64) {
         let path = "proposer"
-        checkKeys(table, at: path, allowed: ["kind", "seed", "patches", "tuner"])
+        checkKeys(table, at: path, allowed: ["kind", "seed", "patches", "tuner", "openai", "anthropic", "command"])
         let kinds = strings(table, "kind", at: path) ?? []
         if table["kind"] == nil { problem("proposer.kind", "missing: name a proposer, e.g. kind = \"tuner\" or [\"tuner\", \"patches\"]") }
         var seed: UInt64 = 1
@@ -475,8 +534,14 @@ struct ConfigReader {
                 }
             case "tuner":
                 result.append(.tuner(knobs: knobs(table)))
+            case "openai":
+                if let spec = modelSpec(table, kind: kind, directory: directory) { result.append(.openai(spec)) }
+            case "anthropic":
+                if let spec = modelSpec(table, kind: kind, directory: directory) { result.append(.anthropic(spec)) }
+            case "command":
+                if let spec = agentCommandSpec(table, directory: directory) { result.append(.command(spec)) }
             default:
-                problem("proposer.kind", "'\(kind)' is not a proposer; allowed: tuner, patches")
+                problem("proposer.kind", "'\(kind)' is not a proposer; allowed: tuner, patches, openai, anthropic, command")
             }
         }
         return (result, seed)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A path a candidate changes, as the gate sees it.
 public struct ChangedPath: Sendable, Equatable {
     public var path: String
@@ -17,6 +19,27 @@ public struct ChangedPath: Sendable, Equatable {
     }
 }
 
+/// Everything the gate looks at for one candidate.
+public struct GateInput {
+    public var changes: [ChangedPath]
+    /// Added lines with their file.
+    public var addedLines: [(path: String, line: String)]
+    /// The git mode of a path in the best tree (to find symlinks a path would go through).
+    public var baseMode: (String) -> UInt32?
+    /// The size in bytes of a file in the candidate tree.
+    public var candidateSize: (String) -> Int?
+
+    public init(
+        changes: [ChangedPath], addedLines: [(path: String, line: String)] = [],
+        baseMode: @escaping (String) -> UInt32? = { _ in nil }, candidateSize: @escaping (String) -> Int? = { _ in nil }
+    ) {
+        self.changes = changes
+        self.addedLines = addedLines
+        self.baseMode = baseMode
+        self.candidateSize = candidateSize
+    }
+}
+
 /// One rule a candidate broke, naming the file and the rule.
 public struct GateViolation: Sendable, Equatable, Codable, CustomStringConvertible {
     public var rule: String
@@ -25,26 +48,60 @@ public struct GateViolation: Sendable, Equatable, Codable, CustomStringConvertib
     public var description: String { "\(path): \(rule): \(detail)" }
 }
 
-/// Automated checks on every candidate diff, before anything runs.
+/// Automated checks on every candidate diff, before anything runs: scope, protected paths,
+/// unsafe paths (escapes, invisible or look-alike characters, case tricks on protected
+/// names), symlinks created or gone through, submodules, new exec bits, binary content,
+/// size limits, secrets and user deny patterns on added lines.
 public struct Gate: Sendable {
     public var scope: [Glob]
     public var protected: [Glob]
+    public var limits: GateSpec
+    private let deny: [(pattern: String, regex: NSRegularExpression)]
 
-    public init(scope: [String], protected: [String]) {
+    /// Secret shapes refused on added lines.
+    static let secretPatterns: [(name: String, regex: NSRegularExpression)] = [
+        ("private key", #"-----BEGIN [A-Z ]*PRIVATE KEY-----"#),
+        ("AWS access key", #"\b(AKIA|ASIA)[0-9A-Z]{16}\b"#),
+        ("GitHub token", #"\bgh[pousr]_[A-Za-z0-9]{36,}\b"#),
+        ("Anthropic API key", #"\bsk-ant-[A-Za-z0-9_\-]{20,}"#),
+        ("OpenAI API key", #"\bsk-(proj-)?[A-Za-z0-9_\-]{20,}"#),
+        ("Slack token", #"\bxox[abprs]-[A-Za-z0-9\-]{10,}"#),
+        ("Google API key", #"\bAIza[0-9A-Za-z_\-]{35}\b"#),
+        ("credential assignment", #"(?i)\b(api[_-]?key|secret|token|passw(or)?d)\b\s*[:=]\s*["'][^"'\s]{12,}["']"#),
+    ].compactMap { name, pattern in (try? NSRegularExpression(pattern: pattern)).map { (name, $0) } }
+
+    public init(scope: [String], protected: [String], limits: GateSpec = GateSpec()) {
         self.scope = scope.map(Glob.init)
-        self.protected = protected.map(Glob.init)
+        // Protected names are compared case-insensitively: `RATCHET.TOML` or `Tests/` must not
+        // slip past on a case-insensitive file system.
+        self.protected = protected.map { Glob($0.lowercased()) }
+        self.limits = limits
+        self.deny = limits.deny.compactMap { pattern in (try? NSRegularExpression(pattern: pattern)).map { (pattern, $0) } }
     }
 
     /// Every violation in `changes` (empty when the candidate may proceed).
     public func check(_ changes: [ChangedPath]) -> [GateViolation] {
+        check(GateInput(changes: changes))
+    }
+
+    public func check(_ input: GateInput) -> [GateViolation] {
         var violations: [GateViolation] = []
-        for change in changes {
+        if input.changes.count > limits.maxFiles {
+            violations.append(GateViolation(rule: "size", path: "*", detail: "touches \(input.changes.count) files; the limit is \(limits.maxFiles)"))
+        }
+        if input.addedLines.count > limits.maxAddedLines {
+            violations.append(GateViolation(rule: "size", path: "*", detail: "adds \(input.addedLines.count) lines; the limit is \(limits.maxAddedLines)"))
+        }
+        for change in input.changes {
             for path in Set([change.path, change.oldPath]) {
                 if let problem = Self.unsafePath(path) {
                     violations.append(GateViolation(rule: "path", path: path, detail: problem))
                     continue
                 }
-                if let rule = protected.first(where: { $0.matches(path) }) {
+                if let link = Self.symlinkPrefix(of: path, baseMode: input.baseMode) {
+                    violations.append(GateViolation(rule: "symlink", path: path, detail: "goes through the symlink '\(link)'"))
+                }
+                if let rule = protected.first(where: { $0.matches(path.lowercased()) }) {
                     violations.append(GateViolation(rule: "protected", path: path, detail: "matches protected path '\(rule.pattern)'"))
                 } else if !scope.contains(where: { $0.matches(path) }) {
                     violations.append(
@@ -57,24 +114,64 @@ public struct Gate: Sendable {
             if change.newMode == 0o160000 || change.oldMode == 0o160000 {
                 violations.append(GateViolation(rule: "submodule", path: change.path, detail: "candidates may not change submodules"))
             }
-            if change.newMode == 0o100755 && change.oldMode != 0o100755 {
+            if change.newMode & 0o111 != 0 && change.newMode != 0o120000 && change.newMode != 0o160000 && change.oldMode & 0o111 == 0 {
                 violations.append(GateViolation(rule: "mode", path: change.path, detail: "candidates may not make files executable"))
+            }
+            if change.newMode & 0o6000 != 0 {
+                violations.append(GateViolation(rule: "mode", path: change.path, detail: "setuid/setgid bits are not allowed"))
             }
             if change.isBinary {
                 violations.append(GateViolation(rule: "binary", path: change.path, detail: "binary content is not allowed"))
             }
+            if change.newMode != 0, let size = input.candidateSize(change.path), size > limits.maxFileBytes {
+                violations.append(GateViolation(rule: "size", path: change.path, detail: "file is \(size) bytes; the limit is \(limits.maxFileBytes)"))
+            }
         }
-        return violations
+        for (path, line) in input.addedLines {
+            let range = NSRange(line.startIndex..., in: line)
+            if let secret = Self.secretPatterns.first(where: { $0.regex.firstMatch(in: line, range: range) != nil }) {
+                violations.append(GateViolation(rule: "secret", path: path, detail: "an added line looks like a \(secret.name)"))
+            }
+            if let rule = deny.first(where: { $0.regex.firstMatch(in: line, range: range) != nil }) {
+                violations.append(GateViolation(rule: "deny", path: path, detail: "an added line matches the deny pattern '\(rule.pattern)'"))
+            }
+        }
+        var seen = Set<String>()
+        return violations.filter { seen.insert($0.description).inserted }
     }
 
-    /// Why a path is unsafe (absolute, `..`, control characters), or `nil`.
+    /// Why a path is unsafe, or `nil`: absolute, `.`/`..`/empty components (also after
+    /// Unicode compatibility folding, so full-width dots count), control, invisible or
+    /// direction-changing characters, backslashes.
     static func unsafePath(_ path: String) -> String? {
         if path.isEmpty { return "empty path" }
         if path.hasPrefix("/") { return "absolute paths are not allowed" }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
-            return "path has '..', '.' or empty components"
+        if path.contains("\\") { return "backslashes are not allowed in paths" }
+        for scalar in path.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f { return "control characters in path" }
+            if scalar.properties.generalCategory == .format || scalar.properties.isNoncharacterCodePoint
+                || [0x200B, 0x2060, 0xFEFF, 0x00AD, 0x034F].contains(scalar.value)
+            {
+                return String(format: "invisible or direction-changing character U+%04X in path", scalar.value)
+            }
         }
-        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) { return "control characters in path" }
+        let folded = path.precomposedStringWithCompatibilityMapping
+        for candidate in Set([path, folded]) {
+            if candidate.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
+                return candidate == path ? "path has '..', '.' or empty components" : "path folds to '..' or '.' components (Unicode look-alikes)"
+            }
+        }
+        if folded != path { return "path uses Unicode compatibility characters that fold to '\(folded)'" }
+        return nil
+    }
+
+    /// The first proper prefix of `path` that is a symlink in the base tree.
+    static func symlinkPrefix(of path: String, baseMode: (String) -> UInt32?) -> String? {
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += (prefix.isEmpty ? "" : "/") + component
+            if baseMode(prefix) == 0o120000 { return prefix }
+        }
         return nil
     }
 }

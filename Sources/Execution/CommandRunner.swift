@@ -1,6 +1,7 @@
 import CSpawn
 import Core
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,11 +24,16 @@ public struct CommandResult: Sendable, Equatable, Codable {
     public var droppedBytes: Int
     /// The process group the command ran in.
     public var processGroup: Int32
+    /// The command was paused (SIGSTOP) at some point: its wall time is not a clean sample.
+    public var wasPaused: Bool = false
+    /// The command was killed because the loop was asked to stop.
+    public var stopped: Bool = false
 
-    public var succeeded: Bool { exitStatus == 0 && !timedOut }
+    public var succeeded: Bool { exitStatus == 0 && !timedOut && !stopped }
 
     /// One line for logs: `exit 2`, `killed by signal 9`, `timed out after 5.0 s`.
     public var summary: String {
+        if stopped { return "stopped (process group killed)" }
         if timedOut { return String(format: "timed out after %.1f s (process group killed)", wallSeconds) }
         if let signal { return "killed by signal \(signal)" }
         return "exit \(exitStatus ?? -1)"
@@ -55,11 +61,47 @@ public struct CommandRunner: Sendable {
     public var outputCap: Int
     /// The environment every command gets (plus per-call additions).
     public var environment: [String: String]
+    public var sandbox: Sandbox
 
-    public init(outputCap: Int = 256 * 1024, environment: [String: String]? = nil) {
+    public init(outputCap: Int = 256 * 1024, environment: [String: String]? = nil, sandbox: Sandbox = .none) {
         _ = Self.subreaper
         self.outputCap = outputCap
         self.environment = environment ?? Self.defaultEnvironment()
+        self.sandbox = sandbox
+    }
+
+    /// Pids of the commands running in this process, so that orphans re-parented to us
+    /// (daemons that left their process group) can be told apart and killed.
+    private static let running = Mutex<Set<pid_t>>([])
+
+    /// A marker every command's environment carries (and its descendants inherit), so that
+    /// orphans re-parented to this process can be recognised as ours.
+    static let marker = "RATCHET_COMMAND_OF=\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+
+    /// Kills and reaps processes re-parented to this one that a command left behind after
+    /// leaving its process group (a daemon that called `setsid`): children of ours, not a
+    /// running command, whose environment carries this process's marker.
+    static func sweepOrphans() {
+        let me = getpid()
+        let needle = Array(marker.utf8)
+        running.withLock { active in
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+            for name in entries {
+                guard let pid = pid_t(name), pid != me, !active.contains(pid),
+                    let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { continue }
+                // Fields after the command name: state, ppid, pgrp, …
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                guard fields.count > 2, pid_t(fields[1]) == me, let group = pid_t(fields[2]), !active.contains(group),
+                    let environ = FileManager.default.contents(atPath: "/proc/\(name)/environ"),
+                    environ.split(separator: 0).contains(where: { Array($0) == needle })
+                else { continue }
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        }
     }
 
     /// Orphans of killed commands come back to this process to be reaped (Linux).
@@ -89,17 +131,26 @@ public struct CommandRunner: Sendable {
     }
 
     /// Runs `command` and waits for it on a dedicated thread, so the cooperative pool stays free.
+    /// `standardInput` is the path of a file the command reads as its standard input
+    /// (`/dev/null` when `nil`).
     public func run(
         _ command: String,
         in directory: String,
         timeout: Double,
-        environment extra: [String: String] = [:]
+        environment extra: [String: String] = [:],
+        standardInput: String? = nil,
+        control: @escaping @Sendable () -> CommandControl = { .run },
+        started: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async throws(ExecutionError) -> CommandResult {
         let runner = self
         let result: Result<CommandResult, ExecutionError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do throws(ExecutionError) {
-                    continuation.resume(returning: .success(try runner.runBlocking(command, in: directory, timeout: timeout, environment: extra)))
+                    continuation.resume(
+                        returning: .success(
+                            try runner.runBlocking(
+                                command, in: directory, timeout: timeout, environment: extra, standardInput: standardInput,
+                                control: control, started: started)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -114,11 +165,17 @@ public struct CommandRunner: Sendable {
         _ command: String,
         in directory: String,
         timeout: Double,
-        environment extra: [String: String] = [:]
+        environment extra: [String: String] = [:],
+        standardInput: String? = nil,
+        control: @Sendable () -> CommandControl = { .run },
+        started: @Sendable (Int32) -> Void = { _ in }
     ) throws(ExecutionError) -> CommandResult {
         var info = stat()
         guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
             throw ExecutionError(command: command, message: "working folder '\(directory)' does not exist")
+        }
+        if let standardInput, access(standardInput, R_OK) != 0 {
+            throw ExecutionError(command: command, message: "standard input file '\(standardInput)' is not readable")
         }
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -131,7 +188,7 @@ public struct CommandRunner: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, standardInput ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         ratchet_spawn_addchdir(&actions, directory)
@@ -152,15 +209,19 @@ public struct CommandRunner: Sendable {
 
         var env = environment
         for (key, value) in extra { env[key] = value }
-        let argv = ["/bin/sh", "-c", command]
-        let envp = env.map { "\($0.key)=\($0.value)" }
+        let argv = sandbox.argv(command: command, directory: directory)
+        let envp = env.map { "\($0.key)=\($0.value)" } + [Self.marker]
 
         let start = ContinuousClock.now
         var pid: pid_t = 0
-        let spawnResult = withCStrings(argv) { cArgv in
-            withCStrings(envp) { cEnv in
-                posix_spawn(&pid, "/bin/sh", &actions, &attributes, cArgv, cEnv)
+        let spawnResult = Self.running.withLock { active in
+            let rc = withCStrings(argv) { cArgv in
+                withCStrings(envp) { cEnv in
+                    posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)
+                }
             }
+            if rc == 0 { active.insert(pid) }
+            return rc
         }
         close(outPipe[1])
         close(errPipe[1])
@@ -169,6 +230,11 @@ public struct CommandRunner: Sendable {
             throw ExecutionError(command: command, message: "spawn: \(String(cString: strerror(spawnResult)))")
         }
         let group = pid
+        started(group)
+        defer {
+            Self.running.withLock { _ = $0.remove(pid) }
+            Self.sweepOrphans()
+        }
 
         var stdoutBuffer = CappedBuffer(cap: outputCap)
         var stderrBuffer = CappedBuffer(cap: outputCap)
@@ -176,14 +242,38 @@ public struct CommandRunner: Sendable {
         var status: Int32 = 0
         var reaped = false
         var timedOut = false
+        var stopped = false
+        var wasPaused = false
+        var pausedAt: ContinuousClock.Instant?
         var end = start
-        let deadline = start + .milliseconds(Int64(timeout * 1000))
+        var deadline = start + .milliseconds(Int64(timeout * 1000))
         var drainDeadline: ContinuousClock.Instant?
         var chunk = [UInt8](repeating: 0, count: 65536)
 
         while true {
+            if !reaped && !timedOut && !stopped {
+                switch control() {
+                case .stop:
+                    stopped = true
+                    if pausedAt != nil { kill(-group, SIGCONT) }
+                    kill(-group, SIGKILL)
+                case .pause:
+                    if pausedAt == nil {
+                        kill(-group, SIGSTOP)
+                        pausedAt = ContinuousClock.now
+                        wasPaused = true
+                    }
+                case .run:
+                    if let since = pausedAt {
+                        // The time spent stopped does not count against the limit.
+                        deadline = deadline + (ContinuousClock.now - since)
+                        pausedAt = nil
+                        kill(-group, SIGCONT)
+                    }
+                }
+            }
             let now = ContinuousClock.now
-            if !reaped && !timedOut && now >= deadline {
+            if !reaped && !timedOut && !stopped && pausedAt == nil && now >= deadline {
                 timedOut = true
                 kill(-group, SIGKILL)
             }
@@ -201,9 +291,9 @@ public struct CommandRunner: Sendable {
             if let drainDeadline, ContinuousClock.now >= drainDeadline { break }
             if open.isEmpty {
                 // Pipes closed but the child is still exiting: wait for it without spinning.
-                if !timedOut {
+                if !timedOut && pausedAt == nil {
                     let remaining = deadline - ContinuousClock.now
-                    let ms = max(1, min(50, Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+                    let ms = max(1, min(50, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
                     usleep(UInt32(ms) * 1000)
                 } else {
                     usleep(5000)
@@ -247,7 +337,9 @@ public struct CommandRunner: Sendable {
             output: stdoutBuffer.text,
             errorOutput: stderrBuffer.text,
             droppedBytes: stdoutBuffer.dropped + stderrBuffer.dropped,
-            processGroup: group
+            processGroup: group,
+            wasPaused: wasPaused,
+            stopped: stopped
         )
     }
 }

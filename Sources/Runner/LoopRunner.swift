@@ -26,18 +26,25 @@ public struct RunOptions: Sendable {
     }
 }
 
+/// Thrown inside a candidate when the loop must stop now (signal, wall-clock budget).
+struct Interrupted: Error {
+    var reason: String
+}
+
 /// Runs one loop: propose → apply → gate → build → test → measure → decide, until the
-/// proposers run out, the iteration cap is hit, or the task is cancelled.
+/// proposers run out, a budget trips, a checkpoint needs a human, or it is stopped.
 ///
-/// Every step is recorded in the store before the next begins. The loop branch
-/// `ratchet/<loop>` is the source of truth for the best commit: after a crash, a candidate
-/// whose commit reached the branch is marked accepted; any other unfinished one is marked
-/// interrupted and proposed again.
+/// Every step is recorded in the store and the audit log before the next begins. The loop
+/// branch `ratchet/<loop>` is the source of truth for the best commit: after a crash, a
+/// candidate whose commit reached the branch is marked accepted; any other unfinished one is
+/// marked interrupted (and proposed again), and process groups it left are killed.
 public final class LoopRunner {
     let workspace: Workspace
     let options: RunOptions
     let emit: @Sendable (RunEvent) -> Void
-    let executor = CommandRunner()
+    let executor: CommandRunner
+    let pause: PauseSwitch
+    let audit: AuditLog
     var config: LoopConfig { workspace.config }
     var repository: Repository { workspace.repository }
     var store: Store { workspace.store }
@@ -50,6 +57,9 @@ public final class LoopRunner {
     var baselineIndex = 0
     var scratch: Slot?
     var baselineBuiltTree: ObjectID?
+    var runRecord: RunRecord?
+    var pastWallSeconds = 0.0
+    let started = Date()
     private let lock: LoopLock
 
     public init(workspace: Workspace, options: RunOptions = RunOptions(), emit: @escaping @Sendable (RunEvent) -> Void) throws(RunnerError) {
@@ -57,7 +67,10 @@ public final class LoopRunner {
         self.options = options
         self.emit = emit
         let config = workspace.config
+        pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: config.name)
+        audit = workspace.audit
         lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
+        executor = CommandRunner(sandbox: try Self.sandbox(config.sandbox, emit: emit))
         let repository = workspace.repository
         let baseCommit: ObjectID
         do {
@@ -66,6 +79,7 @@ public final class LoopRunner {
             throw RunnerError(.repository, "loop.base: '\(config.base)' does not name a commit in \(config.repository) (\(error.message))")
         }
         do {
+            try workspace.audit.reconcile()
             let existing = try workspace.store.loop(named: config.name)
             let tip = try repository.referenceTarget(config.branch)
             var record =
@@ -80,6 +94,10 @@ public final class LoopRunner {
                 let start = (try? ObjectID(hex: record.bestCommit)) ?? baseCommit
                 try repository.updateReference(config.branch, to: start, expecting: nil, message: "ratchet: start loop \(config.name)")
                 record.bestCommit = start.hex
+            }
+            if let existing, existing.configHash != workspace.configHash {
+                try workspace.audit.append(
+                    loop: config.name, kind: "config_change", ["from": existing.configHash, "to": workspace.configHash, "file": workspace.configPath])
             }
             record.status = "running"
             record.statusReason = nil
@@ -97,64 +115,107 @@ public final class LoopRunner {
         }
     }
 
+    /// The sandbox for `spec`: bubblewrap when available (required if the config says so).
+    static func sandbox(_ spec: SandboxSpec, emit: @Sendable (RunEvent) -> Void) throws(RunnerError) -> Sandbox {
+        var sandbox = Sandbox(cpuSeconds: spec.cpuSeconds, memoryBytes: spec.memoryBytes, processes: spec.processes, fileBytes: spec.fileBytes)
+        switch spec.mode {
+        case .off:
+            break
+        case .auto, .required:
+            sandbox.bubblewrap = Sandbox.findBubblewrap()
+            if sandbox.bubblewrap == nil {
+                if spec.mode == .required {
+                    throw RunnerError(
+                        .config, "sandbox.mode = \"required\" but bubblewrap (bwrap) is not installed or cannot create namespaces here; install it (apt-get install bubblewrap)")
+                }
+                emit(
+                    .note(
+                        "WARNING: bubblewrap (bwrap) is not available: commands run WITHOUT the network and file-system sandbox; only resource limits and process-group kill apply. Install bubblewrap, or set [sandbox] mode = \"required\" to refuse to run like this."
+                    ))
+            }
+        }
+        return sandbox
+    }
+
     // MARK: Run
 
     /// Runs the loop until it stops; returns what happened.
     public func run() async throws(RunnerError) -> RunSummary {
-        let resumed = try recoverInterrupted()
-        try openSlots()
-        emit(.started(loop: config.name, best: bestCommit.short, resumed: resumed))
-        let proposers = (options.proposers ?? config.proposers).map { makeProposer($0, seed: config.seed) }
-        var proposerIndex = 0
-        var iterations = 0
-        var stopReason = "stopped"
-        var status = "stopped"
-        while true {
-            if let reason = options.stop.reason {
-                stopReason = reason
-                break
-            }
-            if let cap = options.maxIterations, iterations >= cap {
-                stopReason = "reached --max-iterations \(cap)"
-                break
-            }
-            guard proposerIndex < proposers.count else {
-                stopReason = "every proposer has nothing left to propose"
-                status = "exhausted"
-                break
-            }
-            let proposer = proposers[proposerIndex]
-            let outcome: CandidateOutcome
-            do {
-                outcome = try await runCandidate(proposer)
-            } catch let error as RunnerError {
-                loop.status = "failed"
-                loop.statusReason = error.message
-                try? store.save(loop)
-                emit(.stopped(reason: error.message))
-                throw error
-            } catch {
-                throw RunnerError(.internalError, "\(error)")
-            }
-            switch outcome {
-            case .exhausted:
-                emit(.note("proposer \(proposer.kind) has nothing left"))
-                proposerIndex += 1
-            case .interrupted:
-                stopReason = options.stop.reason ?? "interrupted"
-            case .decided:
-                iterations += 1
-            }
-            if case .interrupted = outcome { break }
-        }
+        let (stopReason, status) = await runLoop()
         loop.status = status
         loop.statusReason = stopReason
-        try wrap { () throws(StoreError) in try store.save(loop) }
+        try wrap { () throws(StoreError) in
+            try store.save(loop)
+            if let runRecord { try store.finish(runRecord, reason: stopReason) }
+            try audit.append(loop: config.name, kind: "loop_stop", ["reason": stopReason, "status": status, "best": bestCommit.hex])
+        }
         emit(.stopped(reason: stopReason))
+        if status == "failed" { throw RunnerError(failureKind, stopReason) }
         return try summary(stopReason: stopReason)
     }
 
-    enum CandidateOutcome { case exhausted, decided, interrupted }
+    var failureKind: RunnerError.Kind = .internalError
+
+    /// The loop proper; returns the stop reason and the loop status to record.
+    func runLoop() async -> (String, String) {
+        do {
+            let resumed = try recoverInterrupted()
+            runRecord = try store.startRun(loop: config.name, pid: getpid())
+            pastWallSeconds = try store.runs(loop: config.name).filter { $0.id != runRecord?.id }.reduce(0) { total, run in
+                total + (run.endedAt ?? run.startedAt).timeIntervalSince(run.startedAt)
+            }
+            try openSlots()
+            try audit.append(
+                loop: config.name, kind: "loop_start",
+                ["pid": String(getpid()), "best": bestCommit.hex, "config_hash": workspace.configHash, "sandbox": executor.sandbox.bubblewrap == nil ? "none" : "bubblewrap"])
+            emit(.started(loop: config.name, best: bestCommit.short, resumed: resumed))
+            if let waiting = try waitingCheckpoint() {
+                return ("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`", "waiting")
+            }
+            let proposers = (options.proposers ?? config.proposers).map { makeProposer($0, seed: config.seed) }
+            var proposerIndex = 0
+            var iterations = 0
+            while true {
+                if let reason = try await safePoint() { return (reason, "stopped") }
+                if let cap = options.maxIterations, iterations >= cap { return ("reached --max-iterations \(cap)", "stopped") }
+                if let trip = config.budget.tripped(by: try budgetUse()) {
+                    try audit.append(loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
+                    return (trip.description, "budget")
+                }
+                guard proposerIndex < proposers.count else { return ("every proposer has nothing left to propose", "exhausted") }
+                let proposer = proposers[proposerIndex]
+                switch try await runCandidate(proposer) {
+                case .exhausted:
+                    emit(.note("proposer \(proposer.kind) has nothing left"))
+                    proposerIndex += 1
+                case .interrupted(let reason):
+                    return (reason, "stopped")
+                case .decided:
+                    iterations += 1
+                case .checkpoint(let reason):
+                    return (reason, "waiting")
+                }
+            }
+        } catch let error as RunnerError {
+            failureKind = error.kind
+            return (error.message, "failed")
+        } catch let error as StoreError {
+            failureKind = .store
+            return (error.description, "failed")
+        } catch let error as GitError {
+            failureKind = .repository
+            return (error.description, "failed")
+        } catch {
+            failureKind = .internalError
+            return ("\(error)", "failed")
+        }
+    }
+
+    enum CandidateOutcome {
+        case exhausted, decided
+        case interrupted(String)
+        case checkpoint(String)
+    }
 
     func summary(stopReason: String) throws(RunnerError) -> RunSummary {
         let all = try wrap { () throws(StoreError) in try store.candidates(loop: config.name) }
@@ -174,11 +235,85 @@ public final class LoopRunner {
         do { return try body() } catch { throw RunnerError(.store, error.description) }
     }
 
+    // MARK: Safe points: stop and pause
+
+    /// Waits while paused; returns a stop reason when the loop must stop.
+    func safePoint() async throws -> String? {
+        if let reason = options.stop.reason { return reason }
+        if pause.isPaused {
+            let why = pause.reason ?? "paused"
+            try audit.append(loop: config.name, kind: "pause", ["reason": why])
+            loop.status = "paused"
+            loop.statusReason = why
+            try store.save(loop)
+            emit(.note(why + " — waiting for `ratchet resume`"))
+            while pause.isPaused && !options.stop.isSet {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            if let reason = options.stop.reason { return reason }
+            try audit.append(loop: config.name, kind: "resume", [:])
+            loop.status = "running"
+            loop.statusReason = nil
+            try store.save(loop)
+            emit(.note("resumed"))
+        }
+        return nil
+    }
+
+    /// The control every running command polls.
+    var control: @Sendable () -> CommandControl {
+        let stop = options.stop
+        let pause = self.pause
+        let deadline = config.budget.wallSeconds.map { started.addingTimeInterval($0 - pastWallSeconds) }
+        return {
+            if stop.isSet { return .stop }
+            if let deadline, Date() >= deadline {
+                stop.stop("budget budget.wall_clock tripped")
+                return .stop
+            }
+            return pause.isPaused ? .pause : .run
+        }
+    }
+
+    // MARK: Budgets and checkpoints
+
+    static let failureKinds: Set<String> = [
+        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// What the loop has used, from the store.
+    func budgetUse() throws -> BudgetUse {
+        let all = try store.candidates(loop: config.name).filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
+        var use = BudgetUse()
+        use.iterations = all.count
+        use.wallSeconds = pastWallSeconds + Date().timeIntervalSince(started)
+        use.tokens = all.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) }
+        use.cost = all.reduce(0) { $0 + ($1.cost ?? 0) }
+        use.consecutiveFailures = all.reversed().prefix { Self.failureKinds.contains($0.rejection ?? "") }.count
+        use.sinceImprovement = all.reversed().prefix { $0.outcome != Outcome.accepted.rawValue }.count
+        let unreviewed = all.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
+        use.acceptsSinceReview = unreviewed.count
+        use.linesSinceReview = unreviewed.reduce(0) { $0 + ($1.linesChanged ?? 0) }
+        return use
+    }
+
+    /// An accepted candidate holding the loop at a checkpoint, if any.
+    func waitingCheckpoint() throws -> CandidateRecord? {
+        try store.candidates(loop: config.name).first { $0.checkpoint != nil && $0.review == "pending" }
+    }
+
     // MARK: Recovery
 
-    /// Settles candidates left unfinished by a crash; returns how many there were.
-    func recoverInterrupted() throws(RunnerError) -> Int {
-        let open = try wrap { () throws(StoreError) in try store.candidates(loop: config.name) }.filter { !$0.lifecycle.isFinished }
+    /// Settles candidates left unfinished by a crash (and kills what they left running);
+    /// returns how many there were.
+    func recoverInterrupted() throws -> Int {
+        for var step in try store.openStepsWithProcessGroups(loop: config.name) {
+            if let group = step.processGroup { Self.killLeftovers(group: Int32(group), under: workspace.stateDirectory) }
+            step.status = "failed"
+            step.detail = "abandoned: Ratchet stopped while this step ran; its process group was killed"
+            try store.finish(step)
+        }
+        let open = try store.candidates(loop: config.name).filter { !$0.lifecycle.isFinished }
         guard !open.isEmpty else { return 0 }
         let trailers = (try? repository.trailers(ofCommit: bestCommit)) ?? [:]
         for var candidate in open {
@@ -187,7 +322,8 @@ public final class LoopRunner {
                 candidate.state = Outcome.accepted.rawValue
                 candidate.outcome = Outcome.accepted.rawValue
                 candidate.commit = bestCommit.hex
-                candidate.reason = (candidate.reason ?? "") + " (accept completed after restart)"
+                candidate.review = candidate.review ?? "pending"
+                candidate.reason = (candidate.reason ?? "accepted") + " (accept completed after restart)"
             } else {
                 candidate.reason = "Ratchet stopped while this candidate was at step '\(candidate.state)'; it will be proposed again"
                 candidate.state = Outcome.interrupted.rawValue
@@ -195,9 +331,27 @@ public final class LoopRunner {
                 candidate.rejection = RejectionKind.interrupted.rawValue
             }
             candidate.finishedAt = Date()
-            try wrap { () throws(StoreError) in try store.update(candidate) }
+            try store.update(candidate)
+            try audit.append(
+                loop: config.name, kind: "recovery",
+                ["candidate": String(candidate.id ?? 0), "outcome": candidate.outcome ?? "", "reason": candidate.reason ?? ""])
         }
         return open.count
+    }
+
+    /// Kills a process group left by a Ratchet that died, but only if its processes work
+    /// inside this state folder (a recycled group id belongs to someone else).
+    static func killLeftovers(group: Int32, under stateDirectory: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        for name in entries {
+            guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 3, Int32(fields[3]) == group else { continue }
+            let cwd = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd")) ?? ""
+            if cwd.hasPrefix(stateDirectory) { kill(pid, SIGKILL) }
+        }
     }
 
     // MARK: Slots
@@ -221,8 +375,8 @@ public final class LoopRunner {
             slot = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/scratch")
             scratch = slot
         }
-        if slot.tree != nil, try !slot.diff(against: slot.tree ?? bestTree).isEmpty {
-            try slot.restore(to: slot.tree ?? bestTree)
+        if let held = slot.tree, try !slot.diff(against: held).isEmpty {
+            try slot.restore(to: held)
         }
         try slot.sync(to: bestTree)
         return slot
@@ -230,244 +384,6 @@ public final class LoopRunner {
 
     var baselineSlot: Slot { slots[baselineIndex] }
     var candidateSlot: Slot { slots[1 - baselineIndex] }
-
-    // MARK: One candidate
-
-    func runCandidate(_ proposer: any Proposer) async throws -> CandidateOutcome {
-        let history = try store.candidates(loop: config.name)
-        let mine = history.filter { $0.proposer == proposer.kind && $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
-        let context = ProposalContext(
-            loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
-            tried: Set(mine.map(\.source)),
-            recent: history.suffix(10).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
-            lineage: lineage()
-        )
-        let proposal: Proposal
-        let scratch = proposer.usesScratch ? try scratchSlot() : nil
-        do {
-            guard let made = try await proposer.propose(context, repository: repository, scratch: scratch) else { return .exhausted }
-            proposal = made
-        } catch {
-            // Record the failure so the same source is not retried forever; with no source
-            // the proposer cannot make progress at all, so move on to the next one.
-            var failed = CandidateRecord(
-                loop: config.name, sequence: 0, proposer: proposer.kind, source: error.source ?? "error",
-                title: "\(proposer.kind) failed", parentCommit: bestCommit.hex)
-            failed = try store.insertCandidate(failed)
-            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title, best: bestCommit.short, accepted: acceptedCount(history)))
-            try finish(&failed, .rejected, .proposerFailed, error.message)
-            return error.source == nil ? .exhausted : .decided
-        }
-
-        var candidate = try store.insertCandidate(
-            CandidateRecord(
-                loop: config.name, sequence: 0, proposer: proposer.kind, source: proposal.source,
-                title: proposal.title, parentCommit: bestCommit.hex))
-        candidate.diff = proposal.diff
-        try store.update(candidate)
-        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
-        return try await evaluate(&candidate)
-    }
-
-    func acceptedCount(_ history: [CandidateRecord]) -> Int {
-        history.filter { $0.outcome == Outcome.accepted.rawValue }.count
-    }
-
-    /// Trees of the loop's earlier bests: first parents from the best back to the base.
-    func lineage() -> [ObjectID] {
-        var trees: [ObjectID] = []
-        var commit = bestCommit
-        let base = try? ObjectID(hex: loop.baseCommit)
-        while commit != base, trees.count < 1000, let parent = try? repository.parents(ofCommit: commit).first {
-            guard let tree = try? repository.tree(ofCommit: parent) else { break }
-            trees.append(tree)
-            commit = parent
-        }
-        return trees.reversed()
-    }
-
-    /// Marks the candidate's step, in the store first.
-    func enter(_ step: Step, _ candidate: inout CandidateRecord) throws -> StepRecord {
-        candidate.state = step.rawValue
-        try store.update(candidate)
-        emit(.step(sequence: candidate.sequence, step: step))
-        return try store.startStep(step, candidate: candidate.id ?? 0)
-    }
-
-    func finish(_ candidate: inout CandidateRecord, _ outcome: Outcome, _ rejection: RejectionKind?, _ reason: String) throws {
-        candidate.state = outcome.rawValue
-        candidate.outcome = outcome.rawValue
-        candidate.rejection = rejection?.rawValue
-        candidate.reason = reason
-        candidate.finishedAt = Date()
-        try store.update(candidate)
-        emit(.finished(sequence: candidate.sequence, outcome: outcome, reason: reason))
-    }
-
-    func close(_ record: inout StepRecord, ok: Bool, detail: String, result: CommandResult? = nil) throws {
-        record.status = ok ? "ok" : "failed"
-        record.detail = detail
-        if let result {
-            record.exitStatus = result.exitStatus.map(Int.init)
-            record.wallSeconds = result.wallSeconds
-            record.output = result.tail(lines: 200)
-        }
-        try store.finish(record)
-    }
-
-    func evaluate(_ candidate: inout CandidateRecord) async throws -> CandidateOutcome {
-        let diff = candidate.diff ?? ""
-        // apply
-        var step = try enter(.apply, &candidate)
-        let tree: ObjectID
-        let summary: PatchSummary
-        do {
-            summary = try repository.parsePatch(diff)
-            tree = try repository.apply(patch: diff, to: bestTree)
-        } catch {
-            let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
-            let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
-            try close(&step, ok: false, detail: reason)
-            try finish(&candidate, .rejected, kind, reason)
-            return .decided
-        }
-        candidate.tree = tree.hex
-        try close(&step, ok: true, detail: "\(summary.files.count) file(s), +\(summary.addedLines) -\(summary.deletedLines)")
-        if tree == bestTree {
-            try finish(&candidate, .rejected, .invalidDiff, "the diff changes nothing")
-            return .decided
-        }
-
-        // gate
-        step = try enter(.gate, &candidate)
-        let gate = Gate(scope: config.scope, protected: config.protectedPaths)
-        let violations = gate.check(
-            summary.files.map {
-                ChangedPath(path: $0.path, oldPath: $0.oldPath.isEmpty ? $0.path : $0.oldPath, oldMode: $0.oldMode, newMode: $0.newMode, isBinary: $0.isBinary)
-            })
-        if !violations.isEmpty {
-            let reason = "gate: " + violations.map(\.description).joined(separator: "; ")
-            try close(&step, ok: false, detail: reason)
-            try finish(&candidate, .rejected, .gate, reason)
-            return .decided
-        }
-        try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
-
-        // build, test
-        try sync(candidateSlot, to: tree)
-        if let build = config.build {
-            step = try enter(.build, &candidate)
-            let result = try await runCommand(build, in: candidateSlot, role: "candidate")
-            try close(&step, ok: result.succeeded, detail: result.summary, result: result)
-            if !result.succeeded {
-                try finish(&candidate, .rejected, .buildFailed, "build failed (\(result.summary)): \(result.tail(lines: 5))")
-                return .decided
-            }
-        }
-        if let test = config.test {
-            step = try enter(.test, &candidate)
-            let result = try await runCommand(test, in: candidateSlot, role: "candidate")
-            try close(&step, ok: result.succeeded, detail: result.summary, result: result)
-            if !result.succeeded {
-                try finish(&candidate, .rejected, .testFailed, "tests failed (\(result.summary)): \(result.tail(lines: 5))")
-                return .decided
-            }
-        }
-
-        // measure
-        step = try enter(.measure, &candidate)
-        try await prepareBaseline()
-        let measured = try await measure(&candidate)
-        switch measured {
-        case .failed(let reason):
-            try close(&step, ok: false, detail: reason)
-            try finish(&candidate, .rejected, .benchFailed, reason)
-            return .decided
-        case .interrupted:
-            try close(&step, ok: false, detail: "interrupted")
-            return .interrupted
-        case .decided(let report):
-            try close(&step, ok: true, detail: report.reason)
-            candidate.estimate = report.estimate
-            candidate.lower = report.lower
-            candidate.upper = report.upper
-            candidate.threshold = report.threshold
-            candidate.pairs = report.pairs
-            step = try enter(.decide, &candidate)
-            switch report.verdict {
-            case .accept:
-                try accept(&candidate, tree: tree, report: report)
-                try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")")
-            case .reject, .needMore:
-                try close(&step, ok: true, detail: "rejected")
-                try finish(&candidate, .rejected, .notBetter, report.reason)
-            case .inconclusive:
-                try close(&step, ok: true, detail: "inconclusive")
-                try finish(&candidate, .inconclusive, .inconclusive, report.reason)
-            }
-            return .decided
-        }
-    }
-
-    func sync(_ slot: Slot, to tree: ObjectID) throws {
-        do {
-            try slot.sync(to: tree)
-        } catch {
-            throw RunnerError(.io, "cannot update worktree slot \(slot.directory): \(error.description)")
-        }
-    }
-
-    func runCommand(_ command: CommandSpec, in slot: Slot, role: String) async throws -> CommandResult {
-        do {
-            return try await executor.run(
-                command.run, in: slot.directory, timeout: command.timeout,
-                environment: ["RATCHET_LOOP": config.name, "RATCHET_ROLE": role, "RATCHET_SLOT": slot.directory])
-        } catch {
-            throw RunnerError(.io, error.description)
-        }
-    }
-
-    /// Puts the best code in the baseline slot and builds it once per best commit.
-    func prepareBaseline() async throws {
-        try sync(baselineSlot, to: bestTree)
-        guard baselineBuiltTree != bestTree else { return }
-        if let build = config.build {
-            let result = try await runCommand(build, in: baselineSlot, role: "baseline")
-            guard result.succeeded else {
-                throw RunnerError(
-                    .baselineFailed,
-                    "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(result.summary)): \(result.tail(lines: 5))")
-            }
-        }
-        baselineBuiltTree = bestTree
-    }
-
-    // MARK: Decide
-
-    func accept(_ candidate: inout CandidateRecord, tree: ObjectID, report: DecisionReport) throws {
-        let effect = Format.effect(report)
-        let message = """
-            ratchet(\(config.name)): \(candidate.title)
-
-            \(report.reason)
-
-            Ratchet-Loop: \(config.name)
-            Ratchet-Candidate: \(candidate.id ?? 0)
-            Ratchet-Effect: \(effect)
-
-            """
-        let commit = try repository.commit(tree: tree, parents: [bestCommit], message: message, author: options.author)
-        try repository.updateReference(config.branch, to: commit, expecting: bestCommit, message: "ratchet: accept candidate \(candidate.id ?? 0)")
-        bestCommit = commit
-        bestTree = tree
-        loop.bestCommit = commit.hex
-        try store.save(loop)
-        candidate.commit = commit.hex
-        // The candidate slot holds (and has built) the new best: it becomes the baseline.
-        baselineIndex = 1 - baselineIndex
-        baselineBuiltTree = tree
-        try finish(&candidate, .accepted, nil, report.reason)
-    }
 }
 
 @available(*, unavailable)
@@ -481,12 +397,12 @@ public enum Format {
 
     /// `+31.2% [+27.0%, +35.1%]`
     public static func effect(_ report: DecisionReport) -> String {
-        "\(percent(report.estimate)) [\(percent(report.lower)), \(percent(report.upper))]"
+        effect(estimate: report.estimate, lower: report.lower, upper: report.upper)
     }
 
     public static func effect(estimate: Double?, lower: Double?, upper: Double?) -> String {
         guard let estimate else { return "" }
-        guard let lower, let upper else { return percent(estimate) }
+        guard let lower, let upper, lower > -1, upper.isFinite else { return percent(estimate) }
         return "\(percent(estimate)) [\(percent(lower)), \(percent(upper))]"
     }
 }

@@ -34,6 +34,8 @@ public final class Workspace {
     public let repository: Repository
     public let stateDirectory: String
     public let store: Store
+    /// The tamper-evident audit log, anchored in `<state>/audit.head`.
+    public let audit: AuditLog
 
     /// Reads and validates the config at `path`, opens its repository and store.
     /// - Throws: `RunnerError` `.config` (with every problem), `.repository`, `.store` or `.io`.
@@ -73,6 +75,7 @@ public final class Workspace {
         } catch {
             throw RunnerError(.store, error.description)
         }
+        audit = AuditLog(store: store, headPath: stateDirectory + "/audit.head")
     }
 
     /// A short, stable hash of the config text (FNV-1a), recorded with the loop.

@@ -65,6 +65,20 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     public var commit: String?
     public var createdAt: Date
     public var finishedAt: Date?
+    /// Added plus deleted lines of the diff.
+    public var linesChanged: Int?
+    /// The paths the diff touches, newline-separated.
+    public var paths: String?
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var cost: Double?
+    /// What the proposer sent to its model and what came back (secrets redacted).
+    public var prompt: String?
+    public var response: String?
+    /// Human review of an accepted change: `pending`, `approved`, `rejected`.
+    public var review: String?
+    /// Why an accepted change halted the loop for review, when it did.
+    public var checkpoint: String?
 
     public init(loop: String, sequence: Int, proposer: String, source: String, title: String, parentCommit: String) {
         self.loop = loop
@@ -100,6 +114,8 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var output: String?
     public var startedAt: Date
     public var finishedAt: Date?
+    /// The process group of the command running for this step, while it runs.
+    public var processGroup: Int?
 
     public init(candidateId: Int64, step: Step) {
         self.candidateId = candidateId
@@ -135,6 +151,50 @@ public struct SampleRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.value = value
         self.wallSeconds = wallSeconds
         self.warmup = warmup
+        self.createdAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One `ratchet run` of a loop.
+public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "run"
+    public var id: Int64?
+    public var loop: String
+    public var pid: Int
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var stopReason: String?
+
+    public init(loop: String, pid: Int, startedAt: Date) {
+        self.loop = loop
+        self.pid = pid
+        self.startedAt = startedAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A human decision on an accepted change.
+public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "approval"
+    public var id: Int64?
+    public var candidateId: Int64
+    public var loop: String
+    /// `approved` or `rejected`.
+    public var decision: String
+    /// Who decided: `--as`, else git's user, else the OS user.
+    public var actor: String
+    public var note: String?
+    public var createdAt: Date
+
+    public init(candidateId: Int64, loop: String, decision: String, actor: String, note: String?) {
+        self.candidateId = candidateId
+        self.loop = loop
+        self.decision = decision
+        self.actor = actor
+        self.note = note
         self.createdAt = Date()
     }
 

@@ -98,6 +98,47 @@ public final class Store: Sendable {
             try db.create(index: "step_candidate", on: "step", columns: ["candidateId"])
             try db.create(index: "sample_candidate", on: "sample", columns: ["candidateId"])
         }
+        migrator.registerMigration("v2-control") { db in
+            try db.alter(table: "candidate") { t in
+                t.add(column: "linesChanged", .integer)
+                t.add(column: "paths", .text)
+                t.add(column: "inputTokens", .integer)
+                t.add(column: "outputTokens", .integer)
+                t.add(column: "cost", .double)
+                t.add(column: "prompt", .text)
+                t.add(column: "response", .text)
+                t.add(column: "review", .text)
+                t.add(column: "checkpoint", .text)
+            }
+            try db.alter(table: "step") { t in t.add(column: "processGroup", .integer) }
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("loop", .text).notNull()
+                t.column("pid", .integer).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("endedAt", .datetime)
+                t.column("stopReason", .text)
+            }
+            try db.create(table: "approval") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
+                t.column("loop", .text).notNull()
+                t.column("decision", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("note", .text)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "audit") { t in
+                t.primaryKey("seq", .integer)
+                t.column("time", .text).notNull()
+                t.column("loop", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("payload", .text).notNull()
+                t.column("prevHash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -183,6 +224,58 @@ public final class Store: Sendable {
 
     public func steps(candidate: Int64) throws(StoreError) -> [StepRecord] {
         try read("list steps") { try StepRecord.filter(Column("candidateId") == candidate).order(Column("id")).fetchAll($0) }
+    }
+
+    // MARK: Runs
+
+    /// Records the start of a `ratchet run` (for wall-clock budgets).
+    public func startRun(loop: String, pid: Int32) throws(StoreError) -> RunRecord {
+        try write("start run") { db in
+            var record = RunRecord(loop: loop, pid: Int(pid), startedAt: Date())
+            try record.insert(db)
+            return record
+        }
+    }
+
+    public func finish(_ run: RunRecord, reason: String) throws(StoreError) {
+        var copy = run
+        copy.endedAt = Date()
+        copy.stopReason = reason
+        try write("finish run") { try copy.update($0) }
+    }
+
+    public func runs(loop: String) throws(StoreError) -> [RunRecord] {
+        try read("list runs") { try RunRecord.filter(Column("loop") == loop).order(Column("id")).fetchAll($0) }
+    }
+
+    /// Steps left `started` with a recorded process group (by a Ratchet that died).
+    public func openStepsWithProcessGroups(loop: String) throws(StoreError) -> [StepRecord] {
+        try read("list open steps") { db in
+            try StepRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT step.* FROM step JOIN candidate ON candidate.id = step.candidateId
+                    WHERE candidate.loop = ? AND step.status = 'started' AND step.processGroup IS NOT NULL
+                    """, arguments: [loop])
+        }
+    }
+
+    public func update(_ step: StepRecord) throws(StoreError) {
+        try write("update step") { try step.update($0) }
+    }
+
+    // MARK: Approvals
+
+    public func add(_ approval: ApprovalRecord) throws(StoreError) -> ApprovalRecord {
+        try write("record approval") { db in
+            var copy = approval
+            try copy.insert(db)
+            return copy
+        }
+    }
+
+    public func approvals(loop: String) throws(StoreError) -> [ApprovalRecord] {
+        try read("list approvals") { try ApprovalRecord.filter(Column("loop") == loop).order(Column("id")).fetchAll($0) }
     }
 
     // MARK: Samples

@@ -1,0 +1,426 @@
+import AsyncHTTPClient
+import Core
+import Foundation
+import Git
+import NIOCore
+import NIOHTTP1
+
+/// Asks a chat model for a change: an OpenAI-compatible Chat Completions endpoint
+/// (`POST {base_url}/chat/completions`) or the Anthropic Messages API
+/// (`POST {base_url}/v1/messages`).
+///
+/// Each proposal sends one prompt (`PromptBuilder`) and reads the diff from the reply
+/// (`ReplyParser`). Answers 429 and 5xx, and connections that fail, are retried with
+/// exponential backoff (honouring `Retry-After` in seconds) up to `max_retries` times; other
+/// 4xx answers are not retried. Failures are `ProposerError`s naming the endpoint; those the
+/// loop cannot get past by trying again (no API key, a 4xx, an endpoint that cannot be
+/// reached) have no `source`, so the runner moves on to its next proposer, and the rest
+/// carry a fresh source so the candidate is rejected and the loop goes on.
+///
+/// Requests go through one `HTTPClient`, by default `HTTPClient.shared`, which lives as long
+/// as the process and needs no shutdown.
+public struct ModelProposer: Proposer {
+    /// Which wire protocol the endpoint speaks.
+    public enum API: String, Sendable {
+        case openAI = "openai"
+        case anthropic
+    }
+
+    public let api: API
+    public let spec: ModelSpec
+    /// The first retry's delay in seconds when the server sends no `Retry-After`; it doubles
+    /// with each retry.
+    public var retryBaseDelay: Double
+    /// No single wait between retries is longer than this, whatever `Retry-After` says.
+    public var maxRetryDelay: Double
+    let client: HTTPClient
+    let environment: [String: String]
+
+    public var kind: String { api.rawValue }
+
+    /// A reply larger than this is refused.
+    static let maxResponseBytes = 16 << 20
+    static let anthropicVersion = "2023-06-01"
+
+    /// - Parameters:
+    ///   - client: the HTTP client to send through; `HTTPClient.shared` unless a caller owns one.
+    ///   - environment: where `api_key_env` is looked up (the process environment by default).
+    public init(
+        api: API, spec: ModelSpec, client: HTTPClient = .shared,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        retryBaseDelay: Double = 1, maxRetryDelay: Double = 60
+    ) {
+        self.api = api
+        self.spec = spec
+        self.client = client
+        self.environment = environment
+        self.retryBaseDelay = retryBaseDelay
+        self.maxRetryDelay = maxRetryDelay
+    }
+
+    /// The URL requests are sent to.
+    public var endpoint: String {
+        var base = spec.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return api == .openAI ? base + "/chat/completions" : base + "/v1/messages"
+    }
+
+    /// How errors name the endpoint: `openai endpoint https://…/chat/completions`.
+    var place: String { "\(kind) endpoint \(endpoint)" }
+
+    public func propose(_ context: ProposalContext, repository: Repository, scratch: Slot?) async throws(ProposerError) -> Proposal? {
+        let key = try apiKey()
+        let redactor = Redactor(secrets: key.map { [$0] } ?? [])
+        let prompt = try PromptBuilder(spec.prompt).build(context, repository: repository)
+        let promptText = redactor.redact(prompt.text)
+        // A failure after a request was sent is a rejected candidate under a fresh name.
+        let failure = "\(kind):failed:\(UUID().uuidString.prefix(8).lowercased())"
+
+        let response = try await send(requestBody(prompt), key: key, redactor: redactor, promptText: promptText, failureSource: failure)
+        let reply: ModelReply
+        do {
+            reply = try decode(response)
+        } catch {
+            throw ProposerError(
+                source: failure, "\(place): \(error.message)",
+                transcript: Transcript(prompt: promptText, response: redactor.redact(String(decoding: response.prefix(64 << 10), as: UTF8.self))))
+        }
+        let usage = Usage(
+            inputTokens: reply.inputTokens, outputTokens: reply.outputTokens,
+            cost: (Double(reply.inputTokens) * spec.priceInputPerMTok + Double(reply.outputTokens) * spec.priceOutputPerMTok) / 1e6
+        )
+        let transcript = Transcript(prompt: promptText, response: redactor.redact(reply.text))
+        guard !reply.text.allSatisfy(\.isWhitespace) else {
+            throw ProposerError(source: failure, "\(place): the model returned an empty reply", usage: usage, transcript: transcript)
+        }
+        let diff: String
+        do {
+            diff = try ReplyParser.validatedDiff(from: reply.text, repository: repository)
+        } catch {
+            var message = "\(place) (\(spec.model)): \(error.message)"
+            if reply.truncated {
+                message += "; the reply was cut off at max_output_tokens = \(spec.maxOutputTokens): raise it in [proposer.\(kind)]"
+            }
+            throw ProposerError(source: failure, message, usage: usage, transcript: transcript)
+        }
+        let source = "\(kind):\(stableHash(diff))"
+        if context.tried.contains(source) {
+            throw ProposerError(source: source, "\(spec.model) proposed a change that was already tried (\(source))", usage: usage, transcript: transcript)
+        }
+        let title = ReplyParser.title(from: reply.text) ?? "\(spec.model): \(Self.touchedFiles(diff))"
+        return Proposal(source: source, title: title, diff: diff, usage: usage, transcript: transcript)
+    }
+
+    /// The key from `api_key_env`, or `nil` when the config says to send none.
+    /// - Throws: `ProposerError` naming the variable when it is unset or empty.
+    func apiKey() throws(ProposerError) -> String? {
+        guard let name = spec.apiKeyEnv else { return nil }
+        guard let value = environment[name]?.trimmed(of: " \n\r\t"), !value.isEmpty else {
+            throw ProposerError(
+                "\(kind) proposer: the environment variable \(name) (api_key_env in [proposer.\(kind)]) is not set; "
+                    + "export it with the API key, or set api_key_env = \"\" for an endpoint that needs none")
+        }
+        return value
+    }
+
+    static func touchedFiles(_ diff: String) -> String {
+        let paths = diff.split(separator: "\n").filter { $0.hasPrefix("+++ b/") }.map { String($0.dropFirst(6)) }
+        return paths.isEmpty ? "change" : "edit " + paths.prefix(3).joined(separator: ", ") + (paths.count > 3 ? ", …" : "")
+    }
+
+    // MARK: Wire formats
+
+    struct Message: Codable {
+        var role: String
+        var content: String
+    }
+
+    struct OpenAIRequest: Encodable {
+        var model: String
+        var messages: [Message]
+        var temperature: Double?
+        var maxTokens: Int
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, temperature
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    struct OpenAIResponse: Decodable {
+        struct Choice: Decodable {
+            struct Content: Decodable { var content: String? }
+            var message: Content?
+            var finishReason: String?
+            enum CodingKeys: String, CodingKey {
+                case message
+                case finishReason = "finish_reason"
+            }
+        }
+        struct Tokens: Decodable {
+            var promptTokens: Int?
+            var completionTokens: Int?
+            enum CodingKeys: String, CodingKey {
+                case promptTokens = "prompt_tokens"
+                case completionTokens = "completion_tokens"
+            }
+        }
+        var choices: [Choice]?
+        var usage: Tokens?
+    }
+
+    struct AnthropicRequest: Encodable {
+        var model: String
+        var maxTokens: Int
+        var system: String?
+        var messages: [Message]
+        var temperature: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case model, system, messages, temperature
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    struct AnthropicResponse: Decodable {
+        struct Block: Decodable {
+            var type: String?
+            var text: String?
+        }
+        struct Tokens: Decodable {
+            var inputTokens: Int?
+            var outputTokens: Int?
+            enum CodingKeys: String, CodingKey {
+                case inputTokens = "input_tokens"
+                case outputTokens = "output_tokens"
+            }
+        }
+        var content: [Block]?
+        var usage: Tokens?
+        var stopReason: String?
+        enum CodingKeys: String, CodingKey {
+            case content, usage
+            case stopReason = "stop_reason"
+        }
+    }
+
+    /// What the model said, whichever the protocol.
+    struct ModelReply {
+        var text: String
+        var inputTokens: Int
+        var outputTokens: Int
+        /// The reply stopped at the output token limit.
+        var truncated: Bool
+    }
+
+    func requestBody(_ prompt: Prompt) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data?
+        switch api {
+        case .openAI:
+            data = try? encoder.encode(
+                OpenAIRequest(
+                    model: spec.model,
+                    messages: [Message(role: "system", content: prompt.system), Message(role: "user", content: prompt.user)],
+                    temperature: spec.temperature, maxTokens: spec.maxOutputTokens))
+        case .anthropic:
+            data = try? encoder.encode(
+                AnthropicRequest(
+                    model: spec.model, maxTokens: spec.maxOutputTokens, system: prompt.system,
+                    messages: [Message(role: "user", content: prompt.user)], temperature: spec.temperature))
+        }
+        // Encoding strings and numbers cannot fail; an empty body would be refused by the server.
+        return data.map { Array($0) } ?? []
+    }
+
+    /// The reply's text and token counts.
+    /// - Throws: `ProposerError` (without source) saying what is wrong with the body.
+    func decode(_ body: [UInt8]) throws(ProposerError) -> ModelReply {
+        let decoder = JSONDecoder()
+        let excerpt = String(decoding: body.prefix(400), as: UTF8.self).excerpt(200)
+        switch api {
+        case .openAI:
+            let response: OpenAIResponse
+            do {
+                response = try decoder.decode(OpenAIResponse.self, from: Data(body))
+            } catch {
+                throw ProposerError("the response is not valid Chat Completions JSON (\(Self.describe(error))): \(excerpt)")
+            }
+            guard let choice = response.choices?.first else {
+                throw ProposerError("the response has no choices: \(excerpt)")
+            }
+            return ModelReply(
+                text: choice.message?.content ?? "",
+                inputTokens: response.usage?.promptTokens ?? 0, outputTokens: response.usage?.completionTokens ?? 0,
+                truncated: choice.finishReason == "length")
+        case .anthropic:
+            let response: AnthropicResponse
+            do {
+                response = try decoder.decode(AnthropicResponse.self, from: Data(body))
+            } catch {
+                throw ProposerError("the response is not valid Messages JSON (\(Self.describe(error))): \(excerpt)")
+            }
+            guard let content = response.content else {
+                throw ProposerError("the response has no content: \(excerpt)")
+            }
+            let text = content.filter { $0.type == nil || $0.type == "text" }.compactMap(\.text).joined(separator: "\n")
+            return ModelReply(
+                text: text, inputTokens: response.usage?.inputTokens ?? 0, outputTokens: response.usage?.outputTokens ?? 0,
+                truncated: response.stopReason == "max_tokens")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context): "corrupted: \(context.debugDescription)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        case DecodingError.keyNotFound(let key, _): "missing key \(key.stringValue)"
+        default: String(describing: error)
+        }
+    }
+
+    /// The message inside a JSON error body (`{"error": {"message": …}}`), else the body's start.
+    static func errorExcerpt(_ body: [UInt8]) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: Data(body.prefix(1 << 20))) as? [String: Any] {
+            if let error = object["error"] as? [String: Any], let message = error["message"] as? String {
+                let type = (error["type"] as? String).map { "\($0): " } ?? ""
+                return (type + message).excerpt(300)
+            }
+            if let message = object["message"] as? String { return message.excerpt(300) }
+        }
+        let text = String(decoding: body.prefix(2000), as: UTF8.self).excerpt(300)
+        return text.isEmpty ? "(empty body)" : text
+    }
+
+    // MARK: Sending
+
+    /// The outcome of one HTTP attempt.
+    enum Attempt: Sendable {
+        case response(status: Int, headers: HTTPHeaders, body: [UInt8])
+        case timedOut
+        /// No response arrived: the connection could not be made or broke before the head.
+        case connectionFailed(String)
+        /// The head arrived but the body broke off.
+        case bodyFailed(String)
+        case cancelled
+    }
+
+    func makeRequest(_ body: [UInt8], key: String?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "accept", value: "application/json")
+        request.headers.add(name: "user-agent", value: "ratchet")
+        switch api {
+        case .openAI:
+            if let key { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+        case .anthropic:
+            if let key { request.headers.add(name: "x-api-key", value: key) }
+            request.headers.add(name: "anthropic-version", value: Self.anthropicVersion)
+        }
+        request.body = .bytes(body)
+        return request
+    }
+
+    /// One request, bounded by `spec.timeout` from the first byte sent to the last received.
+    func attempt(_ request: HTTPClientRequest) async -> Attempt {
+        let client = self.client
+        let timeout = spec.timeout
+        let limit = Self.maxResponseBytes
+        do {
+            return try await withThrowingTaskGroup(of: Attempt.self) { group in
+                group.addTask {
+                    let response: HTTPClientResponse
+                    do {
+                        // The client's own deadline is a backstop; the sleeping task below decides.
+                        response = try await client.execute(request, timeout: .milliseconds(Int64((timeout + 5) * 1000)))
+                    } catch {
+                        if Task.isCancelled { return .cancelled }
+                        if let error = error as? HTTPClientError, error == .deadlineExceeded { return .timedOut }
+                        return .connectionFailed(String(describing: error))
+                    }
+                    do {
+                        let buffer = try await response.body.collect(upTo: limit)
+                        return .response(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView))
+                    } catch {
+                        if Task.isCancelled { return .cancelled }
+                        if error is NIOTooManyBytesError { return .bodyFailed("the response is larger than \(limit) bytes") }
+                        return .bodyFailed(String(describing: error))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                    return .timedOut
+                }
+                let first = try await group.next() ?? .timedOut
+                group.cancelAll()
+                return first
+            }
+        } catch {
+            // Only the sleep throws, and only when this task is cancelled.
+            return .cancelled
+        }
+    }
+
+    /// The seconds a `Retry-After` header asks for, when it is a number.
+    static func retryAfter(_ headers: HTTPHeaders) -> Double? {
+        guard let value = headers.first(name: "retry-after"), let seconds = Double(value.trimmed(of: " ")), seconds >= 0 else { return nil }
+        return seconds
+    }
+
+    /// Sends `body`, retrying 429, 5xx and failed connections, and returns a 2xx body.
+    /// - Throws: `ProposerError` naming the endpoint and what happened.
+    func send(_ body: [UInt8], key: String?, redactor: Redactor, promptText: String, failureSource: String) async throws(ProposerError) -> [UInt8] {
+        let request = makeRequest(body, key: key)
+        var attempts = 0
+        while true {
+            attempts += 1
+            let result = await attempt(request)
+            let retriesLeft = attempts <= spec.maxRetries
+            var wait = retryBaseDelay * pow(2, Double(attempts - 1))
+            let failure: ProposerError
+            switch result {
+            case .response(let status, _, let bytes) where (200..<300).contains(status):
+                return bytes
+            case .response(let status, let headers, let bytes):
+                let excerpt = redactor.redact(Self.errorExcerpt(bytes))
+                let transcript = Transcript(prompt: promptText, response: redactor.redact(String(decoding: bytes.prefix(64 << 10), as: UTF8.self)))
+                let tries = attempts > 1 ? " after \(attempts) attempts" : ""
+                if status == 429 || (500..<600).contains(status) {
+                    failure = ProposerError(source: failureSource, "\(place): HTTP \(status)\(tries): \(excerpt)", transcript: transcript)
+                    if let asked = Self.retryAfter(headers) { wait = asked }
+                } else {
+                    // Another 4xx: the request itself is wrong (key, model name, size); trying again will not help.
+                    throw ProposerError("\(place): HTTP \(status): \(excerpt)", transcript: transcript)
+                }
+            case .timedOut:
+                throw ProposerError(
+                    source: failureSource,
+                    "\(place): no complete reply within the timeout of \(Self.seconds(spec.timeout)) (raise timeout in [proposer.\(kind)])",
+                    transcript: Transcript(prompt: promptText, response: ""))
+            case .connectionFailed(let reason):
+                let tries = attempts > 1 ? " (\(attempts) attempts)" : ""
+                // An endpoint that cannot be reached stops this proposer rather than burning candidates.
+                failure = ProposerError("\(place): cannot connect\(tries): \(redactor.redact(reason))")
+            case .bodyFailed(let reason):
+                throw ProposerError(
+                    source: failureSource, "\(place): the response was cut off: \(redactor.redact(reason))",
+                    transcript: Transcript(prompt: promptText, response: ""))
+            case .cancelled:
+                throw ProposerError("\(place): cancelled")
+            }
+            guard retriesLeft else { throw failure }
+            do {
+                try await Task.sleep(for: .milliseconds(Int64(min(wait, maxRetryDelay) * 1000)))
+            } catch {
+                throw ProposerError("\(place): cancelled while waiting to retry (\(failure.message))")
+            }
+        }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+}

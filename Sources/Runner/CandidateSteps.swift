@@ -1,0 +1,310 @@
+import Adapters
+import Core
+import Execution
+import Foundation
+import Git
+import Store
+
+extension LoopRunner {
+    // MARK: One candidate
+
+    func runCandidate(_ proposer: any Proposer) async throws -> CandidateOutcome {
+        let history = try store.candidates(loop: config.name)
+        let mine = history.filter { $0.proposer == proposer.kind && $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
+        let context = ProposalContext(
+            loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
+            tried: Set(mine.map(\.source)),
+            recent: history.suffix(10).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
+            lineage: lineage(),
+            objective: Objective(
+                metric: config.metric.source.name, direction: config.metric.decision.direction, minEffect: config.metric.decision.minEffect,
+                bench: config.bench.run),
+            scope: config.scope,
+            baseCommit: try? ObjectID(hex: loop.baseCommit)
+        )
+        let proposal: Proposal
+        let scratch = proposer.usesScratch ? try scratchSlot() : nil
+        do {
+            guard let made = try await proposer.propose(context, repository: repository, scratch: scratch) else { return .exhausted }
+            proposal = made
+        } catch {
+            // Record the failure so the same source is not retried forever; with no source
+            // the proposer cannot make progress at all, so move on to the next one.
+            var failed = try store.insertCandidate(
+                CandidateRecord(
+                    loop: config.name, sequence: 0, proposer: proposer.kind, source: error.source ?? "error",
+                    title: "\(proposer.kind) failed", parentCommit: bestCommit.hex))
+            record(usage: error.usage, transcript: error.transcript, in: &failed)
+            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title, best: bestCommit.short, accepted: acceptedCount(history)))
+            try finish(&failed, .rejected, .proposerFailed, error.message)
+            return error.source == nil ? .exhausted : .decided
+        }
+
+        var candidate = try store.insertCandidate(
+            CandidateRecord(
+                loop: config.name, sequence: 0, proposer: proposer.kind, source: proposal.source,
+                title: proposal.title, parentCommit: bestCommit.hex))
+        candidate.diff = proposal.diff
+        record(usage: proposal.usage, transcript: proposal.transcript, in: &candidate)
+        try store.update(candidate)
+        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
+        do {
+            return try await evaluate(&candidate)
+        } catch let interruption as Interrupted {
+            try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state)'; it will be proposed again")
+            return .interrupted(interruption.reason)
+        }
+    }
+
+    func record(usage: Usage?, transcript: Transcript?, in candidate: inout CandidateRecord) {
+        if let usage {
+            candidate.inputTokens = usage.inputTokens
+            candidate.outputTokens = usage.outputTokens
+            candidate.cost = usage.cost
+        }
+        if let transcript {
+            candidate.prompt = transcript.prompt
+            candidate.response = transcript.response
+        }
+    }
+
+    func acceptedCount(_ history: [CandidateRecord]) -> Int {
+        history.filter { $0.outcome == Outcome.accepted.rawValue }.count
+    }
+
+    /// Trees of the loop's earlier bests: first parents from the best back to the base.
+    func lineage() -> [ObjectID] {
+        guard let base = try? ObjectID(hex: loop.baseCommit), let commits = try? repository.firstParentHistory(from: bestCommit, to: base, limit: 1000)
+        else { return [] }
+        var trees: [ObjectID] = []
+        if let baseTree = try? repository.tree(ofCommit: base) { trees.append(baseTree) }
+        for commit in commits.dropLast() {
+            if let tree = try? repository.tree(ofCommit: commit) { trees.append(tree) }
+        }
+        return trees
+    }
+
+    /// Marks the candidate's step, in the store first; a safe point comes before it.
+    func enter(_ step: Step, _ candidate: inout CandidateRecord) async throws -> StepRecord {
+        if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+        candidate.state = step.rawValue
+        try store.update(candidate)
+        emit(.step(sequence: candidate.sequence, step: step))
+        return try store.startStep(step, candidate: candidate.id ?? 0)
+    }
+
+    func finish(_ candidate: inout CandidateRecord, _ outcome: Outcome, _ rejection: RejectionKind?, _ reason: String) throws {
+        candidate.state = outcome.rawValue
+        candidate.outcome = outcome.rawValue
+        candidate.rejection = rejection?.rawValue
+        candidate.reason = reason
+        candidate.finishedAt = Date()
+        try store.update(candidate)
+        var fields = ["candidate": String(candidate.id ?? 0), "outcome": outcome.rawValue, "reason": reason, "source": candidate.source]
+        if let rejection { fields["rejection"] = rejection.rawValue }
+        if let commit = candidate.commit { fields["commit"] = commit }
+        if let estimate = candidate.estimate { fields["effect"] = Format.effect(estimate: estimate, lower: candidate.lower, upper: candidate.upper) }
+        try audit.append(loop: config.name, kind: "decision", fields)
+        emit(.finished(sequence: candidate.sequence, outcome: outcome, reason: reason))
+    }
+
+    func close(_ record: inout StepRecord, ok: Bool, detail: String, result: CommandResult? = nil) throws {
+        record.status = ok ? "ok" : "failed"
+        record.detail = detail
+        if let result {
+            record.exitStatus = result.exitStatus.map(Int.init)
+            record.wallSeconds = result.wallSeconds
+            record.output = result.tail(lines: 200)
+        }
+        try store.finish(record)
+        try audit.append(
+            loop: config.name, kind: "step", ["candidate": String(record.candidateId), "step": record.step, "status": record.status, "detail": detail])
+    }
+
+    func evaluate(_ candidate: inout CandidateRecord) async throws -> CandidateOutcome {
+        let diff = candidate.diff ?? ""
+        // apply
+        var step = try await enter(.apply, &candidate)
+        let tree: ObjectID
+        let summary: PatchSummary
+        do {
+            summary = try repository.parsePatch(diff)
+            tree = try repository.apply(patch: diff, to: bestTree)
+        } catch {
+            let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
+            let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, kind, reason)
+            return .decided
+        }
+        candidate.tree = tree.hex
+        candidate.linesChanged = summary.addedLines + summary.deletedLines
+        candidate.paths = Set(summary.files.flatMap { [$0.oldPath, $0.newPath] }.filter { !$0.isEmpty }).sorted().joined(separator: "\n")
+        try close(&step, ok: true, detail: "\(summary.files.count) file(s), +\(summary.addedLines) -\(summary.deletedLines)")
+        if tree == bestTree {
+            try finish(&candidate, .rejected, .invalidDiff, "the diff changes nothing")
+            return .decided
+        }
+
+        // gate
+        step = try await enter(.gate, &candidate)
+        let violations = gateViolations(summary, tree: tree)
+        if !violations.isEmpty {
+            let reason = "gate: " + violations.map(\.description).joined(separator: "; ")
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, .gate, reason)
+            return .decided
+        }
+        try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
+
+        // build, test
+        try sync(candidateSlot, to: tree)
+        for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
+            guard let command else { continue }
+            step = try await enter(stepName, &candidate)
+            let result = try await runCommand(command, in: candidateSlot, role: "candidate", step: step)
+            try close(&step, ok: result.succeeded, detail: result.summary, result: result)
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            if !result.succeeded {
+                let what = stepName == .build ? "build failed" : "tests failed"
+                try finish(&candidate, .rejected, kind, "\(what) (\(result.summary)): \(result.tail(lines: 5))")
+                return .decided
+            }
+        }
+
+        // measure
+        step = try await enter(.measure, &candidate)
+        try await prepareBaseline()
+        let measured = try await measure(&candidate, step: step)
+        switch measured {
+        case .failed(let reason):
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, .benchFailed, reason)
+            return .decided
+        case .decided(let report):
+            try close(&step, ok: true, detail: report.reason)
+            candidate.estimate = report.estimate
+            candidate.lower = report.lower
+            candidate.upper = report.upper
+            candidate.threshold = report.threshold
+            candidate.pairs = report.pairs
+            step = try await enter(.decide, &candidate)
+            switch report.verdict {
+            case .accept:
+                let checkpoint = try accept(&candidate, tree: tree, report: report, paths: summary.files.map(\.path))
+                try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")")
+                if let checkpoint { return .checkpoint(checkpoint) }
+            case .reject, .needMore:
+                try close(&step, ok: true, detail: "rejected")
+                try finish(&candidate, .rejected, .notBetter, report.reason)
+            case .inconclusive:
+                try close(&step, ok: true, detail: "inconclusive")
+                try finish(&candidate, .inconclusive, .inconclusive, report.reason)
+            }
+            return .decided
+        }
+    }
+
+    /// The gate's verdict on a candidate, with every protected path of this repository.
+    func gateViolations(_ summary: PatchSummary, tree: ObjectID) -> [GateViolation] {
+        let repository = self.repository
+        let best = bestTree
+        let protected = config.protectedPaths(fileExists: { (try? repository.entry(at: $0, inTree: best)) != nil })
+        let gate = Gate(scope: config.scope, protected: protected, limits: config.gate)
+        return gate.check(
+            GateInput(
+                changes: summary.files.map {
+                    ChangedPath(
+                        path: $0.path, oldPath: $0.oldPath.isEmpty ? $0.path : $0.oldPath, oldMode: $0.oldMode, newMode: $0.newMode,
+                        isBinary: $0.isBinary)
+                },
+                addedLines: summary.addedContent,
+                baseMode: { (try? repository.entry(at: $0, inTree: best))?.mode },
+                candidateSize: { (try? repository.file(at: $0, inTree: tree))?.count }
+            ))
+    }
+
+    func sync(_ slot: Slot, to tree: ObjectID) throws {
+        do {
+            try slot.sync(to: tree)
+        } catch {
+            throw RunnerError(.io, "cannot update worktree slot \(slot.directory): \(error.description)")
+        }
+    }
+
+    /// Runs a user command in a slot under the loop's control (stop, pause, wall-clock
+    /// budget), recording its process group on the step so a crash cannot orphan it.
+    func runCommand(_ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil) async throws -> CommandResult {
+        let store = self.store
+        let stepRecord = step
+        do {
+            return try await executor.run(
+                command.run, in: slot.directory, timeout: command.timeout,
+                environment: ["RATCHET_LOOP": config.name, "RATCHET_ROLE": role, "RATCHET_SLOT": slot.directory],
+                control: control,
+                started: { group in
+                    guard var record = stepRecord else { return }
+                    record.processGroup = Int(group)
+                    try? store.update(record)
+                })
+        } catch {
+            throw RunnerError(.io, error.description)
+        }
+    }
+
+    /// Puts the best code in the baseline slot and builds it once per best commit.
+    func prepareBaseline() async throws {
+        try sync(baselineSlot, to: bestTree)
+        guard baselineBuiltTree != bestTree else { return }
+        if let build = config.build {
+            let result = try await runCommand(build, in: baselineSlot, role: "baseline")
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard result.succeeded else {
+                throw RunnerError(
+                    .baselineFailed,
+                    "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(result.summary)): \(result.tail(lines: 5))")
+            }
+        }
+        baselineBuiltTree = bestTree
+    }
+
+    // MARK: Decide
+
+    /// Commits an accepted candidate on the loop branch; returns the checkpoint reason when
+    /// it must wait for a human.
+    func accept(_ candidate: inout CandidateRecord, tree: ObjectID, report: DecisionReport, paths: [String]) throws -> String? {
+        let effect = Format.effect(report)
+        let anchor = try audit.anchor() ?? "0:\(AuditLog.genesis)"
+        let message = """
+            ratchet(\(config.name)): \(candidate.title)
+
+            \(report.reason)
+
+            Ratchet-Loop: \(config.name)
+            Ratchet-Candidate: \(candidate.id ?? 0)
+            Ratchet-Effect: \(effect)
+            Ratchet-Audit: \(anchor)
+
+            """
+        let commit = try repository.commit(tree: tree, parents: [bestCommit], message: message, author: options.author)
+        try repository.updateReference(config.branch, to: commit, expecting: bestCommit, message: "ratchet: accept candidate \(candidate.id ?? 0)")
+        bestCommit = commit
+        bestTree = tree
+        loop.bestCommit = commit.hex
+        try store.save(loop)
+        candidate.commit = commit.hex
+        candidate.review = "pending"
+        // The candidate slot holds (and has built) the new best: it becomes the baseline.
+        baselineIndex = 1 - baselineIndex
+        baselineBuiltTree = tree
+        let pending = try budgetUse().acceptsSinceReview + 1
+        let checkpoint = config.checkpoint.reason(paths: paths, effect: report.estimate, acceptsSinceReview: pending)
+        candidate.checkpoint = checkpoint
+        try finish(&candidate, .accepted, nil, report.reason)
+        if let checkpoint {
+            try audit.append(loop: config.name, kind: "checkpoint", ["candidate": String(candidate.id ?? 0), "reason": checkpoint])
+            return "waiting for review: candidate \(candidate.id ?? 0) \(checkpoint); see `ratchet review`"
+        }
+        return nil
+    }
+}

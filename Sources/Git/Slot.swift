@@ -72,7 +72,7 @@ public final class Slot {
         if tree == target && !fullRewriteFrom { return SyncStats() }
         let from = tree
         try writeState(from.map { "from \($0.hex)\nto \(target.hex)\n" } ?? "to \(target.hex)\n")
-        let changes = try repository.changes(from: from, to: target)
+        let changes = try repository.changedFiles(from: from, to: target)
         var stats = SyncStats()
         var madeDirectories = Set<String>()
         // Deletions first: a file may replace a folder that held deleted files.

@@ -77,6 +77,6 @@ struct AdapterFixture {
     }
 }
 
-extension ContinuousClock.Instant.Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+extension Duration {
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "ratchet",
             dependencies: [
-                "Runner", "Core", "Store", "Git",
+                "Runner", "Core", "Store", "Git", "Execution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -78,7 +78,14 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Git"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GitTests", dependencies: ["Git", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Core"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: [
+                "Store", "Core", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AdaptersTests",

@@ -17,8 +17,8 @@ import NIOHTTP1
 /// reached) have no `source`, so the runner moves on to its next proposer, and the rest
 /// carry a fresh source so the candidate is rejected and the loop goes on.
 ///
-/// Requests go through one `HTTPClient`, by default `HTTPClient.shared`, which lives as long
-/// as the process and needs no shutdown.
+/// Requests go through one `HTTPClient`: by default `ModelProposer.sharedClient`, made once per
+/// process and kept for its life (like `HTTPClient.shared`), or one the caller owns and shuts down.
 public struct ModelProposer: Proposer {
     /// Which wire protocol the endpoint speaks.
     public enum API: String, Sendable {
@@ -42,11 +42,26 @@ public struct ModelProposer: Proposer {
     static let maxResponseBytes = 16 << 20
     static let anthropicVersion = "2023-06-01"
 
+    /// How the model client is set up: no idle-read limit (a model may think for minutes before
+    /// its first byte; `timeout` bounds each request instead), a 10 s connect limit, and no
+    /// silent reconnect loop inside the client, so a refused connection fails at once and is
+    /// retried by the proposer's own policy (`max_retries`).
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
+    }
+
+    /// The client model proposers use unless given another: one per process, on the shared
+    /// event loop group, never shut down (it lives as long as the process, as `HTTPClient.shared` does).
+    public static let sharedClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
+
     /// - Parameters:
-    ///   - client: the HTTP client to send through; `HTTPClient.shared` unless a caller owns one.
+    ///   - client: the HTTP client to send through: `sharedClient` unless the caller owns one
+    ///     (made with `clientConfiguration`, and shut down by the caller after the loop).
     ///   - environment: where `api_key_env` is looked up (the process environment by default).
     public init(
-        api: API, spec: ModelSpec, client: HTTPClient = .shared,
+        api: API, spec: ModelSpec, client: HTTPClient = ModelProposer.sharedClient,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         retryBaseDelay: Double = 1, maxRetryDelay: Double = 60
     ) {
@@ -115,7 +130,7 @@ public struct ModelProposer: Proposer {
     /// - Throws: `ProposerError` naming the variable when it is unset or empty.
     func apiKey() throws(ProposerError) -> String? {
         guard let name = spec.apiKeyEnv else { return nil }
-        guard let value = environment[name]?.trimmed(of: " \n\r\t"), !value.isEmpty else {
+        guard let value = environment[name]?.trimmedWhitespace, !value.isEmpty else {
             throw ProposerError(
                 "\(kind) proposer: the environment variable \(name) (api_key_env in [proposer.\(kind)]) is not set; "
                     + "export it with the API key, or set api_key_env = \"\" for an endpoint that needs none")

@@ -138,7 +138,7 @@ public struct PromptBuilder: Sendable {
     /// The guidance file's text, or `nil` when it is unset, missing or empty.
     static func readGuidance(_ path: String?) -> String? {
         guard let path, let data = FileManager.default.contents(atPath: path) else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmed(of: " \n\t\r")
+        let text = String(decoding: data, as: UTF8.self).trimmedWhitespace
         return text.isEmpty ? nil : text
     }
 
@@ -186,7 +186,7 @@ public struct PromptBuilder: Sendable {
             for (index, attempt) in recent.enumerated() {
                 var line = "\(index + 1). \"\(attempt.title)\": \(attempt.outcome)"
                 if let reason = attempt.reason, !reason.isEmpty {
-                    line += " — " + reason.bounded(Self.reasonBytes, keepingTail: Self.reasonBytes / 2).trimmed(of: "\n ")
+                    line += " — " + reason.bounded(Self.reasonBytes, keepingTail: Self.reasonBytes / 2).trimmedWhitespace
                 }
                 lines.append(line)
             }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Core
 import Git
 
@@ -156,14 +157,15 @@ extension Proposer {
     public var usesScratch: Bool { false }
 }
 
-/// Builds the proposer a config entry names. Model proposers send through `HTTPClient.shared`
-/// and read their API key from the process environment at each proposal.
-public func makeProposer(_ spec: ProposerSpec, seed: UInt64) -> any Proposer {
+/// Builds the proposer a config entry names. Model proposers send through `httpClient`
+/// (`ModelProposer.sharedClient` by default) and read their API key from the process
+/// environment at each proposal.
+public func makeProposer(_ spec: ProposerSpec, seed: UInt64, httpClient: HTTPClient = ModelProposer.sharedClient) -> any Proposer {
     switch spec {
     case .patches(let directory): PatchesProposer(directory: directory)
     case .tuner(let knobs): TunerProposer(knobs: knobs, seed: seed)
-    case .openai(let model): ModelProposer(api: .openAI, spec: model)
-    case .anthropic(let model): ModelProposer(api: .anthropic, spec: model)
+    case .openai(let model): ModelProposer(api: .openAI, spec: model, client: httpClient)
+    case .anthropic(let model): ModelProposer(api: .anthropic, spec: model, client: httpClient)
     case .command(let command): CommandProposer(spec: command)
     }
 }

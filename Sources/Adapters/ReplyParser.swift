@@ -46,7 +46,8 @@ public enum ReplyParser {
     }
 
     static func splitLines(_ text: String) -> [Substring] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        // "\r\n" is one Character in Swift: split on it as well as on "\n".
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { line in
             line.hasSuffix("\r") ? line.dropLast() : line
         }
         // `split` keeps a trailing empty piece after the final newline.
@@ -279,10 +280,10 @@ public enum ReplyParser {
 
     static func rewriteHunkHeader(_ header: Substring, old: Int, new: Int, newFile: Bool = false, deletedFile: Bool = false) -> String {
         var parts = header.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 3, parts[1].hasPrefix("-"), parts[2].hasPrefix("+") else { return String(header) }
+        // Numbers that are not numbers cannot be repaired without guessing: leave them to libgit2.
+        guard parts.count >= 3, hunkCounts(header) != nil else { return String(header) }
         func start(_ range: String) -> String {
-            let value = range.dropFirst().split(separator: ",").first.map(String.init) ?? "0"
-            return Int(value) == nil ? "1" : value
+            range.dropFirst().split(separator: ",").first.map(String.init) ?? "0"
         }
         // A new file's hunk starts at `-0,0` and a deleted file's at `+0,0`, as git writes them.
         parts[1] = "-\(newFile ? "0" : start(parts[1])),\(old)"

@@ -8,6 +8,14 @@ extension StringProtocol {
         while let last = slice.last, chars.contains(last) { slice = slice.dropLast() }
         return String(slice)
     }
+
+    /// The text without leading and trailing whitespace and newlines (`\r\n` included).
+    var trimmedWhitespace: String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return String(slice)
+    }
 }
 
 extension String {
@@ -29,7 +37,7 @@ extension String {
 
     /// A short excerpt for an error message: whitespace collapsed, at most `limit` characters.
     func excerpt(_ limit: Int = 300) -> String {
-        let collapsed = split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == " " }).joined(separator: " ")
+        let collapsed = split(whereSeparator: \.isWhitespace).joined(separator: " ")
         return collapsed.count > limit ? String(collapsed.prefix(limit)) + "…" : collapsed
     }
 }

@@ -82,10 +82,20 @@ public struct CommandRunner: Sendable {
     /// leaving its process group (a daemon that called `setsid`): children of ours, not a
     /// running command, whose environment carries this process's marker.
     static func sweepOrphans() {
+        // Killing an orphan re-parents its own children to us: sweep until a pass finds none.
+        for _ in 0..<50 {
+            if sweepOnce() == 0 { return }
+            usleep(2000)
+        }
+    }
+
+    /// One pass of `sweepOrphans`; returns how many processes it killed.
+    private static func sweepOnce() -> Int {
         let me = getpid()
         let needle = Array(marker.utf8)
-        running.withLock { active in
-            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        return running.withLock { active in
+            var killed = 0
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
             for name in entries {
                 guard let pid = pid_t(name), pid != me, !active.contains(pid),
                     let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
@@ -100,8 +110,15 @@ public struct CommandRunner: Sendable {
                 kill(pid, SIGKILL)
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
+                killed += 1
             }
+            return killed
         }
+    }
+
+    /// Kills the process group of every command running in this process (for a forced exit).
+    public static func killAllRunning() {
+        for group in running.withLock({ Array($0) }) { kill(-group, SIGKILL) }
     }
 
     /// Orphans of killed commands come back to this process to be reaped (Linux).
@@ -282,8 +299,10 @@ public struct CommandRunner: Sendable {
                 if waited == pid {
                     reaped = true
                     end = ContinuousClock.now
-                    // Whatever the command left running in its group goes too.
+                    // Whatever the command left running in its group goes too, and so does
+                    // anything it detached from the group (it would hold the pipes open).
                     Self.killGroup(group)
+                    Self.sweepOrphans()
                     drainDeadline = ContinuousClock.now + .seconds(1)
                 }
             }

@@ -94,7 +94,21 @@ extension Workspace: Sendable {}
 
 /// An exclusive lock on a loop (flock on `<state>/<loop>.lock`), released when the process
 /// ends, however it ends.
-final class LoopLock {
+public final class LoopLock {
+    /// The pid holding the lock at `path`, or `nil` when no process holds it.
+    public static func holder(path: String) -> Int32? {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = read(fd, &buffer, 32)
+        return n > 0 ? Int32(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 : -1
+    }
+
     private let descriptor: Int32
 
     init(path: String, loop: String) throws(RunnerError) {

@@ -12,7 +12,9 @@ struct Ratchet: AsyncParsableCommand {
             checkout, HEAD and index are never touched.
 
             EXIT CODES
-              0   success (for `run`: the loop stopped normally)
+              0   success (for `run`: the loop stopped normally: exhausted, a budget tripped,
+                  a checkpoint waits for review, paused-then-stopped, SIGINT/SIGTERM)
+              1   `audit verify` found tampering
               64  bad command-line usage
               65  invalid config file (every problem is listed, with its key and line)
               66  repository problem: not a git repository, base ref missing
@@ -20,6 +22,9 @@ struct Ratchet: AsyncParsableCommand {
               70  internal, storage or file-system error
               75  the best code itself no longer builds or benchmarks
             """,
-        subcommands: [Init.self, Run.self, Status.self, Log.self, Show.self]
+        subcommands: [
+            Init.self, Run.self, Status.self, Log.self, Show.self, Pause.self, Resume.self, Review.self, Approve.self,
+            Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self,
+        ]
     )
 }

@@ -1,12 +1,18 @@
 import ArgumentParser
 import Core
+import Execution
 import Foundation
 import Runner
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a loop until its proposers are exhausted, --max-iterations is reached, or it is interrupted.",
-        discussion: "SIGINT or SIGTERM stop the loop at the next safe point; the candidate in flight is recorded as interrupted and proposed again on the next run."
+        discussion: """
+            SIGINT or SIGTERM stop the loop at the next safe point: running commands are killed, the
+            candidate in flight is recorded as interrupted (and proposed again on the next run), and
+            the process exits 0. A second SIGINT exits at once. SIGUSR1 pauses (as `ratchet pause`),
+            SIGUSR2 resumes.
+            """
     )
 
     @OptionGroup var options: ConfigOption
@@ -48,7 +54,7 @@ struct Run: AsyncParsableCommand {
             }
             let summary: RunSummary
             do {
-                let sources = stopOnSignals(stop)
+                let sources = handleSignals(stop, pause: PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name))
                 defer { sources.forEach { $0.cancel() } }
                 summary = try await runner.run()
             } catch let error as RunnerError {
@@ -66,16 +72,31 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-/// Flips `stop` on SIGINT or SIGTERM; returns the signal sources to keep alive.
-func stopOnSignals(_ stop: StopSwitch) -> [any DispatchSourceSignal] {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    return [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
+/// SIGINT/SIGTERM flip `stop` (a second SIGINT exits at once, killing what runs);
+/// SIGUSR1 pauses the loop and SIGUSR2 resumes it, through its flag file. Returns the signal
+/// sources, to keep alive while the loop runs.
+func handleSignals(_ stop: StopSwitch, pause: PauseSwitch) -> [any DispatchSourceSignal] {
+    for number in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2] { signal(number, SIG_IGN) }
+    let handlers: [(Int32, @Sendable () -> Void)] = [
+        (SIGINT, {
+            if stop.isSet {
+                FileHandle.standardError.write(Data("ratchet: second SIGINT: killing running commands and exiting now\n".utf8))
+                CommandRunner.killAllRunning()
+                exit(130)
+            }
+            FileHandle.standardError.write(Data("ratchet: SIGINT: stopping at the next safe point (again to force)…\n".utf8))
+            stop.stop("stopped by SIGINT")
+        }),
+        (SIGTERM, {
+            FileHandle.standardError.write(Data("ratchet: SIGTERM: stopping at the next safe point…\n".utf8))
+            stop.stop("stopped by SIGTERM")
+        }),
+        (SIGUSR1, { try? pause.pause(note: "by SIGUSR1 at \(Date().formatted(.iso8601))") }),
+        (SIGUSR2, { pause.resume() }),
+    ]
+    return handlers.map { number, handler in
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
-            FileHandle.standardError.write(Data("ratchet: \(name): stopping at the next safe point…\n".utf8))
-            stop.stop("stopped by \(name)")
-        }
+        source.setEventHandler(handler: handler)
         source.resume()
         return source
     }

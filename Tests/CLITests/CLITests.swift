@@ -63,7 +63,7 @@ import Testing
 
         let status = try runRatchet(["status", "--json"], in: fixture.path)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
-        #expect(report["status"] as? String == "exhausted")
+        #expect(report["state"] as? String == "exhausted")
     }
 
     @Test func badConfigAndMissingBaseHaveDocumentedExitCodes() throws {

@@ -103,14 +103,14 @@ func configWithProposer(_ proposer: String) -> String {
         let unknown = try #require(byKey["proposer.openai.api_key"])
         #expect(unknown.message.contains("unknown key"))
         #expect(unknown.message.contains("api_key_env"))
-        #expect(unknown.line == 13)
+        #expect(unknown.line == 12)
         #expect(byKey["proposer.openai.temperature"]?.message.contains("must be a number") == true)
-        #expect(byKey["proposer.openai.temperature"]?.line == 14)
+        #expect(byKey["proposer.openai.temperature"]?.line == 13)
         #expect(byKey["proposer.openai.max_output_tokens"] != nil)
         #expect(byKey["proposer.openai.timeout"] != nil)
         #expect(byKey["proposer.openai.history"]?.message.contains("must be an integer") == true)
         #expect(byKey["proposer.command.prompt_via"]?.message.contains("\"stdin\", \"file\" or \"env\"") == true)
-        #expect(byKey["proposer.command.prompt_via"]?.line == 20)
+        #expect(byKey["proposer.command.prompt_via"]?.line == 19)
         #expect(byKey["proposer.command.pass_env[1]"] != nil)
     }
 

@@ -1,0 +1,280 @@
+import Core
+import Execution
+import Foundation
+import Git
+import Store
+
+/// The human side of a loop: review, approve, reject, rollback, reset and promote. Every
+/// action is recorded with who did it, in the store and in the audit log.
+public final class LoopOperations {
+    let workspace: Workspace
+    var config: LoopConfig { workspace.config }
+    var repository: Repository { workspace.repository }
+    var store: Store { workspace.store }
+    var audit: AuditLog { workspace.audit }
+    let author: Signature
+
+    public init(workspace: Workspace, author: Signature = Signature(name: "Ratchet", email: "ratchet@localhost")) {
+        self.workspace = workspace
+        self.author = author
+    }
+
+    /// `--as`, else git's `user.name <user.email>`, else the OS user.
+    public func identity(_ explicit: String?) -> String {
+        if let explicit, !explicit.trimmingCharacters(in: .whitespaces).isEmpty { return explicit }
+        if let name = repository.configValue("user.name") {
+            return repository.configValue("user.email").map { "\(name) <\($0)>" } ?? name
+        }
+        return ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
+    }
+
+    func fail(_ message: String) -> RunnerError { RunnerError(.config, message) }
+
+    func candidate(_ id: Int64) throws -> CandidateRecord {
+        guard let candidate = try store.candidate(id: id), candidate.loop == config.name else {
+            throw RunnerError(.config, "no candidate \(id) in loop '\(config.name)'; `ratchet log` lists them")
+        }
+        return candidate
+    }
+
+    /// Accepted changes not yet reviewed, oldest first.
+    public func pendingReview() throws -> [CandidateRecord] {
+        try store.candidates(loop: config.name).filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
+    }
+
+    /// Records a human approval of an accepted change.
+    public func approve(_ id: Int64, actor: String, note: String?) throws {
+        var record = try candidate(id)
+        guard record.outcome == Outcome.accepted.rawValue else {
+            throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); only accepted changes are approved")
+        }
+        guard record.review == "pending" || record.review == nil else {
+            throw fail("candidate \(id) was already reviewed (\(record.review ?? ""))")
+        }
+        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "approved", actor: actor, note: note))
+        record.review = "approved"
+        try store.update(record)
+        try audit.append(loop: config.name, kind: "approval", actor: actor, ["candidate": String(id), "decision": "approved", "note": note ?? ""])
+        try releaseCheckpointIfClear()
+    }
+
+    /// Records a human rejection of an accepted change and rolls it back.
+    public func reject(_ id: Int64, actor: String, reason: String) throws -> ObjectID {
+        var record = try candidate(id)
+        guard record.outcome == Outcome.accepted.rawValue else {
+            throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); nothing to reject")
+        }
+        guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
+        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "rejected", actor: actor, note: reason))
+        try audit.append(loop: config.name, kind: "approval", actor: actor, ["candidate": String(id), "decision": "rejected", "note": reason])
+        let revert = try rollback(id, actor: actor, reason: "rejected in review: \(reason)")
+        record = try candidate(id)
+        record.review = "rejected"
+        try store.update(record)
+        try releaseCheckpointIfClear()
+        return revert
+    }
+
+    /// Reverts one accepted change on the loop branch with a revert commit.
+    /// - Throws: when the loop is running, or the revert conflicts with later changes.
+    public func rollback(_ id: Int64, actor: String, reason: String? = nil) throws -> ObjectID {
+        var record = try candidate(id)
+        guard record.outcome == Outcome.accepted.rawValue, let commitHex = record.commit else {
+            throw fail("candidate \(id) has no accepted commit to roll back")
+        }
+        guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
+        let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
+        defer { withExtendedLifetime(lock) {} }
+        let commit = try ObjectID(hex: commitHex)
+        guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
+        guard try repository.isAncestor(commit, of: tip) else {
+            throw fail("candidate \(id)'s commit \(commit.short) is no longer on ratchet/\(config.name) (the loop was reset past it)")
+        }
+        let tree: ObjectID
+        do {
+            tree = try repository.replay(commit, onto: tip, revert: true)
+        } catch {
+            throw fail("cannot roll back candidate \(id): \(error.message); later accepted changes depend on it — roll those back first, or reset the loop")
+        }
+        let entry = try audit.append(
+            loop: config.name, kind: "rollback", actor: actor, ["candidate": String(id), "commit": commit.hex, "reason": reason ?? ""])
+        let message = """
+            ratchet(\(config.name)): roll back candidate \(id) (\(record.title))
+
+            \(reason ?? "Rolled back by \(actor).")
+
+            Ratchet-Loop: \(config.name)
+            Ratchet-Rollback: \(id)
+            Ratchet-Actor: \(actor)
+            Ratchet-Audit: \(entry.seq):\(entry.hash)
+
+            """
+        let revert = try repository.commit(tree: tree, parents: [tip], message: message, author: author)
+        try repository.updateReference(config.branch, to: revert, expecting: tip, message: "ratchet: roll back candidate \(id)")
+        record.review = "rolled_back"
+        try store.update(record)
+        if var loop = try store.loop(named: config.name) {
+            loop.bestCommit = revert.hex
+            try store.save(loop)
+        }
+        return revert
+    }
+
+    /// Moves the loop branch back to an earlier reviewed state: the base, or the commit of
+    /// an accepted candidate whose changes (and all before it) were approved.
+    public func reset(to target: String, actor: String) throws -> ObjectID {
+        let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
+        defer { withExtendedLifetime(lock) {} }
+        guard let loop = try store.loop(named: config.name) else { throw fail("loop '\(config.name)' has never run") }
+        guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
+        let base = try ObjectID(hex: loop.baseCommit)
+        let destination: ObjectID
+        if target == "base" {
+            destination = base
+        } else if let id = Int64(target), let record = try store.candidate(id: id), record.loop == config.name, let hex = record.commit {
+            destination = try ObjectID(hex: hex)
+        } else {
+            do {
+                destination = try repository.resolveCommit(target)
+            } catch {
+                throw fail("--to \(target): not 'base', a candidate id or a commit (\(error.message))")
+            }
+        }
+        guard try repository.isAncestor(destination, of: tip), try repository.isAncestor(base, of: destination) else {
+            throw fail("--to \(target): \(destination.short) is not on ratchet/\(config.name) between the base and the tip")
+        }
+        let kept = try repository.firstParentHistory(from: destination, to: base)
+        for commit in kept where try !isReviewed(commit) {
+            throw fail("--to \(target): \(commit.short) on the way there was not approved; a reset returns only to reviewed states")
+        }
+        let dropped = try repository.firstParentHistory(from: tip, to: destination)
+        try audit.append(
+            loop: config.name, kind: "reset", actor: actor, ["from": tip.hex, "to": destination.hex, "dropped": dropped.map(\.hex).joined(separator: ",")])
+        try repository.updateReference(config.branch, to: destination, expecting: tip, message: "ratchet: reset to \(destination.short) by \(actor)")
+        for commit in dropped {
+            if let id = try candidateID(of: commit), var record = try store.candidate(id: id) {
+                record.review = "reset"
+                record.checkpoint = nil
+                try store.update(record)
+            }
+        }
+        var updated = loop
+        updated.bestCommit = destination.hex
+        updated.status = "stopped"
+        updated.statusReason = "reset to \(destination.short) by \(actor)"
+        try store.save(updated)
+        return destination
+    }
+
+    func candidateID(of commit: ObjectID) throws -> Int64? {
+        try repository.trailers(ofCommit: commit)["Ratchet-Candidate"].flatMap { Int64($0) }
+    }
+
+    /// A commit on the loop branch is reviewed when its candidate was approved, or when it
+    /// is a rollback (made by a person).
+    func isReviewed(_ commit: ObjectID) throws -> Bool {
+        let trailers = try repository.trailers(ofCommit: commit)
+        if trailers["Ratchet-Rollback"] != nil { return true }
+        guard let id = trailers["Ratchet-Candidate"].flatMap({ Int64($0) }), let record = try store.candidate(id: id) else { return false }
+        return record.review == "approved"
+    }
+
+    /// What `promote` did.
+    public struct Promotion: Sendable {
+        public var target: String
+        public var commit: String
+        public var commits: Int
+        public var fastForward: Bool
+    }
+
+    /// Moves the approved prefix of the loop branch onto `branch`: a fast-forward when the
+    /// target has not moved, else the approved commits replayed onto it with the build and
+    /// tests run again on the result. Never overwrites the target.
+    public func promote(to branch: String, actor: String) async throws -> Promotion {
+        guard let loop = try store.loop(named: config.name) else { throw fail("loop '\(config.name)' has never run") }
+        guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
+        let base = try ObjectID(hex: loop.baseCommit)
+        var approved: ObjectID?
+        var count = 0
+        var unreviewed: ObjectID?
+        for commit in try repository.firstParentHistory(from: tip, to: base) {
+            if try isReviewed(commit) {
+                approved = commit
+                count += 1
+            } else {
+                unreviewed = commit
+                break
+            }
+        }
+        guard let approved else {
+            throw fail("nothing to promote: \(unreviewed.map { "\($0.short) is" } ?? "no change is") not approved yet; see `ratchet review`")
+        }
+        let reference = branch.hasPrefix("refs/") ? branch : "refs/heads/\(branch)"
+        guard reference != config.branch else { throw fail("--to must name another branch than the loop's own") }
+        let current = try repository.referenceTarget(reference)
+        var result: ObjectID
+        var fastForward = true
+        if let current {
+            if try repository.isAncestor(approved, of: current) {
+                throw fail("\(branch) already contains every approved change (up to \(approved.short))")
+            }
+            if try repository.isAncestor(current, of: approved) {
+                result = approved
+            } else {
+                // The target moved: replay the approved changes it lacks, then test the result.
+                fastForward = false
+                result = current
+                let missing = try repository.firstParentHistory(from: approved, to: base).filter { commit in
+                    !((try? repository.isAncestor(commit, of: current)) ?? false)
+                }
+                for commit in missing {
+                    let tree: ObjectID
+                    do {
+                        tree = try repository.replay(commit, onto: result, revert: false)
+                    } catch {
+                        throw fail("cannot promote onto \(branch): \(commit.short) does not apply to it (\(error.message)); nothing was written")
+                    }
+                    let message = try repository.message(ofCommit: commit).trimmingCharacters(in: .whitespacesAndNewlines)
+                    result = try repository.commit(
+                        tree: tree, parents: [result], message: message + "\nRatchet-Promoted-From: \(commit.hex)\n", author: author)
+                }
+                try await verifyTests(tree: try repository.tree(ofCommit: result), branch: branch)
+            }
+        } else {
+            result = approved
+        }
+        try repository.updateReference(reference, to: result, expecting: current, message: "ratchet: promote \(config.name) by \(actor)")
+        try audit.append(
+            loop: config.name, kind: "promotion", actor: actor,
+            ["target": reference, "from": current?.hex ?? "", "to": result.hex, "approved_tip": approved.hex, "fast_forward": fastForward ? "yes" : "no"])
+        return Promotion(target: reference, commit: result.hex, commits: count, fastForward: fastForward)
+    }
+
+    /// Builds and tests `tree` in a dedicated slot; throws when either fails.
+    func verifyTests(tree: ObjectID, branch: String) async throws {
+        let slot = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/promote")
+        try slot.sync(to: tree)
+        let runner = CommandRunner()
+        for (name, command) in [("build", config.build), ("test", config.test)] {
+            guard let command else { continue }
+            let result = try await runner.run(command.run, in: slot.directory, timeout: command.timeout)
+            guard result.succeeded else {
+                throw fail("promotion onto \(branch) refused: the \(name) failed on the combined code (\(result.summary)): \(result.tail(lines: 5)); nothing was written")
+            }
+        }
+    }
+
+    /// When nothing holds the loop at a checkpoint any more, lets it run again.
+    func releaseCheckpointIfClear() throws {
+        guard var loop = try store.loop(named: config.name), loop.status == "waiting" else { return }
+        let holding = try store.candidates(loop: config.name).contains { $0.checkpoint != nil && $0.review == "pending" }
+        if !holding {
+            loop.status = "stopped"
+            loop.statusReason = "checkpoint reviewed; `ratchet run` continues the loop"
+            try store.save(loop)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension LoopOperations: Sendable {}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Core
+import Foundation
+import Git
+import Runner
+import Store
+struct Review: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List accepted changes waiting for human review, with their numbers and diff stat.",
+        discussion: "Approve with `ratchet approve <id>`, reject (and roll back) with `ratchet reject <id> --reason …`; `ratchet show <id>` prints the diff and samples.")
+
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reporting {
+            let workspace = try options.open()
+            let pending = try LoopOperations(workspace: workspace).pendingReview()
+            if json { return try printJSON(pending.map { LogEntry($0) }) }
+            if pending.isEmpty { return print("nothing waits for review in loop \(workspace.config.name)") }
+            print("\(pending.count) accepted change(s) wait for review in loop \(workspace.config.name):\n")
+            for c in pending {
+                print("[\(c.id ?? 0)] \(c.title)")
+                print("    effect \(Format.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)) over \(c.pairs ?? 0) pairs; commit \((c.commit ?? "").prefix(10)); \(c.linesChanged ?? 0) line(s) changed")
+                if let paths = c.paths { print("    files: \(paths.split(separator: "\n").joined(separator: ", "))") }
+                if let checkpoint = c.checkpoint { print("    CHECKPOINT: \(checkpoint)") }
+                print("")
+            }
+            print("ratchet show <id> for the diff; ratchet approve <id> / ratchet reject <id> --reason \"…\"")
+        }
+    }
+}
+
+struct Approve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve an accepted change (recorded with who and when).")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "Candidate id.") var id: Int64
+    @Option(name: .customLong("as"), help: "Who approves (default: git user.name/user.email, else the OS user).") var actor: String?
+    @Option(help: "A note kept with the approval.") var note: String?
+
+    func run() async throws {
+        try await reporting {
+            let operations = LoopOperations(workspace: try options.open())
+            let who = operations.identity(actor)
+            do { try operations.approve(id, actor: who, note: note) } catch let error as RunnerError { throw Failure(error) }
+            print("candidate \(id) approved by \(who)")
+        }
+    }
+}
+
+struct Reject: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reject an accepted change: recorded, and rolled back with a revert commit.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "Candidate id.") var id: Int64
+    @Option(help: "Why (required).") var reason: String
+    @Option(name: .customLong("as"), help: "Who rejects.") var actor: String?
+
+    func run() async throws {
+        try await reporting {
+            let operations = LoopOperations(workspace: try options.open())
+            let who = operations.identity(actor)
+            let revert: String
+            do { revert = try operations.reject(id, actor: who, reason: reason).short } catch let error as RunnerError { throw Failure(error) }
+            print("candidate \(id) rejected by \(who) and rolled back (revert commit \(revert))")
+        }
+    }
+}

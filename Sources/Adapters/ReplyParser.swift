@@ -79,8 +79,8 @@ public enum ReplyParser {
                 continue
             }
             let info = rest.dropFirst(length).trimmed(of: " \t").split(separator: " ").first.map { $0.lowercased() } ?? ""
+            // An unclosed block (a reply cut short) still counts: its diff may be whole.
             var body: [Substring] = []
-            var closed = false
             index += 1
             while index < lines.count {
                 let candidate = lines[index]
@@ -89,14 +89,12 @@ public enum ReplyParser {
                 if candidateIndent == indent, candidateRest.prefix(while: { $0 == fence }).count >= length,
                     candidateRest.drop(while: { $0 == fence }).allSatisfy({ $0 == " " || $0 == "\t" })
                 {
-                    closed = true
                     index += 1
                     break
                 }
                 body.append(indent > 0 ? Substring(candidate.dropFirst(min(indent, candidateIndent))) : candidate)
                 index += 1
             }
-            _ = closed  // An unclosed block (a reply cut short) still counts: its diff may be whole.
             blocks.append(Block(info: info, lines: body))
         }
         return blocks

@@ -3,8 +3,8 @@ import CGit2
 extension Repository {
     /// The files that differ between two trees, found by walking both trees together and
     /// skipping every subtree whose id is the same on both sides: the cost follows the
-    /// change, not the repository (libgit2's own tree diff visits every file).
-    /// Reported as deletions (old side) and additions/modifications (new side), with modes.
+    /// change, not the repository (libgit2's own tree diff visits every file). Entries are
+    /// matched by name with libgit2's binary search; only differing entries allocate.
     public func changedFiles(from old: ObjectID?, to new: ObjectID) throws(GitError) -> [FileChange] {
         var result: [FileChange] = []
         let newTree = try lookupTree(new)
@@ -13,53 +13,55 @@ extension Repository {
         return result
     }
 
-    private struct Entry {
-        let name: String
-        let id: ObjectID
-        let mode: UInt32
-        var isTree: Bool { mode == 0o040000 }
-    }
-
-    private func entries(_ tree: TreeHandle?) -> [Entry] {
-        guard let tree else { return [] }
-        var list: [Entry] = []
-        let count = git_tree_entrycount(tree.pointer)
-        list.reserveCapacity(count)
-        for index in 0..<count {
-            guard let entry = git_tree_entry_byindex(tree.pointer, index), let name = git_tree_entry_name(entry),
-                let id = git_tree_entry_id(entry)
-            else { continue }
-            list.append(Entry(name: String(cString: name), id: ObjectID(id.pointee), mode: git_tree_entry_filemode(entry).rawValue))
-        }
-        return list
+    private func subtree(_ entry: OpaquePointer?) throws(GitError) -> TreeHandle? {
+        guard let entry, git_tree_entry_type(entry) == GIT_OBJECT_TREE, let id = git_tree_entry_id(entry) else { return nil }
+        return try lookupTree(ObjectID(id.pointee))
     }
 
     private func compare(_ old: TreeHandle?, _ new: TreeHandle?, prefix: String, into result: inout [FileChange]) throws(GitError) {
-        var byName: [String: (old: Entry?, new: Entry?)] = [:]
-        for entry in entries(old) { byName[entry.name, default: (nil, nil)].old = entry }
-        for entry in entries(new) { byName[entry.name, default: (nil, nil)].new = entry }
-        for name in byName.keys.sorted() {
-            guard let pair = byName[name] else { continue }
-            if let a = pair.old, let b = pair.new, a.id == b.id, a.mode == b.mode { continue }
-            let path = prefix + name
-            let oldTree = try pair.old.flatMap { (entry: Entry) throws(GitError) -> TreeHandle? in entry.isTree ? try lookupTree(entry.id) : nil }
-            let newTree = try pair.new.flatMap { (entry: Entry) throws(GitError) -> TreeHandle? in entry.isTree ? try lookupTree(entry.id) : nil }
-            if oldTree != nil || newTree != nil {
-                try compare(oldTree, newTree, prefix: path + "/", into: &result)
+        // Entries present in the new tree (changed or added).
+        if let new {
+            for index in 0..<git_tree_entrycount(new.pointer) {
+                guard let entry = git_tree_entry_byindex(new.pointer, index), let name = git_tree_entry_name(entry) else { continue }
+                let before = old.flatMap { git_tree_entry_byname($0.pointer, name) }
+                if let before, git_oid_equal(git_tree_entry_id(before), git_tree_entry_id(entry)) != 0,
+                    git_tree_entry_filemode(before) == git_tree_entry_filemode(entry)
+                {
+                    continue
+                }
+                try record(before: before, after: entry, path: prefix + String(cString: name), into: &result)
             }
-            let oldFile = pair.old.flatMap { $0.isTree ? nil : $0 }
-            let newFile = pair.new.flatMap { $0.isTree ? nil : $0 }
-            switch (oldFile, newFile) {
-            case (let a?, nil):
-                result.append(FileChange(status: .deleted, oldPath: path, newPath: path, oldMode: a.mode, newMode: 0, isBinary: false))
-            case (nil, let b?):
-                result.append(FileChange(status: .added, oldPath: path, newPath: path, oldMode: 0, newMode: b.mode, isBinary: false))
-            case (let a?, let b?):
-                result.append(
-                    FileChange(status: a.mode == b.mode ? .modified : .typeChanged, oldPath: path, newPath: path, oldMode: a.mode, newMode: b.mode, isBinary: false))
-            case (nil, nil):
-                break
+        }
+        // Entries only in the old tree (deleted).
+        if let old {
+            for index in 0..<git_tree_entrycount(old.pointer) {
+                guard let entry = git_tree_entry_byindex(old.pointer, index), let name = git_tree_entry_name(entry) else { continue }
+                if let new, git_tree_entry_byname(new.pointer, name) != nil { continue }
+                try record(before: entry, after: nil, path: prefix + String(cString: name), into: &result)
             }
+        }
+    }
+
+    private func record(before: OpaquePointer?, after: OpaquePointer?, path: String, into result: inout [FileChange]) throws(GitError) {
+        let oldTree = try subtree(before)
+        let newTree = try subtree(after)
+        if oldTree != nil || newTree != nil {
+            try compare(oldTree, newTree, prefix: path + "/", into: &result)
+        }
+        let oldMode = before.map { git_tree_entry_filemode($0).rawValue } ?? 0
+        let newMode = after.map { git_tree_entry_filemode($0).rawValue } ?? 0
+        let oldFile = oldTree == nil && before != nil
+        let newFile = newTree == nil && after != nil
+        switch (oldFile, newFile) {
+        case (true, false):
+            result.append(FileChange(status: .deleted, oldPath: path, newPath: path, oldMode: oldMode, newMode: 0, isBinary: false))
+        case (false, true):
+            result.append(FileChange(status: .added, oldPath: path, newPath: path, oldMode: 0, newMode: newMode, isBinary: false))
+        case (true, true):
+            result.append(
+                FileChange(status: oldMode == newMode ? .modified : .typeChanged, oldPath: path, newPath: path, oldMode: oldMode, newMode: newMode, isBinary: false))
+        case (false, false):
+            break
         }
     }
 }

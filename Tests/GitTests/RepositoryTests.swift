@@ -140,3 +140,30 @@ import Testing
         #expect(error.message.contains("checked out"))
     }
 }
+
+@Suite struct TreeDiffTests {
+    /// The subtree-skipping comparison finds exactly what libgit2's full tree diff finds,
+    /// including a file replaced by a folder and a new executable.
+    @Test func agreesWithLibgit2() throws {
+        let fixture = try GitFixture(files: [
+            "a/b/c.txt": "1\n", "a/b/d.txt": "2\n", "a/keep.txt": "k\n", "x": "file\n", "gone/deep/f.txt": "f\n", "same/s.txt": "s\n",
+        ])
+        defer { fixture.remove() }
+        try fixture.git("rm", "-q", "x", "gone/deep/f.txt")
+        try fixture.folder.write("x/now-a-folder.txt", "n\n")
+        try fixture.folder.write("a/b/c.txt", "changed\n")
+        try fixture.folder.write("new/run.sh", "#!/bin/sh\n", executable: true)
+        try fixture.git("add", "-A")
+        try fixture.git("commit", "-q", "-m", "second")
+        let repo = try Repository(discovering: fixture.path)
+        let old = try repo.tree(ofCommit: try repo.resolveCommit("main~1"))
+        let new = try repo.tree(ofCommit: try repo.resolveCommit("main"))
+        func key(_ c: FileChange) -> String { "\(c.status.rawValue) \(c.path) \(String(c.oldMode, radix: 8)) \(String(c.newMode, radix: 8))" }
+        let ours = Set(try repo.changedFiles(from: old, to: new).map(key))
+        let theirs = Set(try repo.changes(from: old, to: new).map(key))
+        #expect(ours == theirs)
+        #expect(ours.contains("added new/run.sh 0 100755"))
+        #expect(Set(try repo.changedFiles(from: nil, to: new).map(\.path)) == Set(try repo.changes(from: nil, to: new).map(\.path)))
+        #expect(try repo.changedFiles(from: new, to: new).isEmpty)
+    }
+}

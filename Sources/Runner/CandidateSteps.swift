@@ -123,33 +123,46 @@ extension LoopRunner {
 
     func evaluate(_ candidate: inout CandidateRecord) async throws -> CandidateOutcome {
         let diff = candidate.diff ?? ""
-        // apply
+        // apply: parse the diff, check what it touches, then build the candidate tree from
+        // objects (nothing is written to any working folder yet).
         var step = try await enter(.apply, &candidate)
-        let tree: ObjectID
         let summary: PatchSummary
         do {
             summary = try repository.parsePatch(diff)
-            tree = try repository.apply(patch: diff, to: bestTree)
         } catch {
-            let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
-            let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
+            let reason = "not a usable diff: \(error.message)"
             try close(&step, ok: false, detail: reason)
-            try finish(&candidate, .rejected, kind, reason)
+            try finish(&candidate, .rejected, .invalidDiff, reason)
             return .decided
         }
-        candidate.tree = tree.hex
         candidate.linesChanged = summary.addedLines + summary.deletedLines
         candidate.paths = Set(summary.files.flatMap { [$0.oldPath, $0.newPath] }.filter { !$0.isEmpty }).sorted().joined(separator: "\n")
-        try close(&step, ok: true, detail: "\(summary.files.count) file(s), +\(summary.addedLines) -\(summary.deletedLines)")
-        if tree == bestTree {
+        // Path, mode and content rules first: a hostile path is reported as such, not as a
+        // diff that failed to apply.
+        var violations = gateViolations(summary, tree: nil)
+        var tree: ObjectID?
+        if violations.isEmpty {
+            do {
+                tree = try repository.apply(patch: diff, to: bestTree)
+            } catch {
+                let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
+                let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
+                try close(&step, ok: false, detail: reason)
+                try finish(&candidate, .rejected, kind, reason)
+                return .decided
+            }
+        }
+        candidate.tree = tree?.hex
+        try close(&step, ok: tree != nil, detail: "\(summary.files.count) file(s), +\(summary.addedLines) -\(summary.deletedLines)")
+        if let tree, tree == bestTree {
             try finish(&candidate, .rejected, .invalidDiff, "the diff changes nothing")
             return .decided
         }
 
-        // gate
+        // gate: the rules above, plus the sizes of the files the candidate writes.
         step = try await enter(.gate, &candidate)
-        let violations = gateViolations(summary, tree: tree)
-        if !violations.isEmpty {
+        if let tree { violations = gateViolations(summary, tree: tree) }
+        guard violations.isEmpty, let tree else {
             let reason = "gate: " + violations.map(\.description).joined(separator: "; ")
             try close(&step, ok: false, detail: reason)
             try finish(&candidate, .rejected, .gate, reason)
@@ -206,7 +219,7 @@ extension LoopRunner {
     }
 
     /// The gate's verdict on a candidate, with every protected path of this repository.
-    func gateViolations(_ summary: PatchSummary, tree: ObjectID) -> [GateViolation] {
+    func gateViolations(_ summary: PatchSummary, tree: ObjectID?) -> [GateViolation] {
         let repository = self.repository
         let best = bestTree
         let protected = config.protectedPaths(fileExists: { (try? repository.entry(at: $0, inTree: best)) != nil })
@@ -220,7 +233,7 @@ extension LoopRunner {
                 },
                 addedLines: summary.addedContent,
                 baseMode: { (try? repository.entry(at: $0, inTree: best))?.mode },
-                candidateSize: { (try? repository.file(at: $0, inTree: tree))?.count }
+                candidateSize: { path in tree.flatMap { (try? repository.file(at: path, inTree: $0))?.count } }
             ))
     }
 

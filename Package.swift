@@ -97,7 +97,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Core"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnerTests",
             dependencies: ["Runner", "Core", "Git", "Store", "TestSupport"],

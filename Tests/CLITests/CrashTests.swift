@@ -1,0 +1,103 @@
+import Core
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `kill -9` of `ratchet run` at random instants, then `ratchet run` again: nothing accepted
+/// is lost or duplicated, no process is left behind, no slot is left mid-move, and the audit
+/// log verifies.
+@Suite(.serialized) struct CrashTests {
+    static let trials = 12
+
+    @Test func killNineAtRandomPointsResumesCleanly() throws {
+        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
+        let fixture = try TinyWorkspace.make(config: slow)
+        defer { fixture.remove() }
+        var rng = SplitMix64(seed: 2026)
+        let binary = try ratchetBinary()
+        var killedMidRun = 0
+        for _ in 0..<Self.trials {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["run"]
+            process.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let delay = 0.05 + Double(rng.next() % 1000) / 1000.0 * 0.5
+            Thread.sleep(forTimeInterval: delay)
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killedMidRun += 1
+            }
+            process.waitUntilExit()
+        }
+        print("kill -9 trials: \(Self.trials), killed mid-run: \(killedMidRun)")
+        #expect(killedMidRun >= Self.trials / 2)
+
+        let final = try runRatchet(["run"], in: fixture.path)
+        #expect(final.status == 0, "\(final.errorOutput)")
+        let log = try runRatchet(["log", "--json"], in: fixture.path)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.output.utf8)) as? [[String: Any]])
+        let decided = entries.filter { ($0["outcome"] as? String) != "interrupted" }
+        let sources = decided.compactMap { $0["source"] as? String }
+        #expect(Set(sources).count == sources.count, "a candidate was decided twice: \(sources)")
+        #expect(Set(sources) == ["speed=2", "speed=3", "speed=4", "01-bonus.diff", "02-touch-bench.diff", "03-garbage.diff", "04-neutral.diff"])
+        #expect(decided.filter { ($0["outcome"] as? String) == "accepted" }.count == 3)
+        #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 4\n")
+        #expect(try fixture.git("rev-list", "--count", "main..ratchet/tiny").trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+
+        let verify = try runRatchet(["audit", "verify"], in: fixture.path)
+        #expect(verify.status == 0, "\(verify.output)")
+
+        // No slot is left mid-move and no process works in the state folder any more.
+        let state = fixture.path + "/.git/ratchet"
+        for slot in ["0", "1"] {
+            let text = try String(contentsOfFile: state + "/slots/tiny/\(slot)/slot.state", encoding: .utf8)
+            #expect(text.hasPrefix("tree "), "slot \(slot): \(text)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { name in
+            guard Int32(name) != nil, let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd") else { return false }
+            return cwd.hasPrefix(state)
+        }
+        #expect(leftovers.isEmpty, "processes left in the state folder: \(leftovers)")
+    }
+
+    @Test func sigtermStopsGracefullyAndASecondSigintForces() throws {
+        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
+        let fixture = try TinyWorkspace.make(config: slow)
+        defer { fixture.remove() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ratchetBinary())
+        process.arguments = ["run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.6)
+        let start = Date()
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(start) < 2)
+        let status = try runRatchet(["status"], in: fixture.path)
+        #expect(status.output.contains("stopped by SIGTERM"))
+
+        let forced = Process()
+        forced.executableURL = URL(fileURLWithPath: try ratchetBinary())
+        forced.arguments = ["run"]
+        forced.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
+        forced.standardOutput = FileHandle.nullDevice
+        forced.standardError = FileHandle.nullDevice
+        try forced.run()
+        Thread.sleep(forTimeInterval: 0.4)
+        forced.interrupt()
+        forced.interrupt()
+        forced.waitUntilExit()
+        #expect([0, 130].contains(forced.terminationStatus))
+    }
+}

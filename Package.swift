@@ -75,7 +75,7 @@ let package = Package(
             path: "benchmarks/DecisionBench",
             swiftSettings: swiftSettings
         ),
-        .target(name: "TestSupport", dependencies: ["Git"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["Git", "Runner"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GitTests", dependencies: ["Git", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
         .testTarget(
@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(
             name: "AdaptersTests",
             dependencies: [
-                "Adapters", "Core", "Git", "TestSupport",
+                "Adapters", "Core", "Git", "TestSupport", "Runner", "Store",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -180,8 +180,16 @@ extension LoopConfig {
     public func protectedPaths(fileExists: (String) -> Bool = { _ in false }) -> [String] {
         var paths = Self.defaultProtected + gate.protected
         for proposer in proposers {
-            if case .patches(let directory) = proposer, let relative = Paths.relative(directory, to: repository), !relative.isEmpty {
-                paths.append(relative + "/**")
+            switch proposer {
+            case .patches(let directory):
+                if let relative = Paths.relative(directory, to: repository), !relative.isEmpty { paths.append(relative + "/**") }
+            case .openai(let spec), .anthropic(let spec):
+                // The guidance file steers the model: the model must not edit it.
+                if let guidance = spec.prompt.guidance, let relative = Paths.relative(guidance, to: repository) { paths.append(relative) }
+            case .command(let spec):
+                if let guidance = spec.prompt.guidance, let relative = Paths.relative(guidance, to: repository) { paths.append(relative) }
+            default:
+                break
             }
         }
         paths += commandFiles(fileExists: fileExists)

@@ -11,14 +11,15 @@ extension LoopRunner {
     func runCandidate(_ proposer: any Proposer) async throws -> CandidateOutcome {
         let history = try store.candidates(loop: config.name)
         let mine = history.filter { $0.proposer == proposer.kind && $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
+        let measured = measuredValues(history)
         let context = ProposalContext(
             loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
             tried: Set(mine.map(\.source)),
-            recent: history.suffix(10).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
+            recent: history.suffix(100).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
             lineage: lineage(),
             objective: Objective(
                 metric: config.metric.source.name, direction: config.metric.decision.direction, minEffect: config.metric.decision.minEffect,
-                bench: config.bench.run),
+                bench: config.bench.run, bestValue: measured.best, baseValue: measured.base),
             scope: config.scope,
             baseCommit: try? ObjectID(hex: loop.baseCommit)
         )
@@ -66,6 +67,24 @@ extension LoopRunner {
             candidate.prompt = transcript.prompt
             candidate.response = transcript.response
         }
+    }
+
+    /// The median measured value of the current best and of the original base, from stored
+    /// samples (the base as the first measured baseline, the best as the candidate side of the
+    /// accept that made it).
+    func measuredValues(_ history: [CandidateRecord]) -> (best: Double?, base: Double?) {
+        func median(_ values: [Double]) -> Double? {
+            guard !values.isEmpty else { return nil }
+            let sorted = values.sorted()
+            return sorted[sorted.count / 2]
+        }
+        func values(_ candidate: CandidateRecord?, arm: String) -> Double? {
+            guard let id = candidate?.id, let samples = try? store.samples(candidate: id) else { return nil }
+            return median(samples.filter { !$0.warmup && $0.arm == arm }.map(\.value))
+        }
+        let base = values(history.first { $0.pairs != nil && $0.parentCommit == loop.baseCommit }, arm: "baseline")
+        let best = bestCommit.hex == loop.baseCommit ? base : values(history.last { $0.commit == bestCommit.hex }, arm: "candidate")
+        return (best, base)
     }
 
     func acceptedCount(_ history: [CandidateRecord]) -> Int {

@@ -6,20 +6,6 @@ import Store
 import TestSupport
 import Testing
 
-final class EventLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [RunEvent] = []
-    func add(_ event: RunEvent) { lock.withLock { events.append(event) } }
-    var all: [RunEvent] { lock.withLock { events } }
-}
-
-func runLoop(_ fixture: GitFixture, options: RunOptions = RunOptions()) async throws -> (RunSummary, Workspace) {
-    let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
-    let log = EventLog()
-    let runner = try LoopRunner(workspace: workspace, options: options, emit: { log.add($0) })
-    return (try await runner.run(), workspace)
-}
-
 func outcomes(_ workspace: Workspace) throws -> [String: String] {
     Dictionary(
         try workspace.store.candidates(loop: "tiny").map { ($0.source, ($0.outcome ?? $0.state) + "/" + ($0.rejection ?? "-")) },

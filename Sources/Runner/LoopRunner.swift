@@ -44,6 +44,7 @@ public final class LoopRunner {
     let emit: @Sendable (RunEvent) -> Void
     let executor: CommandRunner
     let pause: PauseSwitch
+    let pauseRecorder: PauseRecorder
     let audit: AuditLog
     var config: LoopConfig { workspace.config }
     var repository: Repository { workspace.repository }
@@ -69,6 +70,7 @@ public final class LoopRunner {
         let config = workspace.config
         pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: config.name)
         audit = workspace.audit
+        pauseRecorder = PauseRecorder(loop: config.name, store: workspace.store, audit: workspace.audit, pause: pause)
         lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
         executor = CommandRunner(sandbox: try Self.sandbox(config.sandbox, emit: emit))
         let repository = workspace.repository
@@ -240,21 +242,14 @@ public final class LoopRunner {
     /// Waits while paused; returns a stop reason when the loop must stop.
     func safePoint() async throws -> String? {
         if let reason = options.stop.reason { return reason }
-        if pause.isPaused {
-            let why = pause.reason ?? "paused"
-            try audit.append(loop: config.name, kind: "pause", ["reason": why])
-            loop.status = "paused"
-            loop.statusReason = why
-            try store.save(loop)
-            emit(.note(why + " — waiting for `ratchet resume`"))
-            while pause.isPaused && !options.stop.isSet {
+        if pauseRecorder.check() {
+            emit(.note((pause.reason ?? "paused") + " — waiting for `ratchet resume`"))
+            while pauseRecorder.check() && !options.stop.isSet {
                 try? await Task.sleep(for: .milliseconds(100))
             }
             if let reason = options.stop.reason { return reason }
-            try audit.append(loop: config.name, kind: "resume", [:])
             loop.status = "running"
             loop.statusReason = nil
-            try store.save(loop)
             emit(.note("resumed"))
         }
         return nil
@@ -263,7 +258,7 @@ public final class LoopRunner {
     /// The control every running command polls.
     var control: @Sendable () -> CommandControl {
         let stop = options.stop
-        let pause = self.pause
+        let pause = self.pauseRecorder
         let deadline = config.budget.wallSeconds.map { started.addingTimeInterval($0 - pastWallSeconds) }
         return {
             if stop.isSet { return .stop }
@@ -271,7 +266,7 @@ public final class LoopRunner {
                 stop.stop("budget budget.wall_clock tripped")
                 return .stop
             }
-            return pause.isPaused ? .pause : .run
+            return pause.check() ? .pause : .run
         }
     }
 

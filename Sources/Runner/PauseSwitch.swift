@@ -1,4 +1,6 @@
 import Foundation
+import Store
+import Synchronization
 
 /// The pause switch: flag files that a person, a script or `ratchet pause` can create — one
 /// per loop (`<state>/<loop>.pause`) and one global (`<state>/pause`). While either exists,
@@ -36,5 +38,37 @@ public struct PauseSwitch: Sendable {
     @discardableResult
     public func resume(global: Bool = false) -> Bool {
         unlink(global ? globalFlag : loopFlag) == 0
+    }
+}
+
+/// Records each pause and resume of a running loop once — in the audit log and the loop's
+/// status — whether it was first noticed between steps or by a running command.
+final class PauseRecorder: Sendable {
+    private let paused = Mutex<Bool>(false)
+    let loop: String
+    let store: Store
+    let audit: AuditLog
+    let pause: PauseSwitch
+
+    init(loop: String, store: Store, audit: AuditLog, pause: PauseSwitch) {
+        self.loop = loop
+        self.store = store
+        self.audit = audit
+        self.pause = pause
+    }
+
+    /// Whether the loop is paused now; records the transition when it changed.
+    func check() -> Bool {
+        let now = pause.isPaused
+        let changed = paused.withLock { was -> Bool in
+            defer { was = now }
+            return was != now
+        }
+        if changed {
+            let why = pause.reason ?? "paused"
+            try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
+            try? store.setStatus(loop: loop, status: now ? "paused" : "running", reason: now ? why : nil)
+        }
+        return now
     }
 }

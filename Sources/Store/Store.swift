@@ -174,6 +174,14 @@ public final class Store: Sendable {
         try write("save loop '\(loop.name)'") { try copy.save($0) }
     }
 
+    /// Sets a loop's status and reason without touching the rest of its row.
+    public func setStatus(loop: String, status: String, reason: String?) throws(StoreError) {
+        try write("set status of '\(loop)'") { db in
+            try db.execute(
+                sql: "UPDATE loop SET status = ?, statusReason = ?, updatedAt = ? WHERE name = ?", arguments: [status, reason, Date(), loop])
+        }
+    }
+
     // MARK: Candidates
 
     /// Inserts a new candidate with the loop's next sequence number.

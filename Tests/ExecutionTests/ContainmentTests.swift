@@ -54,15 +54,14 @@ func survivors(_ tag: String) -> [Int32] {
             let runner = CommandRunner(sandbox: sandbox)
             for (name, command) in hostile {
                 let tag = UUID().uuidString
-                let start = ContinuousClock.now
                 let result = try await runner.run(command, in: "/tmp", timeout: 0.5, environment: ["HOSTILE_TAG": tag])
-                let elapsed = ContinuousClock.now - start
                 let left = survivors(tag)
-                let total = ContinuousClock.now - start
                 #expect(left.isEmpty, "\(mode): '\(name)' left \(left)")
-                #expect(total < .milliseconds(1500), "\(mode): '\(name)' took \(total) to contain")
+                // From spawn to the last process reaped, measured by the runner itself (the
+                // test's own clock also counts waiting for a thread on a busy test machine).
+                #expect(result.wallSeconds < 1.5, "\(mode): '\(name)' took \(result.wallSeconds) s to contain")
+                print("containment \(mode) '\(name)': contained after \(String(format: "%.3f", result.wallSeconds)) s, no survivors")
                 if name != "daemon left behind after exit" { #expect(result.timedOut, "\(mode): \(name)") }
-                print("containment \(mode) '\(name)': returned after \(elapsed), no survivors after \(total)")
             }
         }
     }

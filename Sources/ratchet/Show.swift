@@ -16,6 +16,15 @@ struct Show: AsyncParsableCommand {
         var diff: String?
         var samples: [SampleRecord]
         var steps: [StepRecord]
+        var usage: Usage?
+        var prompt: String?
+        var response: String?
+    }
+
+    struct Usage: Codable {
+        var inputTokens: Int
+        var outputTokens: Int
+        var cost: Double
     }
 
     func run() async throws {
@@ -26,7 +35,13 @@ struct Show: AsyncParsableCommand {
             }
             let samples = try workspace.store.samples(candidate: id)
             let steps = try workspace.store.steps(candidate: id)
-            if json { return try printJSON(Detail(candidate: LogEntry(candidate), diff: candidate.diff, samples: samples, steps: steps)) }
+            let usage = candidate.inputTokens.map { Usage(inputTokens: $0, outputTokens: candidate.outputTokens ?? 0, cost: candidate.cost ?? 0) }
+            if json {
+                return try printJSON(
+                    Detail(
+                        candidate: LogEntry(candidate), diff: candidate.diff, samples: samples, steps: steps, usage: usage,
+                        prompt: candidate.prompt, response: candidate.response))
+            }
 
             print("candidate \(id) (#\(candidate.sequence) of loop \(candidate.loop)): \(candidate.title)")
             print("proposer:  \(candidate.proposer) (\(candidate.source))")
@@ -36,6 +51,10 @@ struct Show: AsyncParsableCommand {
                 print("effect:    \(Format.effect(estimate: estimate, lower: candidate.lower, upper: candidate.upper)) over \(candidate.pairs ?? 0) pairs; minimum \(Format.percent(candidate.threshold ?? 0))")
             }
             print("parent:    \(candidate.parentCommit.prefix(10))" + (candidate.commit.map { "  commit: \($0.prefix(10))" } ?? ""))
+            if let usage {
+                print(String(format: "model:     %d input + %d output tokens, cost %.4f", usage.inputTokens, usage.outputTokens, usage.cost))
+            }
+            if let review = candidate.review { print("review:    \(review)" + (candidate.checkpoint.map { " (checkpoint: \($0))" } ?? "")) }
             print("\nsteps:")
             for step in steps {
                 let wall = step.wallSeconds.map { String(format: " %.2fs", $0) } ?? ""
@@ -60,6 +79,14 @@ struct Show: AsyncParsableCommand {
             if let diff = candidate.diff {
                 print("\ndiff:")
                 print(diff)
+            }
+            if let prompt = candidate.prompt {
+                print("\nprompt (secrets redacted):")
+                print(prompt)
+            }
+            if let response = candidate.response {
+                print("\nreply:")
+                print(response)
             }
         }
     }

@@ -1,0 +1,1 @@
+// Morning report rendering lives here.

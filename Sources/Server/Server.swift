@@ -1,0 +1,1 @@
+// The daemon, HTTP API and review UI live here.

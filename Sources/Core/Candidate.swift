@@ -31,6 +31,12 @@ public enum RejectionKind: String, Sendable, Codable {
     case notBetter = "not_better"
     case inconclusive
     case interrupted
+    /// The `validate` command failed: the candidate's results differ from the best's.
+    case validateFailed = "validate_failed"
+    /// The bench output differs from the best's (`outputs_must_match`).
+    case outputMismatch = "output_mismatch"
+    /// A constraint metric got worse than its limit.
+    case constraint
 }
 
 /// A candidate's lifecycle: a step in progress, or finished with an outcome.

@@ -22,6 +22,11 @@ public enum MetricSource: Sendable, Equatable, Codable {
     case json(path: String, file: String?)
     /// The mean of the first result in a hyperfine `--export-json` file (relative to the slot).
     case hyperfine(file: String)
+    /// Instructions executed, counted by `valgrind --tool=callgrind` (the bench command runs
+    /// under it): deterministic, unaffected by other load on the machine.
+    case callgrind
+    /// Peak resident memory of the bench command, in bytes (rusage).
+    case peakMemory
 
     public var name: String {
         switch self {
@@ -29,7 +34,26 @@ public enum MetricSource: Sendable, Equatable, Codable {
         case .regex: "regex"
         case .json: "json"
         case .hyperfine: "hyperfine"
+        case .callgrind: "callgrind"
+        case .peakMemory: "peak_memory"
         }
+    }
+}
+
+/// A metric that must not get worse by more than a limit (e.g. optimise time, but reject any
+/// candidate that uses more than 5% more memory). Measured on the same runs as the objective.
+public struct ConstraintSpec: Sendable, Equatable, Codable {
+    public var name: String
+    public var source: MetricSource
+    public var direction: Direction
+    /// Largest relative regression allowed, e.g. 0.05.
+    public var maxRegression: Double
+
+    public init(name: String, source: MetricSource, direction: Direction, maxRegression: Double) {
+        self.name = name
+        self.source = source
+        self.direction = direction
+        self.maxRegression = maxRegression
     }
 }
 
@@ -39,11 +63,29 @@ public struct MetricSpec: Sendable, Equatable, Codable {
     public var decision: DecisionPolicy
     /// Runs of each side discarded before the first measured pair.
     public var warmup: Int
+    /// Pairs of an A/A run (best against itself) measured once per best commit; the minimum
+    /// effect is raised to the noise floor they show. 0 turns it off.
+    public var aaPairs: Int = 6
+    /// Before an accept is committed, a fresh round against the best must agree.
+    public var confirm: Bool = true
+    /// Every this many candidates, the original base is measured against the best again to
+    /// catch drift in the machine or the measurements. 0 turns it off.
+    public var driftEvery: Int = 10
+    /// Reject a candidate whose bench output differs from the best's (lines matching
+    /// `matchIgnore`, and the metric's own pattern, are left out of the comparison).
+    public var outputsMustMatch: Bool = false
+    public var matchIgnore: String?
+    public var constraints: [ConstraintSpec] = []
 
     public init(source: MetricSource, decision: DecisionPolicy, warmup: Int) {
         self.source = source
         self.decision = decision
         self.warmup = warmup
+    }
+
+    /// Whether the bench command must run under callgrind.
+    public var needsCallgrind: Bool {
+        source == .callgrind || constraints.contains { $0.source == .callgrind }
     }
 }
 
@@ -102,6 +144,9 @@ public struct LoopConfig: Sendable, Equatable, Codable {
     public var build: CommandSpec?
     public var test: CommandSpec?
     public var bench: CommandSpec
+    /// Runs in the candidate slot after the tests, with `RATCHET_BASELINE_SLOT` naming the
+    /// best code's slot, to compare their outputs on inputs the proposer never sees.
+    public var validate: CommandSpec?
     public var metric: MetricSpec
     /// Proposers in the order they are used; the next starts when one has nothing left.
     public var proposers: [ProposerSpec]
@@ -112,6 +157,8 @@ public struct LoopConfig: Sendable, Equatable, Codable {
     public var checkpoint: CheckpointSpec = CheckpointSpec()
     public var gate: GateSpec = GateSpec()
     public var sandbox: SandboxSpec = SandboxSpec()
+    /// When `ratchet daemon` runs the loop (`[schedule]`, see ScheduleConfig.swift).
+    public var schedule: ScheduleSpec = ScheduleSpec()
 }
 
 /// One thing wrong with a config file, located as precisely as the file allows.
@@ -207,7 +254,8 @@ extension LoopConfig {
     ]
 
     /// Files the build, test and bench commands run from: script paths named on the command
-    /// line, and the build file of the tool that starts the command (`make` → Makefile, …).
+    /// line (outside the scope), and the build file of the tool that starts the command
+    /// (`make` → Makefile, …), always.
     public func commandFiles(fileExists: (String) -> Bool) -> [String] {
         let toolFiles: [String: [String]] = [
             "make": ["Makefile", "makefile", "GNUmakefile", "*.mk", "**/*.mk"],
@@ -223,10 +271,17 @@ extension LoopConfig {
         for command in [build, test, bench].compactMap({ $0 }) {
             let words = command.run.split(whereSeparator: { " \t;&|()<>\"'".contains($0) }).map(String.init)
             if let first = words.first, let files = toolFiles[first.split(separator: "/").last.map(String.init) ?? first] { result += files }
+            // A script named on the command line is the evaluator's driver unless the scope says
+            // it is the program being improved (`sh src/work.sh` with scope `src/**`).
+            let scopeGlobs = scope.map(Glob.init)
             for word in words {
                 var path = word
                 while path.hasPrefix("./") { path.removeFirst(2) }
-                if !path.isEmpty, !path.hasPrefix("-"), !path.hasPrefix("/"), !path.contains("=") && fileExists(path) { result.append(path) }
+                if !path.isEmpty, !path.hasPrefix("-"), !path.hasPrefix("/"), !path.contains("="), fileExists(path),
+                    !scopeGlobs.contains(where: { $0.matches(path) })
+                {
+                    result.append(path)
+                }
             }
         }
         return Array(Set(result)).sorted()
@@ -411,7 +466,7 @@ struct ConfigReader {
     }
 
     mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
-        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox"])
+        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "schedule"])
         let loopTable = table(root, "loop", at: "", required: true)
         let commandsTable = table(root, "commands", at: "", required: true)
         let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
@@ -442,12 +497,13 @@ struct ConfigReader {
             state = string(loopTable, "state_dir", at: "loop", required: false).map { Paths.resolve($0, from: directory) }
         }
 
-        var build: CommandSpec?, test: CommandSpec?, bench: CommandSpec?
+        var build: CommandSpec?, test: CommandSpec?, bench: CommandSpec?, validate: CommandSpec?
         if let commandsTable {
-            checkKeys(commandsTable, at: "commands", allowed: ["build", "test", "bench"])
+            checkKeys(commandsTable, at: "commands", allowed: ["build", "test", "bench", "validate"])
             build = command(commandsTable, "build", required: false)
             test = command(commandsTable, "test", required: false)
             bench = command(commandsTable, "bench", required: true)
+            validate = command(commandsTable, "validate", required: false)
         }
 
         let metric = self.metric(metricTable)
@@ -457,13 +513,14 @@ struct ConfigReader {
         let checkpoint = self.checkpoint(table(root, "checkpoint", at: "", required: false))
         let gate = self.gate(table(root, "gate", at: "", required: false))
         let sandbox = self.sandbox(table(root, "sandbox", at: "", required: false))
+        let schedule = self.schedule(table(root, "schedule", at: "", required: false))
 
         guard problems.isEmpty, let bench, let metric else { return nil }
         return LoopConfig(
             name: name, repository: repository, base: base, scope: scope, stateDirectory: state,
-            build: build, test: test, bench: bench, metric: metric,
+            build: build, test: test, bench: bench, validate: validate, metric: metric,
             proposers: proposers, seed: seed, configDirectory: directory,
-            budget: budget, checkpoint: checkpoint, gate: gate, sandbox: sandbox
+            budget: budget, checkpoint: checkpoint, gate: gate, sandbox: sandbox, schedule: schedule
         )
     }
 
@@ -471,37 +528,12 @@ struct ConfigReader {
         let path = "metric"
         checkKeys(
             table, at: path,
-            allowed: ["source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "warmup", "pattern", "path", "file"]
+            allowed: [
+                "source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "warmup", "pattern", "path", "file",
+                "aa_pairs", "confirm", "drift_every", "outputs_must_match", "match_ignore", "constraint",
+            ]
         )
-        var source = MetricSource.wallTime
-        let sourceName = string(table, "source", at: path, required: false) ?? "wall_time"
-        let pattern = string(table, "pattern", at: path, required: false)
-        let jsonPath = string(table, "path", at: path, required: false)
-        let file = string(table, "file", at: path, required: false)
-        switch sourceName {
-        case "wall_time":
-            source = .wallTime
-        case "regex":
-            if let pattern {
-                if (try? Regex(pattern)) == nil {
-                    problem("metric.pattern", "'\(pattern)' is not a valid regular expression")
-                }
-                source = .regex(pattern: pattern)
-            } else {
-                problem("metric.pattern", "missing: source \"regex\" needs a pattern whose first group is the number")
-            }
-        case "json":
-            if let jsonPath {
-                if JSONPath.parse(jsonPath) == nil { problem("metric.path", "'\(jsonPath)' is not a JSON path like results[0].mean") }
-                source = .json(path: jsonPath, file: file)
-            } else {
-                problem("metric.path", "missing: source \"json\" needs a path like results[0].mean")
-            }
-        case "hyperfine":
-            source = .hyperfine(file: file ?? "hyperfine.json")
-        default:
-            problem("metric.source", "'\(sourceName)' is not a metric source; allowed: wall_time, regex, json, hyperfine")
-        }
+        let source = metricSource(table, at: path)
         var direction = Direction.lower
         if let text = string(table, "direction", at: path, required: false) {
             if let parsed = Direction(rawValue: text) {
@@ -509,6 +541,8 @@ struct ConfigReader {
             } else {
                 problem("metric.direction", "'\(text)' is not allowed; use \"lower\" or \"higher\" (which is better)")
             }
+        } else if source == .peakMemory || source == .callgrind {
+            direction = .lower
         }
         let minEffect = number(table, "min_effect", at: path) ?? 0.02
         if !(0..<1).contains(minEffect) { problem("metric.min_effect", "must be a fraction in [0, 1), e.g. 0.02 for 2%") }
@@ -519,7 +553,91 @@ struct ConfigReader {
         if maxPairs < minPairs { problem("metric.max_pairs", "must be at least min_pairs (\(minPairs))") }
         let warmup = integer(table, "warmup", at: path, range: 0...100) ?? 1
         let policy = DecisionPolicy(direction: direction, minEffect: minEffect, confidence: confidence, minPairs: minPairs, maxPairs: maxPairs)
-        return MetricSpec(source: source, decision: policy, warmup: warmup)
+        var spec = MetricSpec(source: source ?? .wallTime, decision: policy, warmup: warmup)
+        spec.aaPairs = integer(table, "aa_pairs", at: path, range: 0...1000) ?? spec.aaPairs
+        spec.driftEvery = integer(table, "drift_every", at: path, range: 0...1_000_000) ?? spec.driftEvery
+        spec.confirm = boolean(table, "confirm", at: path) ?? spec.confirm
+        spec.outputsMustMatch = boolean(table, "outputs_must_match", at: path) ?? spec.outputsMustMatch
+        if let ignore = string(table, "match_ignore", at: path, required: false) {
+            if (try? Regex(ignore)) == nil { problem("metric.match_ignore", "'\(ignore)' is not a valid regular expression") }
+            spec.matchIgnore = ignore
+        }
+        if let raw = table["constraint"] {
+            guard let array = raw.array else {
+                problem("metric.constraint", "must be an array of tables: [[metric.constraint]]")
+                return spec
+            }
+            for (index, element) in array.enumerated() {
+                let at = "metric.constraint[\(index)]"
+                guard let constraint = element.table else {
+                    problem(at, "must be a table")
+                    continue
+                }
+                checkKeys(constraint, at: at, allowed: ["name", "source", "pattern", "path", "file", "direction", "max_regression"])
+                let name = string(constraint, "name", at: at, required: true) ?? ""
+                let constraintSource = metricSource(constraint, at: at)
+                var constraintDirection = Direction.lower
+                if let text = string(constraint, "direction", at: at, required: false) {
+                    if let parsed = Direction(rawValue: text) { constraintDirection = parsed } else { problem("\(at).direction", "use \"lower\" or \"higher\"") }
+                }
+                guard let limit = number(constraint, "max_regression", at: at) else {
+                    problem("\(at).max_regression", "missing: the largest relative regression allowed, e.g. 0.05")
+                    continue
+                }
+                if limit < 0 { problem("\(at).max_regression", "must not be negative") }
+                if let constraintSource, constraintSource == .wallTime && source == .wallTime {
+                    problem("\(at).source", "the objective is already wall time")
+                }
+                if let constraintSource {
+                    spec.constraints.append(ConstraintSpec(name: name, source: constraintSource, direction: constraintDirection, maxRegression: limit))
+                }
+            }
+        }
+        return source == nil ? nil : spec
+    }
+
+    mutating func boolean(_ table: TOMLTable, _ key: String, at path: String) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else {
+            problem("\(path).\(key)", "must be true or false, found \(value.type)")
+            return nil
+        }
+        return bool
+    }
+
+    /// `source` with its `pattern`/`path`/`file`, in a metric or constraint table.
+    mutating func metricSource(_ table: TOMLTable, at path: String) -> MetricSource? {
+        let sourceName = string(table, "source", at: path, required: false) ?? "wall_time"
+        let pattern = string(table, "pattern", at: path, required: false)
+        let jsonPath = string(table, "path", at: path, required: false)
+        let file = string(table, "file", at: path, required: false)
+        switch sourceName {
+        case "wall_time":
+            return .wallTime
+        case "regex":
+            guard let pattern else {
+                problem("\(path).pattern", "missing: source \"regex\" needs a pattern whose first group is the number")
+                return nil
+            }
+            if (try? Regex(pattern)) == nil { problem("\(path).pattern", "'\(pattern)' is not a valid regular expression") }
+            return .regex(pattern: pattern)
+        case "json":
+            guard let jsonPath else {
+                problem("\(path).path", "missing: source \"json\" needs a path like results[0].mean")
+                return nil
+            }
+            if JSONPath.parse(jsonPath) == nil { problem("\(path).path", "'\(jsonPath)' is not a JSON path like results[0].mean") }
+            return .json(path: jsonPath, file: file)
+        case "hyperfine":
+            return .hyperfine(file: file ?? "hyperfine.json")
+        case "callgrind":
+            return .callgrind
+        case "peak_memory":
+            return .peakMemory
+        default:
+            problem("\(path).source", "'\(sourceName)' is not a metric source; allowed: wall_time, regex, json, hyperfine, callgrind, peak_memory")
+            return nil
+        }
     }
 
     mutating func proposers(_ table: TOMLTable, directory: String) -> ([ProposerSpec], UInt64) {

@@ -40,8 +40,68 @@ public struct MetricError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// Everything one benchmark run produced that a metric can be read from.
+public struct MetricInputs: Sendable {
+    public var wallSeconds: Double
+    public var output: String
+    /// The contents of the source's file, when it names one.
+    public var file: String?
+    public var peakMemoryBytes: Int?
+    /// Instructions counted by callgrind, when the run was under it.
+    public var instructions: Double?
+
+    public init(wallSeconds: Double, output: String, file: String? = nil, peakMemoryBytes: Int? = nil, instructions: Double? = nil) {
+        self.wallSeconds = wallSeconds
+        self.output = output
+        self.file = file
+        self.peakMemoryBytes = peakMemoryBytes
+        self.instructions = instructions
+    }
+}
+
 /// Pulls the measured number out of a benchmark run.
 public enum MetricExtractor {
+    /// The metric value of one run, from everything it produced.
+    public static func value(source: MetricSource, inputs: MetricInputs) throws(MetricError) -> Double {
+        switch source {
+        case .callgrind:
+            guard let instructions = inputs.instructions, instructions > 0 else {
+                throw MetricError("callgrind counted no instructions (is valgrind installed? apt-get install valgrind)")
+            }
+            return instructions
+        case .peakMemory:
+            guard let bytes = inputs.peakMemoryBytes, bytes > 0 else { throw MetricError("the peak memory of the run is unknown") }
+            return Double(bytes)
+        default:
+            return try value(source: source, wallSeconds: inputs.wallSeconds, output: inputs.output, file: inputs.file)
+        }
+    }
+
+    /// The total instruction count (`summary:` or `totals:` line) of callgrind output files.
+    public static func callgrindInstructions(_ outputs: [String]) -> Double? {
+        var total = 0.0
+        var found = false
+        for text in outputs {
+            for line in text.split(separator: "\n") where line.hasPrefix("summary:") || line.hasPrefix("totals:") {
+                if let number = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+                    total += number
+                    found = true
+                    break
+                }
+            }
+        }
+        return found ? total : nil
+    }
+
+    /// Standard output with the lines that may legitimately differ between two runs removed
+    /// (those matching `ignore` or the metric's own pattern), for output comparison.
+    public static func comparable(_ output: String, ignoring patterns: [String]) -> String {
+        let regexes = patterns.compactMap { try? Regex($0) }
+        return output.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in !regexes.contains { (try? $0.firstMatch(in: String(line))) != nil } }
+            .joined(separator: "\n")
+    }
+
     /// The metric value of one run.
     /// - Parameters:
     ///   - source: the configured source.
@@ -74,6 +134,8 @@ public enum MetricExtractor {
         case .hyperfine(let fileName):
             guard let file else { throw MetricError("hyperfine export '\(fileName)' was not written; run hyperfine with --export-json \(fileName)") }
             return try number(atPath: "results[0].mean", inJSON: file, origin: "hyperfine export '\(fileName)'")
+        case .callgrind, .peakMemory:
+            throw MetricError("\(source.name) needs the run's counters; use value(source:inputs:)")
         }
     }
 

@@ -28,6 +28,11 @@ public struct CommandResult: Sendable, Equatable, Codable {
     public var wasPaused: Bool = false
     /// The command was killed because the loop was asked to stop.
     public var stopped: Bool = false
+    /// Peak resident memory of the command (the largest of it and the descendants it waited
+    /// for), from `wait4`'s rusage, in bytes.
+    public var peakMemoryBytes: Int?
+    /// User + system CPU time of the command and its waited-for descendants.
+    public var cpuSeconds: Double?
 
     public var succeeded: Bool { exitStatus == 0 && !timedOut && !stopped }
 
@@ -258,6 +263,7 @@ public struct CommandRunner: Sendable {
         var open = [outPipe[0], errPipe[0]]
         var status: Int32 = 0
         var reaped = false
+        var usage = rusage()
         var timedOut = false
         var stopped = false
         var wasPaused = false
@@ -295,7 +301,7 @@ public struct CommandRunner: Sendable {
                 kill(-group, SIGKILL)
             }
             if !reaped {
-                let waited = waitpid(pid, &status, WNOHANG)
+                let waited = wait4(pid, &status, WNOHANG, &usage)
                 if waited == pid {
                     reaped = true
                     end = ContinuousClock.now
@@ -341,7 +347,7 @@ public struct CommandRunner: Sendable {
             // The drain window ended with the child still running (it cannot: killed above),
             // or the loop broke on an error: make sure it is gone and reaped.
             kill(-group, SIGKILL)
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
             Self.killGroup(group)
             end = ContinuousClock.now
         }
@@ -358,7 +364,10 @@ public struct CommandRunner: Sendable {
             droppedBytes: stdoutBuffer.dropped + stderrBuffer.dropped,
             processGroup: group,
             wasPaused: wasPaused,
-            stopped: stopped
+            stopped: stopped,
+            peakMemoryBytes: Int(usage.ru_maxrss) * 1024,
+            cpuSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+                + Double(usage.ru_stime.tv_usec) / 1e6
         )
     }
 }

@@ -10,6 +10,9 @@ public struct Sandbox: Sendable, Equatable {
     public var memoryBytes: Int?
     public var processes: Int?
     public var fileBytes: Int?
+    /// Folders made visible read-only inside the sandbox even when they lie under its private
+    /// /tmp (the state folder, so a validate command can read the best code's slot).
+    public var readOnly: [String] = []
 
     public init(bubblewrap: String? = nil, cpuSeconds: Int? = nil, memoryBytes: Int? = nil, processes: Int? = nil, fileBytes: Int? = nil) {
         self.bubblewrap = bubblewrap
@@ -49,6 +52,11 @@ public struct Sandbox: Sendable, Equatable {
             argv += [
                 bubblewrap, "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            ]
+            for path in readOnly where path.hasPrefix("/tmp/") || path == "/tmp" {
+                argv += ["--ro-bind-try", path, path]
+            }
+            argv += [
                 "--bind", directory, directory, "--chdir", directory, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
             ]
         }

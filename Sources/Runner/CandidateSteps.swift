@@ -204,14 +204,32 @@ extension LoopRunner {
             }
         }
 
+        // validate: the candidate's results against the best's, on inputs the proposer never saw
+        if let validate = config.validate {
+            try await prepareBaseline()
+            step = try await enter(.test, &candidate)
+            let result = try await runCommand(validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory])
+            try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            if !result.succeeded {
+                try finish(&candidate, .rejected, .validateFailed, "validate failed (\(result.summary)): \(result.tail(lines: 5))")
+                return .decided
+            }
+        }
+
         // measure
         step = try await enter(.measure, &candidate)
         try await prepareBaseline()
+        try await calibrateNoise()
         let measured = try await measure(&candidate, step: step)
         switch measured {
         case .failed(let reason):
             try close(&step, ok: false, detail: reason)
             try finish(&candidate, .rejected, .benchFailed, reason)
+            return .decided
+        case .rejected(let kind, let reason):
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, kind, reason)
             return .decided
         case .decided(let report):
             try close(&step, ok: true, detail: report.reason)
@@ -266,13 +284,17 @@ extension LoopRunner {
 
     /// Runs a user command in a slot under the loop's control (stop, pause, wall-clock
     /// budget), recording its process group on the step so a crash cannot orphan it.
-    func runCommand(_ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil) async throws -> CommandResult {
+    func runCommand(
+        _ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil, extra: [String: String] = [:]
+    ) async throws -> CommandResult {
         let store = self.store
         let stepRecord = step
+        var environment = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": role, "RATCHET_SLOT": slot.directory]
+        environment.merge(extra) { $1 }
         do {
             return try await executor.run(
                 command.run, in: slot.directory, timeout: command.timeout,
-                environment: ["RATCHET_LOOP": config.name, "RATCHET_ROLE": role, "RATCHET_SLOT": slot.directory],
+                environment: environment,
                 control: control,
                 started: { group in
                     guard var record = stepRecord else { return }

@@ -59,6 +59,9 @@ public final class LoopRunner {
     var scratch: Slot?
     var baselineBuiltTree: ObjectID?
     var runRecord: RunRecord?
+    /// The relative effect A/A noise can produce on this machine for this benchmark.
+    var noiseFloor = 0.0
+    var noiseCalibratedTree: ObjectID?
     var pastWallSeconds = 0.0
     let started = Date()
     private let lock: LoopLock
@@ -72,7 +75,9 @@ public final class LoopRunner {
         audit = workspace.audit
         pauseRecorder = PauseRecorder(loop: config.name, store: workspace.store, audit: workspace.audit, pause: pause)
         lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
-        executor = CommandRunner(sandbox: try Self.sandbox(config.sandbox, emit: emit))
+        var sandbox = try Self.sandbox(config.sandbox, emit: emit)
+        sandbox.readOnly = [workspace.stateDirectory, config.repository]
+        executor = CommandRunner(sandbox: sandbox)
         let repository = workspace.repository
         let baseCommit: ObjectID
         do {
@@ -194,6 +199,7 @@ public final class LoopRunner {
                     return (reason, "stopped")
                 case .decided:
                     iterations += 1
+                    try await checkDrift(decided: try budgetUse().iterations)
                 case .checkpoint(let reason):
                     return (reason, "waiting")
                 }

@@ -8,105 +8,276 @@ extension LoopRunner {
     enum Measured {
         case decided(DecisionReport)
         case failed(String)
+        case rejected(RejectionKind, String)
+    }
+
+    /// What one benchmark run gave: the objective, each constraint, the output.
+    struct RunValues {
+        var objective: Double
+        var constraints: [Double]
+        var output: String
+        var wall: Double
+        var spoiled: Bool
     }
 
     enum BenchRun {
-        case value(Double, wall: Double)
-        /// Paused while running: the sample is not clean and is run again.
-        case spoiled(Double, wall: Double)
+        case values(RunValues)
         case failed(String)
     }
 
-    /// One benchmark run in `slot`, reduced to the metric's value.
-    func benchOnce(_ slot: Slot, role: String, step: StepRecord) async throws -> BenchRun {
-        var metricFile: String?
-        switch config.metric.source {
-        case .json(_, let file?): metricFile = file
-        case .hyperfine(let file): metricFile = file
-        default: break
+    /// The bench command line, under callgrind when a metric counts instructions.
+    func benchCommand(in slot: Slot) -> CommandSpec {
+        guard config.metric.needsCallgrind else { return config.bench }
+        var command = config.bench
+        let quoted = "'" + config.bench.run.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        command.run =
+            "valgrind --tool=callgrind --trace-children=yes -q --callgrind-out-file=\(slot.directory)/.ratchet-callgrind.%p /bin/sh -c \(quoted)"
+        return command
+    }
+
+    func callgrindFiles(in slot: Slot) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: slot.directory)) ?? [])
+            .filter { $0.hasPrefix(".ratchet-callgrind.") }.map { slot.directory + "/" + $0 }
+    }
+
+    /// One benchmark run in `slot`, reduced to the metrics' values.
+    /// `seed` reaches the command as `RATCHET_BENCH_SEED`, the same for both sides of a pair
+    /// and new for every pair, so a bench can draw inputs a candidate cannot special-case.
+    func benchOnce(_ slot: Slot, role: String, step: StepRecord?, seed: UInt32 = 0) async throws -> BenchRun {
+        let sources = [config.metric.source] + config.metric.constraints.map(\.source)
+        var files: [String] = []
+        for source in sources {
+            switch source {
+            case .json(_, let file?): files.append(file)
+            case .hyperfine(let file): files.append(file)
+            default: break
+            }
         }
-        if let metricFile { unlink(slot.directory + "/" + metricFile) }
-        let result = try await runCommand(config.bench, in: slot, role: role, step: step)
+        for file in files { unlink(slot.directory + "/" + file) }
+        for file in callgrindFiles(in: slot) { unlink(file) }
+        let result = try await runCommand(benchCommand(in: slot), in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
         if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
         guard result.succeeded else {
             return .failed("\(role) benchmark failed (\(result.summary)): \(result.tail(lines: 5))")
         }
-        let fileText = metricFile.flatMap { FileManager.default.contents(atPath: slot.directory + "/" + $0) }.map { String(decoding: $0, as: UTF8.self) }
+        var instructions: Double?
+        if config.metric.needsCallgrind {
+            let outputs = callgrindFiles(in: slot).compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+            instructions = MetricExtractor.callgrindInstructions(outputs)
+            for file in callgrindFiles(in: slot) { unlink(file) }
+        }
+        func value(_ source: MetricSource) throws(MetricError) -> Double {
+            var fileText: String?
+            var fileName: String?
+            switch source {
+            case .json(_, let file): fileName = file
+            case .hyperfine(let file): fileName = file
+            default: break
+            }
+            if let fileName {
+                fileText = FileManager.default.contents(atPath: slot.directory + "/" + fileName).map { String(decoding: $0, as: UTF8.self) }
+            }
+            let inputs = MetricInputs(
+                wallSeconds: result.wallSeconds, output: result.output, file: fileText, peakMemoryBytes: result.peakMemoryBytes,
+                instructions: instructions)
+            return try MetricExtractor.value(source: source, inputs: inputs)
+        }
         do {
-            let value = try MetricExtractor.value(source: config.metric.source, wallSeconds: result.wallSeconds, output: result.output, file: fileText)
-            return result.wasPaused ? .spoiled(value, wall: result.wallSeconds) : .value(value, wall: result.wallSeconds)
+            let objective = try value(config.metric.source)
+            var constraints: [Double] = []
+            for constraint in config.metric.constraints { constraints.append(try value(constraint.source)) }
+            return .values(RunValues(objective: objective, constraints: constraints, output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused))
         } catch {
             return .failed("\(role) benchmark: \(error.message)")
         }
     }
 
     /// Interleaved baseline/candidate runs, in random order within each pair, until the
-    /// decision rule stops. Every run is stored as a sample; a pair with a run that spanned
-    /// a pause is stored as discarded and measured again.
+    /// decision rule stops, then (for an accept) a fresh confirmation round. Every run is
+    /// stored as a sample; a pair with a run that spanned a pause is stored as discarded and
+    /// measured again.
     func measure(_ candidate: inout CandidateRecord, step: StepRecord) async throws -> Measured {
-        let policy = config.metric.decision
-        let decision = SequentialDecision(policy: policy)
-        var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: candidate.id ?? 0) &* 0x9E37_79B9)
+        var policy = config.metric.decision
+        policy.minEffect = max(policy.minEffect, noiseFloor)
         let id = candidate.id ?? 0
+        var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9)
         let arms: [(name: String, slot: Slot)] = [("baseline", baselineSlot), ("candidate", candidateSlot)]
 
-        var warm = 0
-        while warm < config.metric.warmup {
+        for warm in 0..<config.metric.warmup {
             for (position, arm) in arms.enumerated() {
                 switch try await benchOnce(arm.slot, role: arm.name, step: step) {
                 case .failed(let reason): return .failed(reason)
-                case .value(let value, let wall), .spoiled(let value, let wall):
-                    try store.add(SampleRecord(candidateId: id, pair: warm, arm: arm.name, position: position, value: value, wallSeconds: wall, warmup: true))
+                case .values(let run):
+                    try store.add(SampleRecord(candidateId: id, pair: warm, arm: arm.name, position: position, value: run.objective, wallSeconds: run.wall, warmup: true))
                 }
             }
-            warm += 1
         }
-        var pairs: [SamplePair] = []
-        var attempts = 0
-        while pairs.count < policy.maxPairs && attempts < policy.maxPairs * 3 {
-            attempts += 1
-            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-            let order = rng.next() & 1 == 0 ? [0, 1] : [1, 0]
-            var values = [0.0, 0.0]
-            var runs: [(arm: Int, position: Int, value: Double, wall: Double)] = []
-            var spoiled = false
-            for (position, armIndex) in order.enumerated() {
-                let arm = arms[armIndex]
-                switch try await benchOnce(arm.slot, role: arm.name, step: step) {
-                case .failed(let reason): return .failed(reason)
-                case .value(let value, let wall):
-                    values[armIndex] = value
-                    runs.append((armIndex, position, value, wall))
-                case .spoiled(let value, let wall):
-                    spoiled = true
-                    runs.append((armIndex, position, value, wall))
+        var pairNumber = 0
+        var allPairs: [(baseline: RunValues, candidate: RunValues)] = []
+        var reports: [DecisionReport] = []
+        // Round 1 decides; an accept is then confirmed by a fresh round 2.
+        for round in 1...(config.metric.confirm ? 2 : 1) {
+            let decision = SequentialDecision(policy: policy)
+            var pairs: [SamplePair] = []
+            var attempts = 0
+            var report: DecisionReport?
+            while report == nil && attempts < policy.maxPairs * 3 {
+                attempts += 1
+                if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+                let order = rng.next() & 1 == 0 ? [0, 1] : [1, 0]
+                let seed = UInt32(truncatingIfNeeded: rng.next())
+                var runs: [Int: RunValues] = [:]
+                var positions: [Int: Int] = [:]
+                for (position, armIndex) in order.enumerated() {
+                    switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed) {
+                    case .failed(let reason): return .failed(reason)
+                    case .values(let run):
+                        runs[armIndex] = run
+                        positions[armIndex] = position
+                    }
+                }
+                guard let base = runs[0], let cand = runs[1] else { continue }
+                let spoiled = base.spoiled || cand.spoiled
+                for (armIndex, run) in [(0, base), (1, cand)] {
+                    try store.add(
+                        SampleRecord(
+                            candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: run.objective,
+                            wallSeconds: run.wall, warmup: spoiled))
+                }
+                pairNumber += 1
+                if spoiled {
+                    emit(.note("pair spanned a pause: discarded, measuring again"))
+                    continue
+                }
+                if allPairs.isEmpty && config.metric.outputsMustMatch, let mismatch = outputMismatch(base.output, cand.output) {
+                    return .rejected(.outputMismatch, mismatch)
+                }
+                allPairs.append((base, cand))
+                pairs.append(SamplePair(baseline: base.objective, candidate: cand.objective))
+                do {
+                    let current = try decision.evaluate(pairs)
+                    emit(
+                        .sample(
+                            sequence: candidate.sequence, pair: pairs.count, baseline: base.objective, candidate: cand.objective,
+                            estimate: pairs.count >= 2 ? current.estimate : nil))
+                    if current.verdict != .needMore || pairs.count >= policy.maxPairs { report = current }
+                } catch {
+                    return .failed("benchmark values cannot be compared: \(error)")
                 }
             }
-            let pairIndex = pairs.count
-            for run in runs {
-                try store.add(
-                    SampleRecord(
-                        candidateId: id, pair: pairIndex, arm: arms[run.arm].name, position: run.position, value: run.value, wallSeconds: run.wall,
-                        warmup: spoiled))
+            guard let report else { return .failed("too many measurements were spoiled by pauses") }
+            reports.append(report)
+            if report.verdict != .accept { break }
+            if round == 1 && config.metric.confirm { emit(.note("accepted in round 1; confirming with a fresh round")) }
+        }
+        guard var final = reports.last else { return .failed("no measurement") }
+        if reports.count == 2 {
+            if final.verdict == .accept {
+                final.reason = "confirmed: " + final.reason + " (first round: " + Format.effect(reports[0]) + ")"
+            } else {
+                final.verdict = .reject
+                final.reason = "not confirmed by a fresh round: " + final.reason + "; the first round had " + Format.effect(reports[0])
             }
-            if spoiled {
-                emit(.note("pair spanned a pause: discarded, measuring again"))
-                continue
+        }
+        if noiseFloor > config.metric.decision.minEffect {
+            final.reason += String(format: " (minimum raised to the A/A noise floor %+.1f%%)", noiseFloor * 100)
+        }
+        if final.verdict == .accept, let violation = constraintViolation(allPairs) {
+            return .rejected(.constraint, violation + "; objective: " + final.reason)
+        }
+        return .decided(final)
+    }
+
+    /// Why a constraint metric forbids the candidate, or `nil`.
+    func constraintViolation(_ pairs: [(baseline: RunValues, candidate: RunValues)]) -> String? {
+        for (index, constraint) in config.metric.constraints.enumerated() {
+            let samples = pairs.compactMap { pair -> SamplePair? in
+                guard index < pair.baseline.constraints.count, index < pair.candidate.constraints.count else { return nil }
+                return SamplePair(baseline: pair.baseline.constraints[index], candidate: pair.candidate.constraints[index])
+            }
+            guard !samples.isEmpty, let g = try? SequentialDecision.logImprovements(samples, direction: constraint.direction) else { continue }
+            let change = exp(g.reduce(0, +) / Double(g.count)) - 1
+            if change < -constraint.maxRegression {
+                return String(format: "constraint %@ (%@): %.1f%% worse, the limit is %.1f%%", constraint.name, constraint.source.name, -change * 100, constraint.maxRegression * 100)
+            }
+        }
+        return nil
+    }
+
+    /// A description of how two bench outputs differ, or `nil` when they match.
+    func outputMismatch(_ baseline: String, _ candidate: String) -> String? {
+        var ignore = config.metric.matchIgnore.map { [$0] } ?? []
+        if case .regex(let pattern) = config.metric.source { ignore.append(pattern) }
+        let a = MetricExtractor.comparable(baseline, ignoring: ignore)
+        let b = MetricExtractor.comparable(candidate, ignoring: ignore)
+        guard a != b else { return nil }
+        let firstA = a.split(separator: "\n", omittingEmptySubsequences: false)
+        let firstB = b.split(separator: "\n", omittingEmptySubsequences: false)
+        let line = zip(firstA, firstB).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(firstA.count, firstB.count)
+        let expected = line < firstA.count ? String(firstA[line]) : "(end of output)"
+        let actual = line < firstB.count ? String(firstB[line]) : "(end of output)"
+        return "bench output differs from the best's at line \(line + 1): expected '\(expected.prefix(120))', got '\(actual.prefix(120))'"
+    }
+
+    // MARK: Noise floor and drift
+
+    /// Measures the best against itself (A/A) and raises the minimum effect to the noise it
+    /// shows, once per best commit.
+    func calibrateNoise() async throws {
+        guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return }
+        var pairs: [SamplePair] = []
+        for _ in 0..<config.metric.aaPairs {
+            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+            var values: [Double] = []
+            for role in ["baseline", "baseline"] {
+                switch try await benchOnce(baselineSlot, role: role, step: nil) {
+                case .failed(let reason):
+                    throw RunnerError(.baselineFailed, "the best code's benchmark fails: \(reason)")
+                case .values(let run):
+                    values.append(run.objective)
+                }
             }
             pairs.append(SamplePair(baseline: values[0], candidate: values[1]))
-            let report: DecisionReport
-            do {
-                report = try decision.evaluate(pairs)
-            } catch {
-                return .failed("benchmark values cannot be compared: \(error)")
-            }
-            emit(.sample(sequence: candidate.sequence, pair: pairs.count, baseline: values[0], candidate: values[1], estimate: pairs.count >= 2 ? report.estimate : nil))
-            if report.verdict != .needMore { return .decided(report) }
         }
-        do {
-            return .decided(try decision.evaluate(pairs))
-        } catch {
-            return .failed("benchmark values cannot be compared: \(error)")
+        noiseFloor = SequentialDecision.noiseFloor(aaPairs: pairs, confidence: config.metric.decision.confidence)
+        noiseCalibratedTree = bestTree
+        try audit.append(
+            loop: config.name, kind: "calibration",
+            ["best": bestCommit.hex, "aa_pairs": String(pairs.count), "noise_floor": String(format: "%.4f", noiseFloor)])
+        if noiseFloor > config.metric.decision.minEffect {
+            emit(.note(String(format: "A/A noise floor %+.1f%% is above min_effect: candidates must beat it", noiseFloor * 100)))
         }
+    }
+
+    /// Every `drift_every` candidates, measures the original base against the best again and
+    /// records how far apart they are now next to what the accepts claimed.
+    func checkDrift(decided: Int) async throws {
+        let every = config.metric.driftEvery
+        guard every > 0, decided > 0, decided % every == 0, bestCommit.hex != loop.baseCommit, let base = try? ObjectID(hex: loop.baseCommit)
+        else { return }
+        let reference = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/reference")
+        let baseTree = try repository.tree(ofCommit: base)
+        try reference.sync(to: baseTree)
+        if let build = config.build {
+            let result = try await runCommand(build, in: reference, role: "reference")
+            guard result.succeeded else { return }
+        }
+        var pairs: [SamplePair] = []
+        for _ in 0..<max(config.metric.decision.minPairs, 4) {
+            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+            guard case .values(let old) = try await benchOnce(reference, role: "reference", step: nil),
+                case .values(let new) = try await benchOnce(baselineSlot, role: "baseline", step: nil)
+            else { return }
+            pairs.append(SamplePair(baseline: old.objective, candidate: new.objective))
+        }
+        guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), !g.isEmpty else { return }
+        let measured = exp(g.reduce(0, +) / Double(g.count)) - 1
+        let claimed = try store.candidates(loop: config.name)
+            .filter { $0.outcome == Outcome.accepted.rawValue && $0.review != "rolled_back" && $0.review != "rejected" && $0.review != "reset" }
+            .reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) } - 1
+        try audit.append(
+            loop: config.name, kind: "drift_check",
+            ["measured": String(format: "%.4f", measured), "claimed": String(format: "%.4f", claimed), "pairs": String(pairs.count)])
+        emit(.note(String(format: "drift check: the best is %+.1f%% against the original base now; the accepts claimed %+.1f%%", measured * 100, claimed * 100)))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Core
 import Testing
 
@@ -92,5 +93,58 @@ import Testing
         #expect(JSONPath.parse("$.a") == [.key("a")])
         #expect(JSONPath.parse("a[x]") == nil)
         #expect(JSONPath.parse("") == nil)
+    }
+}
+
+@Suite struct MeasurementConfigTests {
+    @Test func constraintsAndHonestyKeysParse() throws {
+        let text = validConfig.replacingOccurrences(
+            of: "warmup = 0",
+            with: """
+                warmup = 0
+                aa_pairs = 4
+                confirm = false
+                drift_every = 0
+                outputs_must_match = true
+                match_ignore = '^took '
+                [[metric.constraint]]
+                name = "memory"
+                source = "peak_memory"
+                max_regression = 0.05
+                [[metric.constraint]]
+                name = "instructions"
+                source = "callgrind"
+                max_regression = 0.0
+                """
+        ).replacingOccurrences(of: "[commands.bench]", with: "[commands.validate]\nrun = \"./check-against-baseline\"\n[commands.bench]")
+        let config = try LoopConfig.parse(text, file: "r.toml", directory: "/w")
+        #expect(config.metric.aaPairs == 4)
+        #expect(!config.metric.confirm)
+        #expect(config.metric.driftEvery == 0)
+        #expect(config.metric.outputsMustMatch)
+        #expect(config.metric.matchIgnore == "^took ")
+        #expect(config.metric.constraints == [
+            ConstraintSpec(name: "memory", source: .peakMemory, direction: .lower, maxRegression: 0.05),
+            ConstraintSpec(name: "instructions", source: .callgrind, direction: .lower, maxRegression: 0),
+        ])
+        #expect(config.metric.needsCallgrind)
+        #expect(config.validate == CommandSpec(run: "./check-against-baseline", timeout: 600))
+    }
+
+    @Test func badConstraintIsNamed() throws {
+        let text = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\n[[metric.constraint]]\nname = \"m\"\nsource = \"peak_memory\"")
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
+        #expect(error.problems.contains { $0.key == "metric.constraint[0].max_regression" })
+    }
+
+    @Test func callgrindTotalsAndComparableOutput() throws {
+        let out1 = "events: Ir\nfn=main\n5 100\nsummary: 123456\n"
+        let out2 = "totals: 1000\n"
+        #expect(MetricExtractor.callgrindInstructions([out1, out2]) == 124_456)
+        #expect(MetricExtractor.callgrindInstructions(["nothing"]) == nil)
+        #expect(MetricExtractor.comparable("result: 5\ntook 12 ms\n", ignoring: ["^took "]) == "result: 5\n")
+        #expect(
+            try MetricExtractor.value(source: .peakMemory, inputs: MetricInputs(wallSeconds: 1, output: "", peakMemoryBytes: 4096)) == 4096)
+        #expect(throws: MetricError.self) { try MetricExtractor.value(source: .callgrind, inputs: MetricInputs(wallSeconds: 1, output: "")) }
     }
 }

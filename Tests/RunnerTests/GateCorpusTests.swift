@@ -18,14 +18,15 @@ import Testing
         "07-fullwidth-dots.diff": "path", "08-symlink-create.diff": "symlink", "09-symlink-follow.diff": "symlink",
         "10-exec-bit.diff": "mode", "11-binary.diff": "binary", "12-submodule.diff": "submodule", "13-size.diff": "size",
         "14-secret.diff": "secret", "15-deny.diff": "deny", "16-private-key.diff": "secret", "17-absolute.diff": "scope",
-        "18-hooks.diff": "protected", "19-bench-script.diff": "protected",
+        "18-hooks.diff": "protected", "19-makefile.diff": "protected",
     ]
 
     @Test func everyHostileDiffIsRejectedByItsRule() async throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasSuffix(".diff") }.sorted()
         #expect(Set(names) == Set(Self.expected.keys), "corpus and expectations disagree")
         let config = TinyWorkspace.config(kinds: #"["patches"]"#)
-            .replacingOccurrences(of: "scope = [\"src/**\"]", with: "scope = [\"src/**\", \"bench.sh\"]")
+            .replacingOccurrences(of: "scope = [\"src/**\"]", with: "scope = [\"src/**\", \"Makefile\"]")
+            .replacingOccurrences(of: "[commands.test]", with: "[commands.build]\nrun = \"make -s\"\n[commands.test]")
             .replacingOccurrences(of: "dir = \"patches\"", with: "dir = \"hostile\"")
             + "\n[gate]\nmax_added_lines = 40\ndeny = ['system\\(']\n[budget]\nconsecutive_failures = 100\n"
         let fixture = try TinyWorkspace.make(config: config)
@@ -34,6 +35,7 @@ import Testing
             try fixture.folder.write("hostile/" + name, try String(contentsOfFile: Self.corpus + "/" + name, encoding: .utf8))
         }
         try fixture.folder.write("README.md", "readme\n")
+        try fixture.folder.write("Makefile", "all:\n\ttrue\n")
         try fixture.folder.write("tests/unit.sh", "exit 0\n")
         try FileManager.default.createSymbolicLink(atPath: fixture.path + "/src/link", withDestinationPath: "/etc")
         try fixture.git("add", "-A")

@@ -1,0 +1,139 @@
+import Core
+import Foundation
+import Runner
+import Store
+import TestSupport
+import Testing
+
+/// Candidates that try to move their own score: none is accepted, and an honest
+/// improvement still is.
+@Suite(.serialized) struct CheatTests {
+    static let work = """
+        n=$1; i=0; sum=0
+        while [ $i -lt $n ]; do sum=$((sum + i)); i=$((i + 1)); done
+        echo "result: $sum"
+        echo "cost: $n"
+
+        """
+
+    static func patch(_ name: String, _ newBody: String) -> (String, String) {
+        let old = work.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "-" + $0 }.joined(separator: "\n")
+        let new = newBody.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "+" + $0 }.joined(separator: "\n")
+        let oldCount = work.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+        let newCount = newBody.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+        return (
+            "patches/" + name,
+            "diff --git a/src/work.sh b/src/work.sh\n--- a/src/work.sh\n+++ b/src/work.sh\n@@ -1,\(oldCount) +1,\(newCount) @@\n\(old)\n\(new)\n"
+        )
+    }
+
+    static let cheats: [(String, String)] = [
+        // Returns a cached answer for the input it saw in the bench command.
+        patch("01-special-case-input.diff", "if [ \"$1\" = 300 ]; then echo \"result: 44850\"; echo \"cost: 1\"; exit 0; fi\n" + work),
+        // Skips the work for large inputs (the tests only use small ones).
+        patch("02-skip-work.diff", "if [ \"$1\" -gt 100 ]; then echo \"result: 0\"; echo \"cost: 1\"; exit 0; fi\n" + work),
+        // Breaks correctness for speed: off by one.
+        patch("03-wrong-formula.diff", "n=$1\necho \"result: $((n * (n + 1) / 2))\"\necho \"cost: 1\"\n"),
+        // The honest improvement: the closed form.
+        patch("04-closed-form.diff", "n=$1\necho \"result: $((n * (n - 1) / 2))\"\necho \"cost: 1\"\n"),
+    ]
+
+    func workspace(bench: String, extra: String = "") throws -> GitFixture {
+        let config = """
+            [loop]
+            name = "tiny"
+            base = "main"
+            scope = ["src/**"]
+
+            [commands.test]
+            run = "[ \\"$(sh src/work.sh 10 | head -1)\\" = 'result: 45' ]"
+            [commands.validate]
+            run = "for n in 7 123 401; do [ \\"$(sh src/work.sh $n | head -1)\\" = \\"$(sh $RATCHET_BASELINE_SLOT/src/work.sh $n | head -1)\\" ] || { echo \\"differs for $n\\"; exit 1; }; done"
+            [commands.bench]
+            run = "\(bench)"
+
+            [metric]
+            source = "regex"
+            pattern = 'cost: (\\d+)'
+            direction = "lower"
+            min_effect = 0.02
+            min_pairs = 2
+            max_pairs = 6
+            warmup = 0
+            aa_pairs = 2
+            outputs_must_match = true
+            \(extra)
+
+            [proposer]
+            kind = "patches"
+            [proposer.patches]
+            dir = "patches"
+            """
+        var files: [String: String] = ["src/work.sh": Self.work, "ratchet.toml": config]
+        for (path, text) in Self.cheats { files[path] = text }
+        return try GitFixture(files: files, label: "cheat")
+    }
+
+    @Test func cheatsAreRejectedAndTheHonestChangeIsAccepted() async throws {
+        // The bench draws its input from the per-pair seed: special-casing one input cannot pay.
+        let fixture = try workspace(bench: "sh src/work.sh $((300 + RATCHET_BENCH_SEED % 40))")
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        let byName = Dictionary(uniqueKeysWithValues: try workspace.store.candidates(loop: "tiny").map { ($0.source, $0) })
+        let special = try #require(byName["01-special-case-input.diff"])
+        #expect(special.outcome != "accepted", "\(special.reason ?? "")")
+        let skip = try #require(byName["02-skip-work.diff"])
+        #expect(skip.outcome == "rejected")
+        #expect(["validate_failed", "output_mismatch"].contains(skip.rejection ?? ""), "\(skip.reason ?? "")")
+        let wrong = try #require(byName["03-wrong-formula.diff"])
+        #expect(wrong.rejection == "test_failed")
+        let honest = try #require(byName["04-closed-form.diff"])
+        #expect(honest.outcome == "accepted", "\(honest.reason ?? "")")
+        #expect(summary.accepted == 1)
+    }
+
+    /// Without a validate command, `outputs_must_match` alone catches a cached answer.
+    @Test func outputMismatchAloneCatchesACachedAnswer() async throws {
+        let fixture = try workspace(bench: "sh src/work.sh $((300 + RATCHET_BENCH_SEED % 40))")
+        defer { fixture.remove() }
+        let config = try fixture.folder.read("ratchet.toml").replacingOccurrences(of: "[commands.validate]", with: "[commands.unused_validate]")
+            .replacingOccurrences(of: "[commands.unused_validate]\nrun", with: "#")
+        try fixture.commit(files: ["ratchet.toml": config], message: "no validate")
+        let (_, workspace) = try await runLoop(fixture)
+        let skip = try #require(try workspace.store.candidates(loop: "tiny").first { $0.source == "02-skip-work.diff" })
+        #expect(skip.rejection == "output_mismatch", "\(skip.reason ?? "")")
+        #expect(skip.reason?.contains("expected 'result:") == true)
+    }
+
+    /// A change that only adds timing noise is not accepted on wall time.
+    @Test func timingNoiseIsNotAnImprovement() async throws {
+        let noisy = "n=$1; [ $((RATCHET_BENCH_SEED % 2)) = 0 ] && sleep 0.02\n" + Self.work.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
+        let (path, text) = Self.patch("01-noise.diff", noisy)
+        let config = """
+            [loop]
+            name = "tiny"
+            base = "main"
+            scope = ["src/**"]
+            [commands.bench]
+            run = "sh src/work.sh 200"
+            [metric]
+            source = "wall_time"
+            min_effect = 0.02
+            min_pairs = 3
+            max_pairs = 8
+            warmup = 1
+            aa_pairs = 3
+            [proposer]
+            kind = "patches"
+            [proposer.patches]
+            dir = "patches"
+            """
+        let fixture = try GitFixture(files: ["src/work.sh": Self.work, "ratchet.toml": config, path: text], label: "noise")
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.accepted == 0)
+        let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
+        #expect(candidate.outcome != "accepted")
+        #expect(try workspace.audit.entries(loop: "tiny").contains { $0.kind == "calibration" })
+    }
+}

@@ -147,6 +147,8 @@ public struct LoopConfig: Sendable, Equatable, Codable {
     /// Runs in the candidate slot after the tests, with `RATCHET_BASELINE_SLOT` naming the
     /// best code's slot, to compare their outputs on inputs the proposer never sees.
     public var validate: CommandSpec?
+    /// Extra benchmarks (`[[benchmark]]`); with any, candidates are judged on the combined gain.
+    public var benchmarks: [BenchmarkSpec] = []
     public var metric: MetricSpec
     /// Proposers in the order they are used; the next starts when one has nothing left.
     public var proposers: [ProposerSpec]
@@ -466,7 +468,7 @@ struct ConfigReader {
     }
 
     mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
-        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "schedule"])
+        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "benchmark", "schedule"])
         let loopTable = table(root, "loop", at: "", required: true)
         let commandsTable = table(root, "commands", at: "", required: true)
         let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
@@ -515,13 +517,17 @@ struct ConfigReader {
         let sandbox = self.sandbox(table(root, "sandbox", at: "", required: false))
         let schedule = self.schedule(table(root, "schedule", at: "", required: false))
 
+        let benchmarks = self.benchmarks(root, direction: metric?.decision.direction ?? .lower)
+
         guard problems.isEmpty, let bench, let metric else { return nil }
-        return LoopConfig(
+        var config = LoopConfig(
             name: name, repository: repository, base: base, scope: scope, stateDirectory: state,
             build: build, test: test, bench: bench, validate: validate, metric: metric,
             proposers: proposers, seed: seed, configDirectory: directory,
             budget: budget, checkpoint: checkpoint, gate: gate, sandbox: sandbox, schedule: schedule
         )
+        config.benchmarks = benchmarks
+        return config
     }
 
     mutating func metric(_ table: TOMLTable) -> MetricSpec? {
@@ -594,6 +600,41 @@ struct ConfigReader {
             }
         }
         return source == nil ? nil : spec
+    }
+
+    /// `[[benchmark]]` tables.
+    mutating func benchmarks(_ root: TOMLTable, direction: Direction) -> [BenchmarkSpec] {
+        guard let raw = root["benchmark"] else { return [] }
+        guard let array = raw.array else {
+            problem("benchmark", "must be an array of tables: [[benchmark]]")
+            return []
+        }
+        var result: [BenchmarkSpec] = []
+        for (index, element) in array.enumerated() {
+            let at = "benchmark[\(index)]"
+            guard let table = element.table else {
+                problem(at, "must be a table")
+                continue
+            }
+            checkKeys(table, at: at, allowed: ["name", "run", "timeout", "source", "pattern", "path", "file", "direction", "weight"])
+            let name = string(table, "name", at: at, required: true)
+            let run = string(table, "run", at: at, required: true)
+            let timeout = duration(table, "timeout", at: at) ?? 600
+            let source = metricSource(table, at: at)
+            var benchDirection = direction
+            if let text = string(table, "direction", at: at, required: false) {
+                if let parsed = Direction(rawValue: text) { benchDirection = parsed } else { problem("\(at).direction", "use \"lower\" or \"higher\"") }
+            }
+            let weight = number(table, "weight", at: at) ?? 1
+            if weight <= 0 { problem("\(at).weight", "must be greater than zero") }
+            if let name, result.contains(where: { $0.name == name }) || name == "bench" {
+                problem("\(at).name", "'\(name)' is used twice (\"bench\" is the main benchmark's name)")
+            }
+            if let name, let run, let source, !run.allSatisfy(\.isWhitespace) {
+                result.append(BenchmarkSpec(name: name, command: CommandSpec(run: run, timeout: timeout), source: source, direction: benchDirection, weight: weight))
+            }
+        }
+        return result
     }
 
     mutating func boolean(_ table: TOMLTable, _ key: String, at path: String) -> Bool? {

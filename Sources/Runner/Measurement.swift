@@ -15,6 +15,8 @@ extension LoopRunner {
     struct RunValues {
         var objective: Double
         var constraints: [Double]
+        /// One value per `[[benchmark]]`, in config order.
+        var extras: [Double] = []
         var output: String
         var wall: Double
         var spoiled: Bool
@@ -82,14 +84,54 @@ extension LoopRunner {
                 instructions: instructions)
             return try MetricExtractor.value(source: source, inputs: inputs)
         }
+        var values: RunValues
         do {
             let objective = try value(config.metric.source)
             var constraints: [Double] = []
             for constraint in config.metric.constraints { constraints.append(try value(constraint.source)) }
-            return .values(RunValues(objective: objective, constraints: constraints, output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused))
+            values = RunValues(objective: objective, constraints: constraints, output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused)
         } catch {
             return .failed("\(role) benchmark: \(error.message)")
         }
+        for extra in config.benchmarks {
+            let run = try await runCommand(extra.command, in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+            if run.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard run.succeeded else { return .failed("\(role) benchmark '\(extra.name)' failed (\(run.summary)): \(run.tail(lines: 5))") }
+            do {
+                values.extras.append(
+                    try MetricExtractor.value(
+                        source: extra.source, inputs: MetricInputs(wallSeconds: run.wallSeconds, output: run.output, peakMemoryBytes: run.peakMemoryBytes)))
+            } catch {
+                return .failed("\(role) benchmark '\(extra.name)': \(error.message)")
+            }
+            values.spoiled = values.spoiled || run.wasPaused
+        }
+        return .values(values)
+    }
+
+    /// The per-pair log improvement of every benchmark (main first), each in its direction.
+    func improvements(_ pairs: [(baseline: RunValues, candidate: RunValues)]) -> [[Double]] {
+        let main = pairs.map { log(improvementRatio($0.baseline.objective, $0.candidate.objective, config.metric.decision.direction)) }
+        let extras = config.benchmarks.enumerated().map { index, spec in
+            pairs.map { pair -> Double in
+                guard index < pair.baseline.extras.count, index < pair.candidate.extras.count else { return 0 }
+                return log(improvementRatio(pair.baseline.extras[index], pair.candidate.extras[index], spec.direction))
+            }
+        }
+        return [main] + extras
+    }
+
+    func improvementRatio(_ baseline: Double, _ candidate: Double, _ direction: Direction) -> Double {
+        guard baseline > 0, candidate > 0 else { return 1 }
+        return direction == .lower ? baseline / candidate : candidate / baseline
+    }
+
+    /// The pair the decision rule sees: the main benchmark's, or — with `[[benchmark]]`s — a
+    /// synthetic pair whose ratio is the weighted combined gain.
+    func decisionPair(_ baseline: RunValues, _ candidate: RunValues) -> SamplePair {
+        guard !config.benchmarks.isEmpty else { return SamplePair(baseline: baseline.objective, candidate: candidate.objective) }
+        let g = MultiBenchmark.combined(improvements([(baseline, candidate)]), weights: [1] + config.benchmarks.map(\.weight)).first ?? 0
+        return config.metric.decision.direction == .lower ? SamplePair(baseline: 1, candidate: exp(-g)) : SamplePair(baseline: 1, candidate: exp(g))
     }
 
     /// Interleaved baseline/candidate runs, in random order within each pair, until the
@@ -143,6 +185,12 @@ extension LoopRunner {
                         SampleRecord(
                             candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: run.objective,
                             wallSeconds: run.wall, warmup: spoiled))
+                    for (index, value) in run.extras.enumerated() where index < config.benchmarks.count {
+                        try store.add(
+                            SampleRecord(
+                                candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: value,
+                                wallSeconds: 0, warmup: spoiled, benchmark: config.benchmarks[index].name))
+                    }
                 }
                 pairNumber += 1
                 if spoiled {
@@ -153,7 +201,7 @@ extension LoopRunner {
                     return .rejected(.outputMismatch, mismatch)
                 }
                 allPairs.append((base, cand))
-                pairs.append(SamplePair(baseline: base.objective, candidate: cand.objective))
+                pairs.append(decisionPair(base, cand))
                 do {
                     let current = try decision.evaluate(pairs)
                     emit(
@@ -184,6 +232,16 @@ extension LoopRunner {
         }
         if final.verdict == .accept, let violation = constraintViolation(allPairs) {
             return .rejected(.constraint, violation + "; objective: " + final.reason)
+        }
+        if final.verdict == .accept, !config.benchmarks.isEmpty {
+            let names = ["bench"] + config.benchmarks.map(\.name)
+            let regressions = MultiBenchmark.significantRegressions(
+                names: names, improvements: improvements(allPairs), alpha: 1 - config.metric.decision.confidence)
+            if !regressions.isEmpty {
+                let list = regressions.map { String(format: "%@ %+.1f%% (upper bound %+.1f%%)", $0.name, $0.estimate * 100, $0.upper * 100) }
+                return .rejected(.notBetter, "combined gain, but a significant regression on " + list.joined(separator: ", ") + "; combined: " + final.reason)
+            }
+            final.reason = "combined over \(names.count) benchmarks: " + final.reason
         }
         return .decided(final)
     }

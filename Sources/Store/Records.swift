@@ -142,8 +142,13 @@ public struct SampleRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var wallSeconds: Double
     public var warmup: Bool
     public var createdAt: Date
+    /// The extra benchmark (`[[benchmark]]`) this run belongs to; `nil` for the main one.
+    public var benchmark: String?
 
-    public init(candidateId: Int64, pair: Int, arm: String, position: Int, value: Double, wallSeconds: Double, warmup: Bool) {
+    public init(
+        candidateId: Int64, pair: Int, arm: String, position: Int, value: Double, wallSeconds: Double, warmup: Bool, benchmark: String? = nil
+    ) {
+        self.benchmark = benchmark
         self.candidateId = candidateId
         self.pair = pair
         self.arm = arm

@@ -139,6 +139,9 @@ public final class Store: Sendable {
                 t.column("hash", .text).notNull()
             }
         }
+        migrator.registerMigration("v3-benchmarks") { db in
+            try db.alter(table: "sample") { t in t.add(column: "benchmark", .text) }
+        }
         return migrator
     }
 

@@ -148,3 +148,24 @@ import Testing
         #expect(throws: MetricError.self) { try MetricExtractor.value(source: .callgrind, inputs: MetricInputs(wallSeconds: 1, output: "")) }
     }
 }
+
+@Suite struct MultiBenchmarkTests {
+    @Test func combinedIsTheWeightedMean() {
+        let combined = MultiBenchmark.combined([[0.2, 0.4], [-0.1, -0.1]], weights: [1, 1])
+        #expect(combined.count == 2)
+        #expect(abs(combined[0] - 0.05) < 1e-12 && abs(combined[1] - 0.15) < 1e-12)
+        #expect(MultiBenchmark.combined([], weights: []).isEmpty)
+    }
+
+    @Test func onlySignificantRegressionsAreReportedWithCorrection() {
+        // A clear regression, a noisy non-regression, an improvement.
+        let clear = [-0.10, -0.11, -0.09, -0.10, -0.105]
+        let noisy = [-0.05, 0.06, -0.04, 0.05, -0.01]
+        let better = [0.1, 0.12, 0.09, 0.11, 0.1]
+        let found = MultiBenchmark.significantRegressions(names: ["a", "b", "c"], improvements: [clear, noisy, better], alpha: 0.05)
+        #expect(found.map(\.name) == ["a"])
+        #expect(found.first.map { $0.upper < 0 } == true)
+        // Deterministic (zero-variance) regression counts too.
+        #expect(MultiBenchmark.significantRegressions(names: ["d"], improvements: [[-0.2, -0.2]], alpha: 0.05).map(\.name) == ["d"])
+    }
+}

@@ -137,3 +137,28 @@ import Testing
         #expect(try workspace.audit.entries(loop: "tiny").contains { $0.kind == "calibration" })
     }
 }
+
+/// Several benchmarks: a candidate with a combined gain that makes one benchmark
+/// significantly worse is refused.
+@Suite(.serialized) struct MultiBenchmarkLoopTests {
+    @Test func combinedGainWithARegressionIsRefused() async throws {
+        let extra = #"""
+
+            [[benchmark]]
+            name = "other"
+            run = "s=$(sed -n 's/^speed = //p' src/config.txt); echo \"other: $((s * 100))\""
+            source = "regex"
+            pattern = 'other: (\d+)'
+            weight = 0.5
+            """#
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#) + extra
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
+        #expect(summary.accepted == 0)
+        let first = try #require(try workspace.store.candidates(loop: "tiny").first)
+        #expect(first.reason?.contains("significant regression on other") == true, "\(first.reason ?? "")")
+        let samples = try workspace.store.samples(candidate: try #require(first.id))
+        #expect(samples.contains { $0.benchmark == "other" })
+    }
+}

@@ -14,7 +14,8 @@ build: setup
 demo: build
 	scripts/demo.sh
 
-test: setup
+test:
+	@scripts/setup.sh --test
 	swift build --build-tests
 	swift test --skip-build
 

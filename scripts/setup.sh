@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Ratchet needs on Debian 12 when it is missing, then builds it.
-# Used by `make demo`, `make test` and the benchmarks; safe to run again.
+# Used by `make demo`, `make test` (with --test: also the browser-test tools) and the
+# benchmarks; safe to run again.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,15 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+# `--test`: the review UI's browser test needs headless Chromium driven by selenium.
+tests=false
+[ "${1:-}" = "--test" ] && tests=true
+if $tests; then
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
@@ -23,6 +33,13 @@ if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if $tests && ! python3 -c 'import selenium' >/dev/null 2>&1; then
+    echo "setup: installing selenium (PyPI) for the browser test" >&2
+    python3 -m pip install --quiet selenium 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages selenium \
+        || { echo "setup: could not install selenium with pip; the browser test will fail" >&2; }
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

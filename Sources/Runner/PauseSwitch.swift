@@ -66,7 +66,7 @@ final class PauseRecorder: Sendable {
         }
         if changed {
             let why = pause.reason ?? "paused"
-            try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
+            _ = try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
             try? store.setStatus(loop: loop, status: now ? "paused" : "running", reason: now ? why : nil)
         }
         return now

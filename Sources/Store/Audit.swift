@@ -80,16 +80,30 @@ public final class AuditLog: Sendable {
         return entry
     }
 
+    /// Moves the head anchor to `entry`. Several writers may share one state folder (loops
+    /// side by side in `ratchet daemon`, a review while a loop runs), each with its own
+    /// `AuditLog`: a lock file serialises them, each uses its own temporary file, and the
+    /// head never moves back to an older entry.
     func writeHead(_ entry: AuditEntry) throws(StoreError) {
+        let lock = open(headPath + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0, flock(lock, LOCK_EX) == 0 else {
+            let message = String(cString: strerror(errno))
+            if lock >= 0 { close(lock) }
+            throw StoreError(path: headPath + ".lock", operation: "lock audit head", message: message)
+        }
+        defer { close(lock) }
+        if let current = head(), current.seq >= entry.seq { return }
         let text = "\(entry.seq) \(entry.hash)\n"
-        let temporary = headPath + ".tmp"
+        let temporary = headPath + ".tmp.\(getpid()).\(entry.seq)"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
         } catch {
             throw StoreError(path: headPath, operation: "write audit head", message: "\(error)")
         }
         guard rename(temporary, headPath) == 0 else {
-            throw StoreError(path: headPath, operation: "write audit head", message: String(cString: strerror(errno)))
+            let message = String(cString: strerror(errno))
+            unlink(temporary)
+            throw StoreError(path: headPath, operation: "write audit head", message: message)
         }
     }
 

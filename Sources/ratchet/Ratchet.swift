@@ -24,7 +24,7 @@ struct Ratchet: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, Run.self, Status.self, Log.self, Show.self, Pause.self, Resume.self, Review.self, Approve.self,
-            Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self,
+            Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self, DaemonCommand.self, TokenCommand.self, ReportCommand.self,
         ]
     )
 }

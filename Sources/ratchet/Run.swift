@@ -43,12 +43,14 @@ struct Run: AsyncParsableCommand {
                 }
             }
             let quiet = json
+            let progress = LiveProgress(
+                tty: LiveProgress.stdoutIsTerminal, loop: workspace.config.name, store: workspace.store, budget: workspace.config.budget)
             let stop = StopSwitch()
             let runner: LoopRunner
             do {
                 runner = try LoopRunner(
                     workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop),
-                    emit: { event in if !quiet { Progress.print(event) } })
+                    emit: { event in if !quiet { progress.handle(event) } })
             } catch let error as RunnerError {
                 throw Failure(error)
             }
@@ -104,6 +106,13 @@ func handleSignals(_ stop: StopSwitch, pause: PauseSwitch) -> [any DispatchSourc
 
 enum Progress {
     static func print(_ event: RunEvent) {
+        var text = ""
+        print(event, to: &text)
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Appends the event's line (with its newline) to `output`.
+    static func print(_ event: RunEvent, to output: inout String) {
         let line: String
         switch event {
         case .started(let loop, let best, let resumed):
@@ -122,6 +131,6 @@ enum Progress {
         case .stopped(let reason):
             line = "loop stopped: \(reason)"
         }
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        output += line + "\n"
     }
 }

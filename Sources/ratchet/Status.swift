@@ -1,11 +1,13 @@
 import ArgumentParser
 import Core
 import Foundation
+import Report
 import Runner
 import Store
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the loop's state (running, paused, waiting, stopped and why), best commit, budgets and counts.")
+    static let configuration = CommandConfiguration(
+        abstract: "One screen on every loop in the state folder: state (running, paused, waiting, stopped and why), best commit, counts, review queue, budgets.")
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Print JSON.") var json = false
@@ -23,65 +25,57 @@ struct Status: AsyncParsableCommand {
         var pendingReview: Int
         var budget: BudgetUse
         var updatedAt: Date
+        /// Every loop in the state folder (this one included).
+        var loops: [LoopOverview]
     }
 
     func run() async throws {
         try await reporting {
             let workspace = try options.open()
             let name = workspace.config.name
-            let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: name)
-            guard let loop = try workspace.store.loop(named: name) else {
-                if json { try printJSON(["loop": name, "state": "never run"]) } else { print("loop \(name): never run (start it with `ratchet run`)") }
+            var overviews: [LoopOverview] = []
+            for record in try workspace.store.loops() {
+                overviews.append(
+                    LoopOverview.make(
+                        record: record, candidates: try workspace.store.candidates(loop: record.name), runs: try workspace.store.runs(loop: record.name),
+                        stateDirectory: workspace.stateDirectory, limits: record.name == name ? workspace.config.budget : nil))
+            }
+            let mine = overviews.first { $0.loop == name }
+            if json {
+                guard let mine else { return try printJSON(["loop": name, "state": "never run"]) }
+                return try printJSON(
+                    Report(
+                        loop: name, state: mine.state, reason: mine.reason, pid: mine.pid, paused: mine.paused, baseCommit: mine.baseCommit,
+                        bestCommit: mine.bestCommit, branch: mine.branch, candidates: mine.candidates, pendingReview: mine.pendingReview,
+                        budget: mine.budget, updatedAt: mine.updatedAt, loops: overviews))
+            }
+            if overviews.count > 1 || (mine == nil && !overviews.isEmpty) {
+                print("LOOP".padded(16) + "STATE".padded(11) + "BEST".padded(12) + "CAND".padded(6) + "ACC".padded(5) + "REVIEW".padded(8)
+                    + "EFFECT".padded(10) + "LAST")
+                for overview in overviews {
+                    let marker = overview.loop == name ? "*" : " "
+                    print(
+                        (marker + overview.loop).clipped(15).padded(16) + overview.state.uppercased().padded(11) + String(overview.bestCommit.prefix(10)).padded(12)
+                            + String(overview.total).padded(6) + String(overview.accepted).padded(5) + String(overview.pendingReview).padded(8)
+                            + Format.percent(overview.improvement).padded(10) + (overview.lastCandidate ?? "–").clipped(60))
+                }
+                print("")
+            }
+            guard let mine else {
+                print("loop \(name): never run (start it with `ratchet run`)")
                 return
             }
-            let candidates = try workspace.store.candidates(loop: name)
-            var counts: [String: Int] = [:]
-            for candidate in candidates { counts[candidate.outcome ?? "running", default: 0] += 1 }
-            let holder = LoopLock.holder(path: workspace.stateDirectory + "/\(name).lock")
-            // The recorded status says "running" only while a process holds the lock.
-            var state = loop.status
-            if holder == nil && (state == "running" || state == "paused") { state = "stopped" }
-            if holder != nil && pause.isPaused { state = "paused" }
-            var reason = loop.statusReason
-            if holder == nil && loop.status == "running" { reason = "the last run ended without recording why (crash or kill -9); `ratchet run` resumes" }
-            let decided = candidates.filter { $0.outcome != nil && $0.outcome != "interrupted" }
-            var use = BudgetUse()
-            use.iterations = decided.count
-            use.tokens = decided.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) }
-            use.cost = decided.reduce(0) { $0 + ($1.cost ?? 0) }
-            use.wallSeconds = try workspace.store.runs(loop: name).reduce(0) { $0 + ($1.endedAt ?? Date()).timeIntervalSince($1.startedAt) }
-            let pending = decided.filter { $0.outcome == "accepted" && $0.review == "pending" }
-            use.acceptsSinceReview = pending.count
-            use.linesSinceReview = pending.reduce(0) { $0 + ($1.linesChanged ?? 0) }
-            use.consecutiveFailures = decided.reversed().prefix { ["proposer_failed", "invalid_diff", "apply_failed", "gate", "build_failed", "test_failed", "bench_failed"].contains($0.rejection ?? "") }.count
-            use.sinceImprovement = decided.reversed().prefix { $0.outcome != "accepted" }.count
-            let report = Report(
-                loop: name, state: state, reason: reason, pid: holder.map(Int.init), paused: pause.reason, baseCommit: loop.baseCommit,
-                bestCommit: loop.bestCommit, branch: "ratchet/\(name)", candidates: counts, pendingReview: pending.count, budget: use,
-                updatedAt: loop.updatedAt)
-            if json { return try printJSON(report) }
-            print("loop:       \(name): \(state.uppercased())\(holder.map { " (pid \($0))" } ?? "")\(reason.map { " — \($0)" } ?? "")")
-            if let paused = pause.reason { print("pause:      \(paused)") }
-            print("branch:     ratchet/\(name) at \(loop.bestCommit.prefix(10)), base \(loop.baseRef) \(loop.baseCommit.prefix(10))")
-            let cumulative = decided.filter { $0.outcome == "accepted" && $0.review != "rolled_back" && $0.review != "rejected" && $0.review != "reset" }
-                .reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) }
-            print("candidates: \(candidates.count) — " + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
-            print(String(format: "effect:     ×%.2f on the metric since the base (product of accepted estimates)", cumulative))
-            print("review:     \(pending.count) accepted change(s) wait for review" + (pending.isEmpty ? "" : " (`ratchet review`)"))
-            let budget = workspace.config.budget
-            var limits: [String] = []
-            if let limit = budget.iterations { limits.append("iterations \(use.iterations)/\(limit)") }
-            if let limit = budget.wallSeconds { limits.append(String(format: "wall clock %.0f/%.0f s", use.wallSeconds, limit)) }
-            if let limit = budget.tokens { limits.append("tokens \(use.tokens)/\(limit)") }
-            if let limit = budget.cost { limits.append(String(format: "cost %.2f/%.2f", use.cost, limit)) }
-            if let limit = budget.consecutiveFailures { limits.append("failures in a row \(use.consecutiveFailures)/\(limit)") }
-            if let limit = budget.plateau { limits.append("since improvement \(use.sinceImprovement)/\(limit)") }
-            if let limit = budget.acceptsSinceReview { limits.append("accepts since review \(use.acceptsSinceReview)/\(limit)") }
-            if let limit = budget.linesSinceReview { limits.append("lines since review \(use.linesSinceReview)/\(limit)") }
-            if !limits.isEmpty { print("budgets:    " + limits.joined(separator: ", ")) }
-            if let last = candidates.last {
-                print("last:       #\(last.sequence) \(last.title) — \(last.outcome ?? last.state)")
-            }
+            print("loop:       \(name): \(mine.state.uppercased())\(mine.pid.map { " (pid \($0))" } ?? "")\(mine.reason.map { " — \($0)" } ?? "")")
+            if let paused = mine.paused { print("pause:      \(paused)") }
+            let baseRef = (try? workspace.store.loop(named: name))??.baseRef ?? workspace.config.base
+            print("branch:     ratchet/\(name) at \(mine.bestCommit.prefix(10)), base \(baseRef) \(mine.baseCommit.prefix(10))")
+            print("candidates: \(mine.total) — " + mine.candidates.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            print(String(format: "effect:     ×%.2f on the metric since the base (product of accepted estimates)", 1 + mine.improvement))
+            print("review:     \(mine.pendingReview) accepted change(s) wait for review" + (mine.pendingReview == 0 ? "" : " (`ratchet review`)"))
+            if !mine.budgetLines.isEmpty { print("budgets:    " + mine.budgetLines.joined(separator: ", ")) }
+            if let trip = mine.tripped { print("tripped:    \(trip.description)") }
+            print("schedule:   \(workspace.config.schedule.summary) (for `ratchet daemon`)")
+            if let last = mine.lastCandidate { print("last:       \(last)") }
         }
     }
 }

@@ -18,16 +18,9 @@ import Testing
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         var rng = SplitMix64(seed: 2026)
-        let binary = try ratchetBinary()
         var killedMidRun = 0
         for _ in 0..<Self.trials {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["run"]
-            process.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try launchRatchet(["run"], in: fixture.path)
             let delay = 0.05 + Double(rng.next() % 1000) / 1000.0 * 0.5
             Thread.sleep(forTimeInterval: delay)
             if process.isRunning {
@@ -71,13 +64,7 @@ import Testing
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ratchetBinary())
-        process.arguments = ["run"]
-        process.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try launchRatchet(["run"], in: fixture.path)
         Thread.sleep(forTimeInterval: 0.6)
         let start = Date()
         process.terminate()
@@ -87,13 +74,7 @@ import Testing
         let status = try runRatchet(["status"], in: fixture.path)
         #expect(status.output.contains("stopped by SIGTERM"))
 
-        let forced = Process()
-        forced.executableURL = URL(fileURLWithPath: try ratchetBinary())
-        forced.arguments = ["run"]
-        forced.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
-        forced.standardOutput = FileHandle.nullDevice
-        forced.standardError = FileHandle.nullDevice
-        try forced.run()
+        let forced = try launchRatchet(["run"], in: fixture.path)
         Thread.sleep(forTimeInterval: 0.4)
         forced.interrupt()
         forced.interrupt()

@@ -142,3 +142,16 @@ public func runRatchet(_ arguments: [String], in directory: String, interruptAft
         status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
         errorOutput: String(decoding: errData, as: UTF8.self))
 }
+
+/// Starts the `ratchet` binary in the background with its output discarded (for signal and
+/// crash tests that stop it themselves).
+public func launchRatchet(_ arguments: [String], in directory: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try ratchetBinary())
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}

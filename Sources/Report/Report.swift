@@ -1,1 +1,0 @@
-// Morning report rendering lives here.

@@ -1,0 +1,171 @@
+import Core
+import Foundation
+import Git
+import HTTPTypes
+import Runner
+import Store
+
+/// The human actions the API and the UI offer, on top of `LoopOperations` and `PauseSwitch`:
+/// each is recorded in the store and the audit log with the identity given, and wakes the
+/// loop's service so a loop held for review continues at once.
+struct Actions: Sendable {
+    let state: DaemonState
+
+    func entry(_ loop: String) throws(RequestFailure) -> LoopEntry {
+        guard let entry = state.entry(named: loop) else {
+            let known = state.catalog.loops.map(\.name).joined(separator: ", ")
+            throw RequestFailure(.notFound, "no loop '\(loop)' in this daemon (loops: \(known.isEmpty ? "none" : known))")
+        }
+        return entry
+    }
+
+    /// The loop and record of candidate `id`; `loop` picks among stores when ids collide.
+    func locate(_ id: Int64, loop: String?) throws(RequestFailure) -> (LoopEntry, CandidateRecord) {
+        let entries = try loop.map { name throws(RequestFailure) in [try entry(name)] } ?? state.catalog.loops
+        var found: [(LoopEntry, CandidateRecord)] = []
+        var checked = Set<String>()
+        for entry in entries {
+            let key = entry.store.path + "\u{0}" + entry.name
+            guard checked.insert(key).inserted else { continue }
+            do {
+                if let record = try entry.store.candidate(id: id), record.loop == entry.name { found.append((entry, record)) }
+            } catch {
+                throw RequestFailure(.internalServerError, error.description)
+            }
+        }
+        guard let first = found.first else {
+            throw RequestFailure(.notFound, "no candidate \(id)" + (loop.map { " in loop '\($0)'" } ?? "") + "; GET /api/loops/{loop}/candidates lists them")
+        }
+        guard found.count == 1 else {
+            throw RequestFailure(.conflict, "candidate id \(id) exists in loops \(found.map(\.0.name).joined(separator: ", ")); add ?loop=NAME")
+        }
+        return first
+    }
+
+    /// A usable identity: trimmed, one line, at most 200 characters.
+    static func identity(_ raw: String?) throws(RequestFailure) -> String {
+        let trimmed = (raw ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else {
+            throw RequestFailure(.badRequest, "say who you are: send \"as\" (e.g. {\"as\": \"Ada <ada@example.com>\"}); it is recorded in the audit log")
+        }
+        guard trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw RequestFailure(.badRequest, "\"as\" must be one line of at most 200 characters")
+        }
+        return trimmed
+    }
+
+    static func note(_ raw: String?) throws(RequestFailure) -> String? {
+        guard let raw else { return nil }
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.count <= 10_000 else { throw RequestFailure(.badRequest, "the note is longer than 10000 characters") }
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// Runs an operation on a fresh workspace of the loop, mapping its errors to statuses.
+    func operate<T>(_ entry: LoopEntry, _ body: (LoopOperations) throws -> T) throws(RequestFailure) -> T {
+        let operations: LoopOperations
+        do {
+            operations = LoopOperations(workspace: try Workspace(configPath: entry.configPath))
+        } catch {
+            throw RequestFailure(.internalServerError, "cannot open loop '\(entry.name)': \(error.message)")
+        }
+        do {
+            let result = try body(operations)
+            state.control(entry.name).wakeup.signal()
+            return result
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    static func failure(_ error: any Error) -> RequestFailure {
+        switch error {
+        case let error as RequestFailure: return error
+        case let error as RunnerError:
+            switch error.kind {
+            case .config: return RequestFailure(.conflict, error.message)
+            case .locked: return RequestFailure(.conflict, error.message + " (a running loop holds its lock; pause or wait for it to stop)")
+            default: return RequestFailure(.internalServerError, error.message)
+            }
+        case let error as StoreError: return RequestFailure(.internalServerError, error.description)
+        case let error as GitError: return RequestFailure(.internalServerError, error.description)
+        default: return RequestFailure(.internalServerError, "\(error)")
+        }
+    }
+
+    func approve(_ id: Int64, loop: String?, actor: String?, note: String?) throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        let note = try Self.note(note)
+        let (entry, _) = try locate(id, loop: loop)
+        try operate(entry) { try $0.approve(id, actor: who, note: note) }
+        return "candidate \(id) approved by \(who)"
+    }
+
+    func reject(_ id: Int64, loop: String?, actor: String?, reason: String?) throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        guard let reason = try Self.note(reason) else {
+            throw RequestFailure(.badRequest, "a rejection needs a reason: send \"reason\" (or \"note\")")
+        }
+        let (entry, _) = try locate(id, loop: loop)
+        let revert = try operate(entry) { try $0.reject(id, actor: who, reason: reason) }
+        return "candidate \(id) rejected by \(who) and rolled back (revert \(revert.short))"
+    }
+
+    func rollback(_ id: Int64, loop: String?, actor: String?, reason: String?) throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        let reason = try Self.note(reason)
+        let (entry, _) = try locate(id, loop: loop)
+        let revert = try operate(entry) { try $0.rollback(id, actor: who, reason: reason) }
+        return "candidate \(id) rolled back by \(who) (revert \(revert.short))"
+    }
+
+    func pause(_ loop: String, actor: String?, note: String?) throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        let note = try Self.note(note)
+        let entry = try entry(loop)
+        let flag = PauseSwitch(stateDirectory: entry.stateDirectory, loop: entry.name)
+        do {
+            try flag.pause(note: "by \(who) at \(Date().formatted(.iso8601))" + (note.map { ": \($0)" } ?? ""))
+            try entry.audit.append(loop: entry.name, kind: "pause_requested", actor: who, ["scope": "loop", "note": note ?? "", "via": "http"])
+        } catch {
+            throw Self.failure(error)
+        }
+        state.control(entry.name).wakeup.signal()
+        return "loop \(entry.name) paused by \(who)"
+    }
+
+    func resume(_ loop: String, actor: String?) throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        let entry = try entry(loop)
+        let flag = PauseSwitch(stateDirectory: entry.stateDirectory, loop: entry.name)
+        let cleared = flag.resume()
+        do {
+            try entry.audit.append(loop: entry.name, kind: "resume_requested", actor: who, ["scope": "loop", "via": "http"])
+        } catch {
+            throw Self.failure(error)
+        }
+        state.control(entry.name).wakeup.signal()
+        var message = cleared ? "loop \(entry.name) resumed by \(who)" : "loop \(entry.name) was not paused"
+        if let still = flag.reason { message += "; still \(still)" }
+        return message
+    }
+
+    func promote(_ loop: String, to branch: String?, actor: String?) async throws(RequestFailure) -> String {
+        let who = try Self.identity(actor)
+        guard let branch, !branch.isEmpty else { throw RequestFailure(.badRequest, "name the target branch: ?to=BRANCH") }
+        let entry = try entry(loop)
+        let operations: LoopOperations
+        do {
+            operations = LoopOperations(workspace: try Workspace(configPath: entry.configPath))
+        } catch {
+            throw RequestFailure(.internalServerError, "cannot open loop '\(entry.name)': \(error.message)")
+        }
+        do {
+            let result = try await operations.promote(to: branch, actor: who)
+            return "promoted \(result.commits) approved change(s) of \(entry.name) to \(branch) at \(result.commit.prefix(10)) by \(who)"
+                + (result.fastForward ? " (fast-forward)" : " (replayed and re-tested)")
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+}

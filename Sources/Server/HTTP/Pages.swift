@@ -1,0 +1,241 @@
+import Core
+import Foundation
+import Report
+import Runner
+import Store
+
+/// The review UI, rendered on the server: plain HTML and inline SVG, no script. Every value
+/// from a store, a diff or a request is escaped (`HTML.escape`).
+enum Pages {
+    typealias E = HTML
+
+    static func shell(title: String, session: Session?, body: String) -> String {
+        var header = "<header class=\"top\"><a href=\"/\">Ratchet</a><span class=\"sub\">review</span>"
+        header += "<a href=\"/\" class=\"sub\">queue</a><a href=\"/audit\" class=\"sub\">audit log</a>"
+        if let identity = session?.identity { header += "<span class=\"sub\">signed as \(E.escape(identity))</span>" }
+        header += "</header>"
+        return HTML.page(title: title, body: header + "<main>" + body + "</main>")
+    }
+
+    static func loginNeeded() -> String {
+        HTML.page(
+            title: "Ratchet: log in",
+            body: """
+                <header class="top"><span>Ratchet</span><span class="sub">review</span></header><main>
+                <h1>Log in</h1><div class="card"><p>This page needs a session. Open the login link that <code>ratchet token</code> prints
+                (<code>/login?token=…</code>) in this browser; the session cookie lasts a week.</p></div></main>
+                """)
+    }
+
+    static func message(_ title: String, _ text: String, back: String?, session: Session?) -> String {
+        shell(
+            title: title, session: session,
+            body: "<h1>\(E.escape(title))</h1><div class=\"error\">\(E.escape(text))</div>" + (back.map { "<p><a href=\"\(E.escape($0))\">back</a></p>" } ?? ""))
+    }
+
+    static let doneMessages: [String: String] = [
+        "approved": "Approved: recorded in the audit log with your name.",
+        "rejected": "Rejected: recorded, and the change was rolled back on the loop branch.",
+        "rolled_back": "Rolled back: a revert commit is on the loop branch.",
+        "paused": "Paused: no new step starts; running commands are stopped.",
+        "resumed": "Resumed.",
+    ]
+
+    static func flash(_ code: String?) -> String {
+        guard let code, let text = doneMessages[code] else { return "" }
+        return "<div class=\"flash\" id=\"flash\">\(E.escape(text))</div>"
+    }
+
+    static func candidateLink(_ c: CandidateRecord) -> String {
+        "/candidates/\(c.id ?? 0)?loop=\(E.escape(c.loop))"
+    }
+
+    static func effect(_ c: CandidateRecord) -> String {
+        E.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)
+    }
+
+    static func csrfField(_ session: Session?) -> String {
+        "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(session?.csrf ?? ""))\">"
+    }
+
+    // MARK: The queue
+
+    struct LoopRow {
+        var entry: LoopEntry
+        var status: LoopStatus
+        var candidates: [CandidateRecord]
+    }
+
+    static func queue(rows: [LoopRow], problems: [String: String], session: Session?, done: String?) -> String {
+        var body = flash(done)
+        let pending = rows.flatMap { row in row.candidates.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
+            .sorted { ($0.checkpoint != nil ? 0 : 1, $0.finishedAt ?? $0.createdAt) < ($1.checkpoint != nil ? 0 : 1, $1.finishedAt ?? $1.createdAt) }
+        body += "<h1>Review queue <span class=\"muted\">(\(pending.count))</span></h1>"
+        if pending.isEmpty {
+            body += "<div class=\"card muted\" id=\"queue-empty\">Nothing waits for review.</div>"
+        } else {
+            body += "<table id=\"queue\"><tr><th>change</th><th>loop</th><th class=\"num\">effect [interval]</th><th>diff</th><th>accepted</th></tr>"
+            for c in pending {
+                let stat = DiffView(c.diff ?? "")
+                body += "<tr><td>" + (c.checkpoint != nil ? "<span class=\"pill waiting\">checkpoint</span> " : "")
+                body += "<a class=\"review-link\" href=\"\(candidateLink(c))\">\(E.escape(c.title))</a>"
+                if let checkpoint = c.checkpoint { body += "<br><span class=\"warn\">\(E.escape(checkpoint))</span>" }
+                body += "</td><td>\(E.escape(c.loop)) #\(c.sequence)</td><td class=\"num good\">\(E.escape(effect(c)))</td>"
+                body += "<td class=\"stat\">\(E.escape(stat.files.map(\.path).joined(separator: ", "))) <span class=\"add\">+\(stat.added)</span> <span class=\"del\">−\(stat.deleted)</span></td>"
+                body += "<td class=\"muted\">\(E.escape(time(c.finishedAt ?? c.createdAt)))</td></tr>"
+            }
+            body += "</table>"
+        }
+        body += "<h2>Loops</h2><table id=\"loops\"><tr><th>loop</th><th>state</th><th>daemon</th><th>best</th><th>candidates</th><th class=\"num\">improvement</th><th>budgets</th><th></th></tr>"
+        for row in rows {
+            let status = row.status
+            let overview = status.overview
+            body += "<tr><td><a href=\"/loops/\(E.escape(row.entry.name))\">\(E.escape(row.entry.name))</a><br><span class=\"muted\">\(E.escape(status.schedule))</span></td>"
+            body += "<td>\(E.pill(status.state))" + ((overview?.reason).map { "<br><span class=\"muted\">\(E.escape($0))</span>" } ?? "") + "</td>"
+            body += "<td>\(E.escape(status.daemon.phase))<br><span class=\"muted\">\(E.escape(status.daemon.detail))</span>"
+            if let candidate = status.daemon.candidate, status.daemon.phase == "running" {
+                body += "<br><span class=\"muted\">\(E.escape(candidate))\(status.daemon.step.map { " · " + E.escape($0) } ?? "")</span>"
+            }
+            body += "</td><td><code>\(E.escape(String((overview?.bestCommit ?? "").prefix(10))))</code></td>"
+            let counts = (overview?.candidates ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            body += "<td>\(E.escape(counts.isEmpty ? "none yet" : counts))</td>"
+            body += "<td class=\"num good\">\(E.escape(E.percent(overview?.improvement)))</td>"
+            body += "<td class=\"muted\">\(E.escape((overview?.budgetLines ?? []).joined(separator: "; ")))</td>"
+            let paused = PauseSwitch(stateDirectory: row.entry.stateDirectory, loop: row.entry.name).isPaused
+            body += "<td><form method=\"post\" action=\"/loops/\(E.escape(row.entry.name))/act\" class=\"actions\">\(csrfField(session))"
+            body += "<input type=\"hidden\" name=\"as\" value=\"\(E.escape(session?.identity ?? ""))\">"
+            body += paused
+                ? "<button name=\"action\" value=\"resume\">Resume</button>" : "<button name=\"action\" value=\"pause\">Pause</button>"
+            body += "</form></td></tr>"
+        }
+        body += "</table>"
+        for (file, problem) in problems.sorted(by: { $0.key < $1.key }) {
+            body += "<div class=\"alert bad\">config \(E.escape(file)) is not used: \(E.escape(problem))</div>"
+        }
+        let recent = rows.flatMap(\.candidates).sorted { $0.createdAt > $1.createdAt }.prefix(15)
+        body += "<h2>Recent candidates</h2>"
+        body += candidateTable(Array(recent))
+        return shell(title: "Ratchet review queue", session: session, body: body)
+    }
+
+    static func candidateTable(_ candidates: [CandidateRecord]) -> String {
+        guard !candidates.isEmpty else { return "<p class=\"muted\">No candidates yet.</p>" }
+        var body = "<table><tr><th class=\"num\">id</th><th>loop</th><th>title</th><th>outcome</th><th class=\"num\">effect [interval]</th><th>reason</th></tr>"
+        for c in candidates {
+            let reason = (c.reason ?? "").replacingOccurrences(of: "\n", with: " ")
+            body += "<tr><td class=\"num\">\(c.id ?? 0)</td><td>\(E.escape(c.loop)) #\(c.sequence)</td>"
+            body += "<td><a href=\"\(candidateLink(c))\">\(E.escape(c.title))</a></td><td>\(E.pill(c.outcome ?? c.state))"
+            if let review = c.review, c.outcome == Outcome.accepted.rawValue { body += " \(E.pill(review))" }
+            body += "</td><td class=\"num\">\(E.escape(effect(c)))</td>"
+            body += "<td class=\"muted\">\(E.escape(reason.count > 160 ? String(reason.prefix(159)) + "…" : reason))</td></tr>"
+        }
+        return body + "</table>"
+    }
+
+    static func loop(_ entry: LoopEntry, candidates: [CandidateRecord], outcome: String?, session: Session?) -> String {
+        var body = "<h1>Loop \(E.escape(entry.name))</h1><p class=\"muted\">\(E.escape(entry.configPath)) · schedule \(E.escape(entry.config.schedule.summary))</p><p>"
+        for filter in ["all", "accepted", "rejected", "inconclusive", "interrupted"] {
+            let selected = (outcome ?? "all") == filter
+            let href = "/loops/\(E.escape(entry.name))" + (filter == "all" ? "" : "?outcome=\(filter)")
+            body += selected ? "<strong>\(filter)</strong> · " : "<a href=\"\(href)\">\(filter)</a> · "
+        }
+        body += "</p>"
+        body += candidateTable(candidates.reversed())
+        return shell(title: "Ratchet loop \(entry.name)", session: session, body: body)
+    }
+
+    // MARK: One candidate
+
+    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, session: Session?, done: String?) -> String {
+        let id = c.id ?? 0
+        var body = flash(done)
+        body += "<h1>\(E.escape(c.title)) \(E.pill(c.outcome ?? c.state))" + (c.review.map { " " + E.pill($0) } ?? "") + "</h1>"
+        body += "<p class=\"muted\">loop <a href=\"/loops/\(E.escape(entry.name))\">\(E.escape(entry.name))</a> · #\(c.sequence) · id \(id) · "
+        body += "proposer \(E.escape(c.proposer)) (\(E.escape(c.source))) · parent <code>\(E.escape(String(c.parentCommit.prefix(10))))</code>"
+        body += (c.commit.map { " · commit <code>\(E.escape(String($0.prefix(10))))</code>" } ?? "") + "</p>"
+        if let checkpoint = c.checkpoint, c.review == "pending" {
+            body += "<div class=\"alert\" id=\"checkpoint\"><strong>Checkpoint</strong>: the loop waits for this review: \(E.escape(checkpoint))</div>"
+        }
+        // Effect and samples.
+        body += "<div class=\"card\"><h2 style=\"margin-top:0\">Effect</h2>"
+        if let estimate = c.estimate {
+            body += "<p><span class=\"big \(estimate > 0 ? "good" : "bad")\" id=\"effect\">\(E.escape(effect(c)))</span> "
+            body += "<span class=\"muted\">over \(c.pairs ?? 0) pairs; minimum effect \(E.escape(E.percent(c.threshold))); \(detail.lowerIsBetter ? "lower" : "higher") is better</span></p>"
+            body += Charts.interval(estimate: estimate, lower: c.lower, upper: c.upper, threshold: c.threshold)
+        } else {
+            body += "<p class=\"muted\">Not measured.</p>"
+        }
+        if let reason = c.reason { body += "<p>\(E.escape(reason))</p>" }
+        let pairs = detail.pairs
+        if !pairs.isEmpty {
+            let warmups = detail.samples.filter(\.warmup).count
+            body += "<h3>Samples: baseline vs candidate per pair</h3>" + Charts.samples(pairs, lowerIsBetter: detail.lowerIsBetter)
+            body += "<p class=\"muted\">\(pairs.count) pair(s) measured, \(warmups) warm-up run(s) discarded.</p>"
+        }
+        body += "</div>"
+        // Review actions.
+        if c.outcome == Outcome.accepted.rawValue {
+            body += "<div class=\"card\" id=\"review\"><h2 style=\"margin-top:0\">Review</h2>"
+            let open = c.review != "rolled_back" && c.review != "rejected" && c.review != "reset"
+            if open {
+                body += "<form method=\"post\" action=\"/candidates/\(id)/act?loop=\(E.escape(entry.name))\" class=\"actions\">\(csrfField(session))"
+                body += "<label>your name<input type=\"text\" id=\"as\" name=\"as\" required value=\"\(E.escape(session?.identity ?? ""))\"></label>"
+                body += "<label>note (required to reject)<textarea id=\"note\" name=\"note\"></textarea></label>"
+                if c.review == "pending" || c.review == nil {
+                    body += "<button class=\"approve\" name=\"action\" value=\"approve\">Approve</button>"
+                    body += "<button class=\"reject\" name=\"action\" value=\"reject\">Reject and roll back</button>"
+                }
+                body += "<button name=\"action\" value=\"rollback\">Roll back</button></form>"
+            } else {
+                body += "<p class=\"muted\">This change is \(E.escape(c.review ?? "")); nothing left to decide.</p>"
+            }
+            if !detail.approvals.isEmpty {
+                body += "<h3>Decisions</h3><ul id=\"decisions\">"
+                for approval in detail.approvals {
+                    body += "<li>\(E.pill(approval.decision)) by <strong>\(E.escape(approval.actor))</strong> \(E.escape(time(approval.createdAt)))"
+                    body += (approval.note.map { ": \(E.escape($0))" } ?? "") + "</li>"
+                }
+                body += "</ul>"
+            }
+            body += "</div>"
+        }
+        // Steps: gate, build, test, measure…
+        body += "<h2>Steps</h2><table id=\"steps\"><tr><th>step</th><th>status</th><th class=\"num\">time</th><th>detail</th></tr>"
+        for step in detail.steps {
+            let seconds = step.wallSeconds ?? step.finishedAt.map { $0.timeIntervalSince(step.startedAt) }
+            body += "<tr><td>\(E.escape(step.step))</td><td>\(E.pill(step.status == "ok" ? "ok" : step.status))</td>"
+            body += "<td class=\"num\">\(seconds.map { String(format: "%.2f s", $0) } ?? "")</td><td>\(E.escape(step.detail ?? ""))"
+            if let output = step.output, !output.isEmpty {
+                body += "<details><summary>output</summary><pre>\(E.escape(output))</pre></details>"
+            }
+            body += "</td></tr>"
+        }
+        body += "</table>"
+        // The diff.
+        body += "<h2>Diff <span class=\"muted stat\">\(E.escape(detail.diffStat.stat))</span></h2>"
+        body += (c.diff?.isEmpty == false) ? DiffView.html(c.diff ?? "") : "<p class=\"muted\">No diff.</p>"
+        if c.prompt != nil || c.response != nil {
+            body += "<h2>Proposer transcript</h2>"
+            if let prompt = c.prompt { body += "<details><summary>prompt</summary><pre>\(E.escape(prompt))</pre></details>" }
+            if let response = c.response { body += "<details><summary>response</summary><pre>\(E.escape(response))</pre></details>" }
+        }
+        return shell(title: "Ratchet: \(c.title)", session: session, body: body)
+    }
+
+    static func audit(_ entries: [AuditEntry], session: Session?) -> String {
+        var body = "<h1>Audit log <span class=\"muted\">(latest \(entries.count))</span></h1><table><tr><th class=\"num\">seq</th><th>time (UTC)</th><th>loop</th><th>kind</th><th>actor</th><th>details</th></tr>"
+        for entry in entries.reversed() {
+            let fields = entry.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            body += "<tr><td class=\"num\">\(entry.seq)</td><td class=\"muted\">\(E.escape(entry.time))</td><td>\(E.escape(entry.loop))</td>"
+            body += "<td>\(E.escape(entry.kind))</td><td>\(E.escape(entry.actor))</td><td class=\"muted\">\(E.escape(fields.count > 300 ? String(fields.prefix(299)) + "…" : fields))</td></tr>"
+        }
+        return shell(title: "Ratchet audit log", session: session, body: body + "</table>")
+    }
+
+    static func time(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE d MMM HH:mm"
+        return formatter.string(from: date)
+    }
+}

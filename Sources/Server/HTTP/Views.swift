@@ -1,0 +1,114 @@
+import Core
+import Foundation
+import Report
+import Store
+
+/// A candidate as the API lists it (no diff, prompt or response).
+struct CandidateSummary: Codable, Sendable {
+    var id: Int64
+    var loop: String
+    var sequence: Int
+    var proposer: String
+    var source: String
+    var title: String
+    var state: String
+    var outcome: String?
+    var rejection: String?
+    var reason: String?
+    var estimate: Double?
+    var lower: Double?
+    var upper: Double?
+    var threshold: Double?
+    var pairs: Int?
+    var commit: String?
+    var review: String?
+    var checkpoint: String?
+    var linesChanged: Int?
+    var paths: [String]
+    var inputTokens: Int?
+    var outputTokens: Int?
+    var cost: Double?
+    var createdAt: Date
+    var finishedAt: Date?
+    /// The review page, relative to the server.
+    var page: String
+
+    init(_ c: CandidateRecord) {
+        id = c.id ?? 0
+        loop = c.loop
+        sequence = c.sequence
+        proposer = c.proposer
+        source = c.source
+        title = c.title
+        state = c.state
+        outcome = c.outcome
+        rejection = c.rejection
+        reason = c.reason
+        estimate = c.estimate
+        lower = c.lower
+        upper = c.upper
+        threshold = c.threshold
+        pairs = c.pairs
+        commit = c.commit
+        review = c.review
+        checkpoint = c.checkpoint
+        linesChanged = c.linesChanged
+        paths = (c.paths ?? "").split(separator: "\n").map(String.init)
+        inputTokens = c.inputTokens
+        outputTokens = c.outputTokens
+        cost = c.cost
+        createdAt = c.createdAt
+        finishedAt = c.finishedAt
+        page = "/candidates/\(id)?loop=\(c.loop)"
+    }
+}
+
+/// Everything about one candidate: `GET /api/candidates/{id}`.
+struct CandidateDetail: Codable, Sendable {
+    var candidate: CandidateSummary
+    var diff: String?
+    var diffStat: DiffView
+    var samples: [SampleRecord]
+    var steps: [StepRecord]
+    var approvals: [ApprovalRecord]
+    var prompt: String?
+    var response: String?
+    var lowerIsBetter: Bool
+
+    static func load(_ entry: LoopEntry, _ record: CandidateRecord) throws(StoreError) -> CandidateDetail {
+        let id = record.id ?? 0
+        return CandidateDetail(
+            candidate: CandidateSummary(record), diff: record.diff, diffStat: DiffView(record.diff ?? ""), samples: try entry.store.samples(candidate: id),
+            steps: try entry.store.steps(candidate: id), approvals: try entry.store.approvals(candidate: id), prompt: record.prompt,
+            response: record.response, lowerIsBetter: entry.config.metric.decision.direction == .lower)
+    }
+
+    /// Measured (not warm-up) samples as baseline/candidate pairs, in pair order.
+    var pairs: [Charts.Pair] {
+        let measured = samples.filter { !$0.warmup }
+        let byPair = Dictionary(grouping: measured, by: \.pair)
+        return byPair.keys.sorted().map { pair in
+            let runs = byPair[pair] ?? []
+            return Charts.Pair(pair: pair, baseline: runs.last { $0.arm == "baseline" }?.value, candidate: runs.last { $0.arm == "candidate" }?.value)
+        }
+    }
+}
+
+/// A loop as `GET /api/loops` shows it.
+struct LoopStatus: Codable, Sendable {
+    var loop: String
+    var config: String
+    var schedule: String
+    /// What the daemon is doing with it.
+    var daemon: LoopPhase
+    /// `never run` until the loop has a row; otherwise the overview's state.
+    var state: String
+    var overview: LoopOverview?
+
+    static func load(_ entry: LoopEntry, phase: LoopPhase) throws(StoreError) -> LoopStatus {
+        let overview = try LoopOverview.load(loop: entry.name, store: entry.store, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
+        return LoopStatus(
+            loop: entry.name, config: entry.configPath, schedule: entry.config.schedule.summary, daemon: phase, state: overview?.state ?? "never run",
+            overview: overview)
+    }
+}

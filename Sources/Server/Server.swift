@@ -1,1 +1,0 @@
-// The daemon, HTTP API and review UI live here.

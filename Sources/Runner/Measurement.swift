@@ -297,6 +297,13 @@ extension LoopRunner {
             }
             pairs.append(SamplePair(baseline: values[0], candidate: values[1]))
         }
+        // One stall of the machine (seen here as 50 ms hiccups) would otherwise set the floor
+        // for every candidate until the next accept: leave out the most extreme pair.
+        if pairs.count >= 5, let g = try? SequentialDecision.logImprovements(pairs, direction: .lower),
+            let worst = g.indices.max(by: { abs(g[$0]) < abs(g[$1]) })
+        {
+            pairs.remove(at: worst)
+        }
         noiseFloor = SequentialDecision.noiseFloor(aaPairs: pairs, confidence: config.metric.decision.confidence)
         noiseCalibratedTree = bestTree
         try audit.append(

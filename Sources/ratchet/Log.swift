@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Core
+import Report
 import Runner
 import Store
 
@@ -17,7 +18,7 @@ struct Log: AsyncParsableCommand {
             var candidates = try workspace.store.candidates(loop: workspace.config.name)
             if let outcome { candidates = candidates.filter { $0.outcome == outcome } }
             if json {
-                return try printJSON(candidates.map { LogEntry($0) })
+                return try printJSON(candidates.map(CandidateSummary.init))
             }
             if candidates.isEmpty { return print("no candidates yet") }
             print("ID".padded(5) + "#".padded(4) + "PROPOSER".padded(9) + "OUTCOME".padded(13) + "EFFECT [interval]".padded(27) + "COMMIT".padded(11) + "TITLE — REASON")
@@ -29,41 +30,5 @@ struct Log: AsyncParsableCommand {
                         + effect.padded(27) + String((c.commit ?? "-").prefix(10)).padded(11) + (c.title + reason).clipped(140))
             }
         }
-    }
-}
-
-struct LogEntry: Codable {
-    var id: Int64?
-    var sequence: Int
-    var proposer: String
-    var source: String
-    var title: String
-    var outcome: String?
-    var state: String
-    var rejection: String?
-    var reason: String?
-    var estimate: Double?
-    var lower: Double?
-    var upper: Double?
-    var threshold: Double?
-    var pairs: Int?
-    var commit: String?
-
-    init(_ c: CandidateRecord) {
-        id = c.id
-        sequence = c.sequence
-        proposer = c.proposer
-        source = c.source
-        title = c.title
-        outcome = c.outcome
-        state = c.state
-        rejection = c.rejection
-        reason = c.reason
-        estimate = c.estimate
-        lower = c.lower
-        upper = c.upper
-        threshold = c.threshold
-        pairs = c.pairs
-        commit = c.commit
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Git
+import Report
 import Runner
 import Store
 struct Review: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct Review: AsyncParsableCommand {
         try await reporting {
             let workspace = try options.open()
             let pending = try LoopOperations(workspace: workspace).pendingReview()
-            if json { return try printJSON(pending.map { LogEntry($0) }) }
+            if json { return try printJSON(pending.map(CandidateSummary.init)) }
             if pending.isEmpty { return print("nothing waits for review in loop \(workspace.config.name)") }
             print("\(pending.count) accepted change(s) wait for review in loop \(workspace.config.name):\n")
             for c in pending {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Core
+import Report
 import Runner
 import Store
 
@@ -12,7 +13,7 @@ struct Show: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     struct Detail: Codable {
-        var candidate: LogEntry
+        var candidate: CandidateSummary
         var diff: String?
         var samples: [SampleRecord]
         var steps: [StepRecord]
@@ -39,7 +40,7 @@ struct Show: AsyncParsableCommand {
             if json {
                 return try printJSON(
                     Detail(
-                        candidate: LogEntry(candidate), diff: candidate.diff, samples: samples, steps: steps, usage: usage,
+                        candidate: CandidateSummary(candidate), diff: candidate.diff, samples: samples, steps: steps, usage: usage,
                         prompt: candidate.prompt, response: candidate.response))
             }
 

@@ -3,66 +3,6 @@ import Foundation
 import Report
 import Store
 
-/// A candidate as the API lists it (no diff, prompt or response).
-struct CandidateSummary: Codable, Sendable {
-    var id: Int64
-    var loop: String
-    var sequence: Int
-    var proposer: String
-    var source: String
-    var title: String
-    var state: String
-    var outcome: String?
-    var rejection: String?
-    var reason: String?
-    var estimate: Double?
-    var lower: Double?
-    var upper: Double?
-    var threshold: Double?
-    var pairs: Int?
-    var commit: String?
-    var review: String?
-    var checkpoint: String?
-    var linesChanged: Int?
-    var paths: [String]
-    var inputTokens: Int?
-    var outputTokens: Int?
-    var cost: Double?
-    var createdAt: Date
-    var finishedAt: Date?
-    /// The review page, relative to the server.
-    var page: String
-
-    init(_ c: CandidateRecord) {
-        id = c.id ?? 0
-        loop = c.loop
-        sequence = c.sequence
-        proposer = c.proposer
-        source = c.source
-        title = c.title
-        state = c.state
-        outcome = c.outcome
-        rejection = c.rejection
-        reason = c.reason
-        estimate = c.estimate
-        lower = c.lower
-        upper = c.upper
-        threshold = c.threshold
-        pairs = c.pairs
-        commit = c.commit
-        review = c.review
-        checkpoint = c.checkpoint
-        linesChanged = c.linesChanged
-        paths = (c.paths ?? "").split(separator: "\n").map(String.init)
-        inputTokens = c.inputTokens
-        outputTokens = c.outputTokens
-        cost = c.cost
-        createdAt = c.createdAt
-        finishedAt = c.finishedAt
-        page = "/candidates/\(id)?loop=\(c.loop)"
-    }
-}
-
 /// Everything about one candidate: `GET /api/candidates/{id}`.
 struct CandidateDetail: Codable, Sendable {
     var candidate: CandidateSummary

@@ -13,6 +13,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+[ -x /usr/bin/time ] || need+=(time)          # peak_memory metrics under bubblewrap
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)   # callgrind metrics
 # `--test`: the review UI's browser test needs headless Chromium driven by selenium.
 tests=false
 [ "${1:-}" = "--test" ] && tests=true

@@ -27,14 +27,24 @@ extension LoopRunner {
         case failed(String)
     }
 
-    /// The bench command line, under callgrind when a metric counts instructions.
+    /// The bench command line, under callgrind when a metric counts instructions, and under
+    /// GNU time when one needs the peak memory: inside bubblewrap the sandbox's own processes
+    /// stand between Ratchet and the command, so `wait4`'s rusage would not see its tree.
     func benchCommand(in slot: Slot) -> CommandSpec {
-        guard config.metric.needsCallgrind else { return config.bench }
         var command = config.bench
-        let quoted = "'" + config.bench.run.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        command.run =
-            "valgrind --tool=callgrind --trace-children=yes -q --callgrind-out-file=\(slot.directory)/.ratchet-callgrind.%p /bin/sh -c \(quoted)"
+        let quote = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        if config.metric.needsCallgrind {
+            command.run =
+                "valgrind --tool=callgrind --trace-children=yes -q --callgrind-out-file=\(slot.directory)/.ratchet-callgrind.%p /bin/sh -c \(quote(command.run))"
+        }
+        if needsPeakMemory, FileManager.default.isExecutableFile(atPath: "/usr/bin/time") {
+            command.run = "/usr/bin/time -f %M -o \(quote(slot.directory + "/.ratchet-maxrss")) /bin/sh -c \(quote(command.run))"
+        }
         return command
+    }
+
+    var needsPeakMemory: Bool {
+        config.metric.source == .peakMemory || config.metric.constraints.contains { $0.source == .peakMemory }
     }
 
     func callgrindFiles(in slot: Slot) -> [String] {
@@ -57,7 +67,15 @@ extension LoopRunner {
         }
         for file in files { unlink(slot.directory + "/" + file) }
         for file in callgrindFiles(in: slot) { unlink(file) }
-        let result = try await runCommand(benchCommand(in: slot), in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+        let maxRSSFile = slot.directory + "/.ratchet-maxrss"
+        unlink(maxRSSFile)
+        var result = try await runCommand(benchCommand(in: slot), in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+        if let text = try? String(contentsOfFile: maxRSSFile, encoding: .utf8),
+            let kilobytes = text.split(whereSeparator: \.isNewline).last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
+        {
+            result.peakMemoryBytes = kilobytes * 1024
+            unlink(maxRSSFile)
+        }
         if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
         guard result.succeeded else {
             return .failed("\(role) benchmark failed (\(result.summary)): \(result.tail(lines: 5))")

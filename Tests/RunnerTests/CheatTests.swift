@@ -162,3 +162,53 @@ import Testing
         #expect(samples.contains { $0.benchmark == "other" })
     }
 }
+
+/// Metric sources that need the run's counters, and the drift check, on real loops.
+@Suite(.serialized) struct MetricSourceLoopTests {
+    /// A change that is faster but uses twice the memory is refused by a memory constraint.
+    @Test func peakMemoryConstraintRefusesAMemoryHog() async throws {
+        let bench = #"s=$(sed -n 's/^speed = //p' src/config.txt); python3 -c "x = b'a' * ($s * 40000000); print('score:', 1200 // $s)""#
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sh bench.sh\"")
+            + "\n[[metric.constraint]]\nname = \"memory\"\nsource = \"peak_memory\"\nmax_regression = 0.05\n"
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        try fixture.commit(files: ["bench.sh": bench + "\n"], message: "memory-hungry bench")
+        let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
+        #expect(summary.accepted == 0)
+        let first = try #require(try workspace.store.candidates(loop: "tiny").first)
+        #expect(first.rejection == "constraint", "\(first.reason ?? "")")
+        #expect(first.reason?.contains("constraint memory (peak_memory)") == true)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind")))
+    func callgrindCountsInstructions() async throws {
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "source = \"regex\"\npattern = 'score: (\\d+)'", with: "source = \"callgrind\"")
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 0\naa_pairs = 0\nconfirm = false")
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        // A bench whose work grows with the knob: fewer instructions with a bigger speed.
+        try fixture.commit(
+            files: ["bench.sh": #"s=$(sed -n 's/^speed = //p' src/config.txt); i=0; while [ $i -lt $((4000 / s)) ]; do i=$((i+1)); done"# + "\n"],
+            message: "instruction-bound bench")
+        let (_, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
+        let first = try #require(try workspace.store.candidates(loop: "tiny").first)
+        #expect(first.outcome == "accepted", "\(first.reason ?? "")")
+        let samples = try workspace.store.samples(candidate: try #require(first.id)).filter { !$0.warmup }
+        // Instruction counts, not seconds: large and identical run to run for the same code.
+        #expect(samples.allSatisfy { $0.value > 100_000 })
+        let baseline = Set(samples.filter { $0.arm == "baseline" }.map(\.value))
+        #expect(baseline.count <= 2, "\(baseline)")
+    }
+
+    @Test func driftCheckMeasuresTheBaseAgainstTheBest() async throws {
+        let fixture = try TinyWorkspace.make(config: TinyWorkspace.config(kinds: #"["tuner"]"#).replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2"))
+        defer { fixture.remove() }
+        let (_, workspace) = try await runLoop(fixture)
+        let drift = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "drift_check" })
+        // speed 1 → 2 was accepted first: the best is measured twice as good as the base.
+        #expect(drift.fields["measured"] == "1.0000")
+        #expect(drift.fields["claimed"] == "1.0000")
+    }
+}

@@ -28,8 +28,10 @@ public struct CommandResult: Sendable, Equatable, Codable {
     public var wasPaused: Bool = false
     /// The command was killed because the loop was asked to stop.
     public var stopped: Bool = false
-    /// Peak resident memory of the command (the largest of it and the descendants it waited
-    /// for), from `wait4`'s rusage, in bytes.
+    /// Peak resident memory from `wait4`'s rusage, in bytes. Only an upper bound: posix_spawn
+    /// shares Ratchet's address space until exec, and Linux counts that in the child's peak;
+    /// and inside bubblewrap the sandbox stands between. Peak-memory metrics therefore run the
+    /// bench under GNU time (see the runner).
     public var peakMemoryBytes: Int?
     /// User + system CPU time of the command and its waited-for descendants.
     public var cpuSeconds: Double?

@@ -109,7 +109,8 @@ import Testing
         #expect(error.message.contains("timed out after"))
         #expect(error.message.contains("thinking…"))
         #expect(error.source?.hasPrefix("command:failed:") == true)
-        #expect(elapsed < 5)
+        // Far below the agent's 30 s sleep (slack for a loaded test machine).
+        #expect(elapsed < 15)
         let child = try #require(Int32(try pidFolder.read("child.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(child, 0) != 0)
     }

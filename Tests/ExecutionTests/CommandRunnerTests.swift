@@ -76,16 +76,3 @@ private func groupIsGone(_ group: Int32) -> Bool {
         #expect(result.output.utf8.count < 1200)
     }
 }
-
-@Suite struct ResourceUsageTests {
-    /// Peak memory comes from wait4's rusage and covers the descendants the shell waited for.
-    @Test func peakMemoryOfACommandTree() async throws {
-        let small = try await CommandRunner().run("python3 -c 'x = 1'", in: "/tmp", timeout: 20)
-        let big = try await CommandRunner().run("python3 -c \"x = b'a' * 80000000\"", in: "/tmp", timeout: 20)
-        let smallBytes = try #require(small.peakMemoryBytes)
-        let bigBytes = try #require(big.peakMemoryBytes)
-        #expect(bigBytes > 80_000_000, "\(bigBytes)")
-        #expect(bigBytes > smallBytes + 40_000_000)
-    }
-
-}

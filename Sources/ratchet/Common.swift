@@ -40,13 +40,26 @@ struct Failure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Runs a verb body, turning `Failure`s into a message on stderr and the exit code.
+/// Runs a verb body, turning `Failure`s and `RunnerError`s into a message on stderr and the
+/// documented exit code.
 func reporting(_ body: () async throws -> Void) async throws {
     do {
         try await body()
+    } catch let error as RunnerError {
+        FileHandle.standardError.write(Data(("ratchet: error: " + error.message + "\n").utf8))
+        throw ExitCode(Failure(error).code)
     } catch let failure as Failure {
         FileHandle.standardError.write(Data(("ratchet: error: " + failure.message + "\n").utf8))
         throw ExitCode(failure.code)
+    }
+}
+
+/// Runs a human action on the loop: its operations, and who is acting (`--as`, else git's
+/// user, else the OS user).
+func acting(_ options: ConfigOption, as actor: String?, _ body: (LoopOperations, String) async throws -> Void) async throws {
+    try await reporting {
+        let operations = LoopOperations(workspace: try options.open())
+        try await body(operations, operations.identity(actor))
     }
 }
 

@@ -19,11 +19,8 @@ struct Promote: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Who promotes.") var actor: String?
 
     func run() async throws {
-        try await reporting {
-            let operations = LoopOperations(workspace: try options.open())
-            let who = operations.identity(actor)
-            let result: LoopOperations.Promotion
-            do { result = try await operations.promote(to: to, actor: who) } catch let error as RunnerError { throw Failure(error) }
+        try await acting(options, as: actor) { operations, who in
+            let result = try await operations.promote(to: to, actor: who)
             print("promoted \(result.commits) approved change(s) to \(to) at \(result.commit.prefix(10)) (\(result.fastForward ? "fast-forward" : "replayed and re-tested"))")
         }
     }
@@ -38,11 +35,8 @@ struct Rollback: AsyncParsableCommand {
     @Option(help: "Why.") var reason: String?
 
     func run() async throws {
-        try await reporting {
-            let operations = LoopOperations(workspace: try options.open())
-            let who = operations.identity(actor)
-            let revert: String
-            do { revert = try operations.rollback(id, actor: who, reason: reason).short } catch let error as RunnerError { throw Failure(error) }
+        try await acting(options, as: actor) { operations, who in
+            let revert = try operations.rollback(id, actor: who, reason: reason).short
             print("candidate \(id) rolled back by \(who): revert commit \(revert) on the loop branch")
         }
     }
@@ -57,11 +51,8 @@ struct Reset: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Who resets.") var actor: String?
 
     func run() async throws {
-        try await reporting {
-            let operations = LoopOperations(workspace: try options.open())
-            let who = operations.identity(actor)
-            let destination: String
-            do { destination = try operations.reset(to: to, actor: who).short } catch let error as RunnerError { throw Failure(error) }
+        try await acting(options, as: actor) { operations, who in
+            let destination = try operations.reset(to: to, actor: who).short
             print("loop branch reset to \(destination) by \(who)")
         }
     }

@@ -41,10 +41,8 @@ struct Approve: AsyncParsableCommand {
     @Option(help: "A note kept with the approval.") var note: String?
 
     func run() async throws {
-        try await reporting {
-            let operations = LoopOperations(workspace: try options.open())
-            let who = operations.identity(actor)
-            do { try operations.approve(id, actor: who, note: note) } catch let error as RunnerError { throw Failure(error) }
+        try await acting(options, as: actor) { operations, who in
+            try operations.approve(id, actor: who, note: note)
             print("candidate \(id) approved by \(who)")
         }
     }
@@ -59,11 +57,8 @@ struct Reject: AsyncParsableCommand {
     @Option(name: .customLong("as"), help: "Who rejects.") var actor: String?
 
     func run() async throws {
-        try await reporting {
-            let operations = LoopOperations(workspace: try options.open())
-            let who = operations.identity(actor)
-            let revert: String
-            do { revert = try operations.reject(id, actor: who, reason: reason).short } catch let error as RunnerError { throw Failure(error) }
+        try await acting(options, as: actor) { operations, who in
+            let revert = try operations.reject(id, actor: who, reason: reason).short
             print("candidate \(id) rejected by \(who) and rolled back (revert commit \(revert))")
         }
     }

@@ -87,6 +87,9 @@ public final class LoopRunner {
         }
         do {
             try workspace.audit.reconcile()
+            if workspace.clearStaleBranchLock() {
+                try workspace.audit.append(loop: config.name, kind: "recovery", ["removed": "stale lock on \(config.branch)"])
+            }
             let existing = try workspace.store.loop(named: config.name)
             let tip = try repository.referenceTarget(config.branch)
             var record =

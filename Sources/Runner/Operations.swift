@@ -28,11 +28,11 @@ public final class LoopOperations {
         return ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
     }
 
-    func fail(_ message: String) -> RunnerError { RunnerError(.config, message) }
+    func fail(_ message: String) -> RunnerError { RunnerError(.invalidRequest, message) }
 
     func candidate(_ id: Int64) throws -> CandidateRecord {
         guard let candidate = try store.candidate(id: id), candidate.loop == config.name else {
-            throw RunnerError(.config, "no candidate \(id) in loop '\(config.name)'; `ratchet log` lists them")
+            throw RunnerError(.invalidRequest, "no candidate \(id) in loop '\(config.name)'; `ratchet log` lists them")
         }
         return candidate
     }
@@ -85,6 +85,7 @@ public final class LoopOperations {
         guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
         let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
         defer { withExtendedLifetime(lock) {} }
+        workspace.clearStaleBranchLock()
         let commit = try ObjectID(hex: commitHex)
         guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
         guard try repository.isAncestor(commit, of: tip) else {
@@ -125,6 +126,7 @@ public final class LoopOperations {
     public func reset(to target: String, actor: String) throws -> ObjectID {
         let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
         defer { withExtendedLifetime(lock) {} }
+        workspace.clearStaleBranchLock()
         guard let loop = try store.loop(named: config.name) else { throw fail("loop '\(config.name)' has never run") }
         guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
         let base = try ObjectID(hex: loop.baseCommit)

@@ -12,6 +12,8 @@ import Store
 public struct RunnerError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case config, repository, store, locked, io, baselineFailed, internalError
+        /// A human action that cannot be done as asked (unknown candidate, already reviewed, …).
+        case invalidRequest
     }
 
     public var kind: Kind
@@ -76,6 +78,17 @@ public final class Workspace {
             throw RunnerError(.store, error.description)
         }
         audit = AuditLog(store: store, headPath: stateDirectory + "/audit.head")
+    }
+
+    /// Removes a lock file that git left on the loop branch when a Ratchet was killed in the
+    /// middle of moving it. Only Ratchet writes `ratchet/<loop>`, and only while holding the
+    /// loop's lock, so a branch lock found by the lock's holder is stale. Returns whether one
+    /// was removed.
+    @discardableResult
+    func clearStaleBranchLock() -> Bool {
+        let git = repository.gitDirectory.hasSuffix("/") ? repository.gitDirectory : repository.gitDirectory + "/"
+        let path = git + String(config.branch) + ".lock"
+        return unlink(path) == 0
     }
 
     /// A short, stable hash of the config text (FNV-1a), recorded with the loop.

@@ -25,6 +25,7 @@ struct Failure: Error, CustomStringConvertible {
         message = error.message
         switch error.kind {
         case .config: code = 65
+        case .invalidRequest: code = 64
         case .repository: code = 66
         case .locked: code = 69
         case .baselineFailed: code = 75

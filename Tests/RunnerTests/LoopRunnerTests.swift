@@ -117,6 +117,20 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         #expect(summary.accepted == 3)
     }
 
+    /// kill -9 while git moved the loop branch leaves `ratchet/<loop>.lock`: the next run
+    /// (which holds the loop's lock) removes it instead of failing on every ref update.
+    @Test func staleBranchLockFromAKilledRunIsCleared() async throws {
+        let fixture = try TinyWorkspace.make()
+        defer { fixture.remove() }
+        _ = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
+        let lock = fixture.path + "/.git/refs/heads/ratchet/tiny.lock"
+        try "0000000000000000000000000000000000000000\n".write(toFile: lock, atomically: false, encoding: .utf8)
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.accepted == 3)
+        #expect(!FileManager.default.fileExists(atPath: lock))
+        #expect(try workspace.audit.entries(loop: "tiny").contains { $0.kind == "recovery" && $0.fields["removed"] != nil })
+    }
+
     @Test func missingBaseRefAndNonRepositoryAreClearErrors() async throws {
         let fixture = try TinyWorkspace.make(config: TinyWorkspace.config().replacingOccurrences(of: "base = \"main\"", with: "base = \"nope\""))
         defer { fixture.remove() }

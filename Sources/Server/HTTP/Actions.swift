@@ -83,7 +83,7 @@ struct Actions: Sendable {
         case let error as RequestFailure: return error
         case let error as RunnerError:
             switch error.kind {
-            case .config: return RequestFailure(.conflict, error.message)
+            case .config, .invalidRequest: return RequestFailure(.conflict, error.message)
             case .locked: return RequestFailure(.conflict, error.message + " (a running loop holds its lock; pause or wait for it to stop)")
             default: return RequestFailure(.internalServerError, error.message)
             }

@@ -17,7 +17,7 @@ import Testing
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
-        var rng = SplitMix64(seed: 2026)
+        var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["RATCHET_CRASH_SEED"] ?? "") ?? 2026)
         var killedMidRun = 0
         for _ in 0..<Self.trials {
             let process = try launchRatchet(["run"], in: fixture.path)

@@ -34,38 +34,6 @@ public struct LoopOverview: Sendable, Codable, Equatable {
     public var lastCandidate: String?
     public var updatedAt: Date
 
-    /// Rejection kinds that count as failures in a row (the runner's `consecutive_failures`).
-    public static let failureKinds: Set<String> = [
-        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed,
-    ].reduce(into: []) { $0.insert($1.rawValue) }
-
-    /// Whether an accepted change still counts (not rolled back, rejected in review or reset away).
-    public static func isKept(_ candidate: CandidateRecord) -> Bool {
-        candidate.outcome == Outcome.accepted.rawValue && !["rolled_back", "rejected", "reset"].contains(candidate.review ?? "")
-    }
-
-    /// What a loop has used of its budgets, as the runner counts it. Wall clock: the recorded
-    /// runs (one that never recorded its end — a crash — counts as nothing, like the runner
-    /// counts it), plus, when `running`, the newest run up to now.
-    public static func budgetUse(candidates: [CandidateRecord], runs: [RunRecord], running: Bool = false, now: Date = Date()) -> BudgetUse {
-        let decided = candidates.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
-        var use = BudgetUse()
-        use.iterations = decided.count
-        use.tokens = decided.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) }
-        use.cost = decided.reduce(0) { $0 + ($1.cost ?? 0) }
-        let newest = runs.max { $0.startedAt < $1.startedAt }?.id
-        use.wallSeconds = runs.reduce(0) { total, run in
-            let end = run.endedAt ?? (running && run.id == newest ? now : run.startedAt)
-            return total + max(0, end.timeIntervalSince(run.startedAt))
-        }
-        let pending = decided.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
-        use.acceptsSinceReview = pending.count
-        use.linesSinceReview = pending.reduce(0) { $0 + ($1.linesChanged ?? 0) }
-        use.consecutiveFailures = decided.reversed().prefix { failureKinds.contains($0.rejection ?? "") }.count
-        use.sinceImprovement = decided.reversed().prefix { $0.outcome != Outcome.accepted.rawValue }.count
-        return use
-    }
-
     /// The overview of `record`'s loop.
     /// - Parameters:
     ///   - stateDirectory: the loop's state folder (for its lock and pause flags).
@@ -86,8 +54,8 @@ public struct LoopOverview: Sendable, Codable, Equatable {
         if holder != nil && pause.isPaused { state = "paused" }
         var counts: [String: Int] = [:]
         for candidate in candidates { counts[candidate.outcome ?? "running", default: 0] += 1 }
-        let use = budgetUse(candidates: candidates, runs: runs, running: holder != nil, now: now)
-        let improvement = candidates.filter(isKept).reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) } - 1
+        let use = BudgetUse.of(candidates: candidates, runs: runs, running: holder != nil, now: now)
+        let improvement = CandidateRecord.cumulativeImprovement(candidates)
         let last = candidates.last.map { "#\($0.sequence) \($0.title) — \($0.outcome ?? $0.state)" }
         return LoopOverview(
             loop: name, state: state, reason: reason, pid: holder.map(Int.init), paused: pause.reason, baseRef: record.baseRef,

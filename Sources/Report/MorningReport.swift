@@ -133,7 +133,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
                 .sorted { ($0.finishedAt ?? $0.createdAt) < ($1.finishedAt ?? $1.createdAt) }
             var series: [Point] = []
             var product = 1.0
-            for candidate in acceptedInWindow where LoopOverview.isKept(candidate) {
+            for candidate in acceptedInWindow where candidate.isKept {
                 product *= 1 + (candidate.estimate ?? 0)
                 series.append(Point(time: candidate.finishedAt ?? candidate.createdAt, value: product - 1))
             }

@@ -171,9 +171,8 @@ public final class LoopRunner {
         do {
             let resumed = try recoverInterrupted()
             runRecord = try store.startRun(loop: config.name, pid: getpid())
-            pastWallSeconds = try store.runs(loop: config.name).filter { $0.id != runRecord?.id }.reduce(0) { total, run in
-                total + (run.endedAt ?? run.startedAt).timeIntervalSince(run.startedAt)
-            }
+            // Earlier runs only: the control's wall-clock deadline adds this run itself.
+            pastWallSeconds = BudgetUse.of(candidates: [], runs: try store.runs(loop: config.name).filter { $0.id != runRecord?.id }).wallSeconds
             try openSlots()
             try audit.append(
                 loop: config.name, kind: "loop_start",
@@ -281,24 +280,9 @@ public final class LoopRunner {
 
     // MARK: Budgets and checkpoints
 
-    static let failureKinds: Set<String> = [
-        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed,
-    ].reduce(into: []) { $0.insert($1.rawValue) }
-
-    /// What the loop has used, from the store.
+    /// What the loop has used, from the store (this run counted up to now).
     func budgetUse() throws -> BudgetUse {
-        let all = try store.candidates(loop: config.name).filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
-        var use = BudgetUse()
-        use.iterations = all.count
-        use.wallSeconds = pastWallSeconds + Date().timeIntervalSince(started)
-        use.tokens = all.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) }
-        use.cost = all.reduce(0) { $0 + ($1.cost ?? 0) }
-        use.consecutiveFailures = all.reversed().prefix { Self.failureKinds.contains($0.rejection ?? "") }.count
-        use.sinceImprovement = all.reversed().prefix { $0.outcome != Outcome.accepted.rawValue }.count
-        let unreviewed = all.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
-        use.acceptsSinceReview = unreviewed.count
-        use.linesSinceReview = unreviewed.reduce(0) { $0 + ($1.linesChanged ?? 0) }
-        return use
+        BudgetUse.of(candidates: try store.candidates(loop: config.name), runs: try store.runs(loop: config.name), running: true)
     }
 
     /// An accepted candidate holding the loop at a checkpoint, if any.

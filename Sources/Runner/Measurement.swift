@@ -355,9 +355,7 @@ extension LoopRunner {
         }
         guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), !g.isEmpty else { return }
         let measured = exp(g.reduce(0, +) / Double(g.count)) - 1
-        let claimed = try store.candidates(loop: config.name)
-            .filter { $0.outcome == Outcome.accepted.rawValue && $0.review != "rolled_back" && $0.review != "rejected" && $0.review != "reset" }
-            .reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) } - 1
+        let claimed = CandidateRecord.cumulativeImprovement(try store.candidates(loop: config.name))
         try audit.append(
             loop: config.name, kind: "drift_check",
             ["measured": String(format: "%.4f", measured), "claimed": String(format: "%.4f", claimed), "pairs": String(pairs.count)])

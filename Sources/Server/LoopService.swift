@@ -149,7 +149,7 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
             if let waiting = candidates.first(where: { $0.checkpoint != nil && $0.review == "pending" }) {
                 return "waiting for review of candidate \(waiting.id ?? 0): \(waiting.checkpoint ?? "checkpoint")"
             }
-            let use = LoopOverview.budgetUse(candidates: candidates, runs: try entry.store.runs(loop: name))
+            let use = BudgetUse.of(candidates: candidates, runs: try entry.store.runs(loop: name))
             if let trip = entry.config.budget.tripped(by: use) { return "\(trip.description); raise it in the config (then SIGHUP) or review" }
             return nil
         } catch {

@@ -35,7 +35,7 @@ final class LiveProgress: Sendable {
         self.budget = budget
         let candidates = (try? store.candidates(loop: loop)) ?? []
         let runs = (try? store.runs(loop: loop)) ?? []
-        let use = LoopOverview.budgetUse(candidates: candidates, runs: runs)
+        let use = BudgetUse.of(candidates: candidates, runs: runs)
         priorIterations = use.iterations
         priorWall = use.wallSeconds
     }

@@ -107,9 +107,14 @@ func survivors(_ tag: String) -> [Int32] {
         let runner = CommandRunner()
         let tag = UUID().uuidString
         async let finished = runner.run(
-            "sleep 0.3 & sleep 0.3; wait; echo done", in: "/tmp", timeout: 1.0, environment: ["HOSTILE_TAG": tag],
+            "sleep 1 & sleep 1; wait; echo done", in: "/tmp", timeout: 1.5, environment: ["HOSTILE_TAG": tag],
             control: { state.withLock { $0 } }, started: { pgid in group.withLock { $0 = pgid } })
-        try await Task.sleep(for: .milliseconds(100))
+        // Pause once both sleeps run (a loaded machine may start them late).
+        var waited = 0
+        while liveProcesses(tagged: tag).count < 3 && waited < 200 {
+            try await Task.sleep(for: .milliseconds(5))
+            waited += 1
+        }
         let pausedAt = ContinuousClock.now
         state.withLock { $0 = .pause }
         var latency: Duration?
@@ -129,7 +134,7 @@ func survivors(_ tag: String) -> [Int32] {
         #expect(measured < .seconds(1))
         print("pause latency: \(measured)")
         // Stay paused longer than the whole time limit: the command must survive it.
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(1800))
         state.withLock { $0 = .run }
         let result = try await finished
         #expect(result.succeeded, "\(result.summary)")

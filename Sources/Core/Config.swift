@@ -63,9 +63,10 @@ public struct MetricSpec: Sendable, Equatable, Codable {
     public var decision: DecisionPolicy
     /// Runs of each side discarded before the first measured pair.
     public var warmup: Int
-    /// Pairs of an A/A run (best against itself) measured once per best commit; the minimum
-    /// effect is raised to the noise floor they show. 0 turns it off.
-    public var aaPairs: Int = 6
+    /// Pairs of an A/A run (the best built in both slots, measured against itself) once per
+    /// best commit; the minimum effect is raised to the slot bias they show (see
+    /// `SequentialDecision.noiseFloor`). 0 turns it off.
+    public var aaPairs: Int = 10
     /// Before an accept is committed, a fresh round against the best must agree.
     public var confirm: Bool = true
     /// Every this many candidates, the original base is measured against the best again to

@@ -305,29 +305,48 @@ public struct SequentialDecision: Sendable {
         return gains
     }
 
-    /// The relative effect that measurement bias alone can produce, from A/A
-    /// pairs (the same build measured as both baseline and candidate).
+    /// The minimum effect that measurement bias alone can fake, from A/A pairs: the best
+    /// code measured in the baseline slot (`baseline`) against the same code in the
+    /// candidate slot (`candidate`), in random order within each pair.
     ///
-    /// Returns exp(|mean g| + t * s / sqrt(n)) - 1 with t the two-sided
-    /// `confidence` quantile of Student's t on n - 1 degrees of freedom: the upper
-    /// confidence bound of the A/A mean's size. Run-to-run scatter is already
-    /// handled by the sequential test, so what a loop must add to `minEffect` is a
-    /// systematic difference between the baseline and candidate slots (warm
-    /// caches, run order, thermal drift), which this bounds. It shrinks as more A/A
-    /// pairs come in. Pairs with a non-finite or non-positive sample are skipped;
-    /// with fewer than two usable pairs the result is 0 (nothing measured).
-    public static func noiseFloor(aaPairs: [SamplePair], confidence: Double = 0.95) -> Double {
-        let gains = aaPairs.compactMap { pair -> Double? in
+    /// Run-to-run scatter is the sequential test's business (its false-accept rate
+    /// already covers it), so the floor does not add scatter: what the paired design
+    /// cannot remove is a systematic difference between the two slots (their paths, the
+    /// layout of the two builds, caches), which favours every candidate alike. The floor
+    /// is that bias, signed so that only a bias in the candidate's favour raises it, plus
+    /// one standard error of its estimate: max(0, exp(mean g + s / sqrt(n)) - 1), g the
+    /// per-pair log improvement. With five or more pairs the most extreme one is left
+    /// out first (one stall of the machine would otherwise set the floor until the next
+    /// accept). Pairs with a non-finite or non-positive sample are skipped.
+    ///
+    /// Why not an upper confidence bound at the decision's level: with the few A/A pairs
+    /// a loop can afford, that bound is mostly scatter (about 2.5 standard deviations of
+    /// g with 6 pairs at 99%: +7% on a benchmark with 3% run-to-run noise), so no 5%
+    /// improvement could ever pass, while a slot bias it is meant to catch is a fixed
+    /// offset that the estimate plus one standard error covers in most calibrations.
+    /// `ratchet-bench-decision` measures both against injected slot bias.
+    public static func noiseFloor(aaPairs: [SamplePair], direction: Direction) -> NoiseFloor {
+        var gains = aaPairs.compactMap { pair -> Double? in
             guard pair.baseline.isFinite, pair.candidate.isFinite,
                 pair.baseline > 0, pair.candidate > 0
             else { return nil }
-            return log(pair.candidate) - log(pair.baseline)
+            let ratio = log(pair.candidate) - log(pair.baseline)
+            return direction == .higher ? ratio : -ratio
         }
-        guard gains.count >= 2, confidence > 0, confidence < 1 else { return 0 }
+        var trimmed = false
+        if gains.count >= 5 {
+            let center = Statistics.Summary(gains).mean
+            if let worst = gains.indices.max(by: { abs(gains[$0] - center) < abs(gains[$1] - center) }) {
+                gains.remove(at: worst)
+                trimmed = true
+            }
+        }
+        guard !gains.isEmpty else { return NoiseFloor(pairs: 0, trimmed: false, bias: 0, standardError: 0, floor: 0) }
         let summary = Statistics.Summary(gains)
-        let n = Double(gains.count)
-        let t = Statistics.studentTQuantile((1 + confidence) / 2, df: n - 1)
-        return expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot())
+        let error = gains.count >= 2 ? summary.standardDeviation / Double(gains.count).squareRoot() : 0
+        return NoiseFloor(
+            pairs: gains.count, trimmed: trimmed, bias: expm1(summary.mean), standardError: error,
+            floor: Swift.max(0, expm1(summary.mean + error)))
     }
 
     // MARK: - Reason text
@@ -480,5 +499,35 @@ enum SequentialTTest {
         let r2 = high * high
         let count = Double(n)
         return (Double(n - 1) * r2 / (count - r2)).squareRoot()
+    }
+}
+
+/// What an A/A calibration showed: the bias between the two slots and the minimum
+/// effect it implies. Effects are relative, positive = in the candidate slot's favour.
+public struct NoiseFloor: Sendable, Equatable, Codable {
+    /// A/A pairs used (after the most extreme one was left out, if it was).
+    public var pairs: Int
+    /// Whether the most extreme pair was left out.
+    public var trimmed: Bool
+    /// The candidate slot's apparent advantage with identical code: exp(mean g) - 1.
+    public var bias: Double
+    /// Standard error of mean g (log scale, about a relative error).
+    public var standardError: Double
+    /// max(0, exp(mean g + standard error) - 1): what a candidate must beat.
+    public var floor: Double
+
+    public init(pairs: Int, trimmed: Bool, bias: Double, standardError: Double, floor: Double) {
+        self.pairs = pairs
+        self.trimmed = trimmed
+        self.bias = bias
+        self.standardError = standardError
+        self.floor = floor
+    }
+
+    /// "slot bias +0.4% +/- 0.8% over 11 A/A pairs: floor +1.2%".
+    public var summary: String {
+        "slot bias \(ReasonFormat.percent(bias)) +/- \(ReasonFormat.percent(standardError)) over \(pairs) A/A "
+            + (pairs == 1 ? "pair" : "pairs") + (trimmed ? " (most extreme left out)" : "")
+            + ": floor \(ReasonFormat.percent(floor))"
     }
 }

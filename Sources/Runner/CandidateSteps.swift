@@ -189,6 +189,11 @@ extension LoopRunner {
         }
         try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
 
+        // The best built in both slots and measured against itself, once per best commit,
+        // before the candidate slot gets the candidate's code.
+        try await prepareBaseline()
+        try await calibrateNoise()
+
         // build, test
         try sync(candidateSlot, to: tree)
         for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
@@ -220,7 +225,6 @@ extension LoopRunner {
         // measure
         step = try await enter(.measure, &candidate)
         try await prepareBaseline()
-        try await calibrateNoise()
         let measured = try await measure(&candidate, step: step)
         switch measured {
         case .failed(let reason):

@@ -246,7 +246,7 @@ extension LoopRunner {
             }
         }
         if noiseFloor > config.metric.decision.minEffect {
-            final.reason += String(format: " (minimum raised to the A/A noise floor %+.1f%%)", noiseFloor * 100)
+            final.reason += String(format: " (minimum raised to the A/A slot-bias floor %+.1f%%)", noiseFloor * 100)
         }
         if final.verdict == .accept, let violation = constraintViolation(allPairs) {
             return .rejected(.constraint, violation + "; objective: " + final.reason)
@@ -297,38 +297,56 @@ extension LoopRunner {
 
     // MARK: Noise floor and drift
 
-    /// Measures the best against itself (A/A) and raises the minimum effect to the noise it
-    /// shows, once per best commit.
+    /// Measures the best against itself across the two slots (A/A: the best code built in
+    /// the baseline slot against the same code built in the candidate slot, in random
+    /// order within each pair) and raises the minimum effect to the slot bias it shows,
+    /// once per best commit. Call it before the candidate slot gets the candidate's code.
     func calibrateNoise() async throws {
         guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return }
+        try sync(candidateSlot, to: bestTree)
+        if let build = config.build {
+            let result = try await runCommand(build, in: candidateSlot, role: "candidate")
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard result.succeeded else {
+                throw RunnerError(
+                    .baselineFailed,
+                    "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \(candidateSlot.directory) "
+                        + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
+            }
+        }
+        var rng = SplitMix64(seed: config.seed ^ 0xA11A_A11A)
         var pairs: [SamplePair] = []
         for _ in 0..<config.metric.aaPairs {
             if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-            var values: [Double] = []
-            for role in ["baseline", "baseline"] {
-                switch try await benchOnce(baselineSlot, role: role, step: nil) {
+            let order: [(slot: Slot, role: String)] =
+                rng.next() & 1 == 0
+                ? [(baselineSlot, "baseline"), (candidateSlot, "candidate")] : [(candidateSlot, "candidate"), (baselineSlot, "baseline")]
+            var values: [String: RunValues] = [:]
+            for arm in order {
+                switch try await benchOnce(arm.slot, role: arm.role, step: nil) {
                 case .failed(let reason):
-                    throw RunnerError(.baselineFailed, "the best code's benchmark fails: \(reason)")
+                    throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(arm.slot.directory): \(reason)")
                 case .values(let run):
-                    values.append(run.objective)
+                    values[arm.role] = run
                 }
             }
-            pairs.append(SamplePair(baseline: values[0], candidate: values[1]))
+            guard let base = values["baseline"], let other = values["candidate"] else { continue }
+            // A pair that spanned a pause says nothing about the slots.
+            if base.spoiled || other.spoiled { continue }
+            pairs.append(decisionPair(base, other))
         }
-        // One stall of the machine (seen here as 50 ms hiccups) would otherwise set the floor
-        // for every candidate until the next accept: leave out the most extreme pair.
-        if pairs.count >= 5, let g = try? SequentialDecision.logImprovements(pairs, direction: .lower),
-            let worst = g.indices.max(by: { abs(g[$0]) < abs(g[$1]) })
-        {
-            pairs.remove(at: worst)
-        }
-        noiseFloor = SequentialDecision.noiseFloor(aaPairs: pairs, confidence: config.metric.decision.confidence)
+        let calibration = SequentialDecision.noiseFloor(aaPairs: pairs, direction: config.metric.decision.direction)
+        noiseFloor = calibration.floor
         noiseCalibratedTree = bestTree
         try audit.append(
             loop: config.name, kind: "calibration",
-            ["best": bestCommit.hex, "aa_pairs": String(pairs.count), "noise_floor": String(format: "%.4f", noiseFloor)])
+            [
+                "best": bestCommit.hex, "aa_pairs": String(calibration.pairs), "slot_bias": String(format: "%.4f", calibration.bias),
+                "standard_error": String(format: "%.4f", calibration.standardError), "noise_floor": String(format: "%.4f", calibration.floor),
+            ])
+        emit(.note("A/A across the slots: " + calibration.summary))
         if noiseFloor > config.metric.decision.minEffect {
-            emit(.note(String(format: "A/A noise floor %+.1f%% is above min_effect: candidates must beat it", noiseFloor * 100)))
+            emit(.note(String(format: "the slot bias floor %+.1f%% is above min_effect: candidates must beat it", noiseFloor * 100)))
         }
     }
 

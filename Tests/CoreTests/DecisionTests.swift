@@ -202,30 +202,65 @@ import Testing
 
     // MARK: - Noise floor
 
-    @Test func noiseFloorBoundsTheAABias() throws {
+    @Test func noiseFloorIsTheSlotBiasPlusOneStandardError() throws {
         let identical = [SamplePair](repeating: SamplePair(baseline: 3, candidate: 3), count: 5)
-        #expect(SequentialDecision.noiseFloor(aaPairs: identical) == 0)
-        #expect(SequentialDecision.noiseFloor(aaPairs: [SamplePair(baseline: 1, candidate: 2)]) == 0)
+        let none = SequentialDecision.noiseFloor(aaPairs: identical, direction: .lower)
+        #expect(none.floor == 0 && none.bias == 0 && none.standardError == 0 && none.pairs == 4 && none.trimmed)
+        #expect(SequentialDecision.noiseFloor(aaPairs: [], direction: .lower) == NoiseFloor(pairs: 0, trimmed: false, bias: 0, standardError: 0, floor: 0))
 
-        // g = ln(c / b) = +0.01, -0.01, +0.03: mean 0.01, s 0.02, t(0.975, 2) = 4.3027.
+        // Lower is better, g = ln(b / c) = +0.01, -0.01, +0.03 (the bad pair is skipped):
+        // mean 0.01, s 0.02, standard error 0.02 / sqrt(3).
         let aa = [
-            SamplePair(baseline: 1, candidate: exp(0.01)), SamplePair(baseline: 1, candidate: exp(-0.01)),
-            SamplePair(baseline: 1, candidate: exp(0.03)), SamplePair(baseline: -1, candidate: 1),
+            SamplePair(baseline: 1, candidate: exp(-0.01)), SamplePair(baseline: 1, candidate: exp(0.01)),
+            SamplePair(baseline: 1, candidate: exp(-0.03)), SamplePair(baseline: -1, candidate: 1),
         ]
-        let expected = expm1(0.01 + 4.302652729749464 * 0.02 / 3.0.squareRoot())
-        #expect(abs(SequentialDecision.noiseFloor(aaPairs: aa) - expected) < 1e-9)
-        // A bias in the other direction counts the same.
-        let mirrored = aa.map { SamplePair(baseline: $0.candidate, candidate: $0.baseline) }
-        #expect(abs(SequentialDecision.noiseFloor(aaPairs: mirrored) - expected) < 1e-9)
+        let floor = SequentialDecision.noiseFloor(aaPairs: aa, direction: .lower)
+        let error = 0.02 / 3.0.squareRoot()
+        #expect(floor.pairs == 3 && !floor.trimmed)
+        #expect(abs(floor.bias - expm1(0.01)) < 1e-12)
+        #expect(abs(floor.standardError - error) < 1e-12)
+        #expect(abs(floor.floor - expm1(0.01 + error)) < 1e-12)
+        #expect(floor.summary == "slot bias +1.0% +/- 1.2% over 3 A/A pairs: floor +2.2%")
+
+        // The same numbers when higher is better mean the candidate slot reads worse: a bias
+        // against the candidate never lowers the bar below zero.
+        let against = SequentialDecision.noiseFloor(aaPairs: aa, direction: .higher)
+        #expect(abs(against.bias - expm1(-0.01)) < 1e-12)
+        #expect(against.floor == 0)
     }
 
-    @Test func noiseFloorShrinksWithMoreAAPairs() {
+    @Test func noiseFloorLeavesOutTheMostExtremePair() {
+        // One stall (a 3x slower run in the baseline slot) among five quiet pairs.
+        var aa = (0..<5).map { SamplePair(baseline: 1, candidate: exp(Double($0 % 2 == 0 ? 1 : -1) * 0.001)) }
+        aa.append(SamplePair(baseline: 3, candidate: 1))
+        let floor = SequentialDecision.noiseFloor(aaPairs: aa, direction: .lower)
+        #expect(floor.trimmed && floor.pairs == 5)
+        #expect(floor.floor < 0.002)
+    }
+
+    @Test func noiseFloorTracksAnInjectedBiasNotTheScatter() {
         var rng = Xoshiro256StarStar(seed: 11)
+        // No bias, 3% run-to-run noise: the floor stays near the standard error (about
+        // 1.4% for 10 pairs), far below the +7% an upper 99% bound of |bias| would give.
+        var floors: [Double] = []
+        for _ in 0..<200 {
+            floors.append(SequentialDecision.noiseFloor(aaPairs: noisyPairs(count: 10, effect: 0, cv: 0.03, using: &rng), direction: .lower).floor)
+        }
+        floors.sort()
+        #expect(floors[100] > 0.005 && floors[100] < 0.025)
+        // A 4% bias in the candidate slot's favour is covered by most calibrations.
+        var covered = 0
+        for _ in 0..<200 {
+            let aa = noisyPairs(count: 10, effect: 0.04, cv: 0.03, using: &rng)
+            if SequentialDecision.noiseFloor(aaPairs: aa, direction: .lower).floor >= 0.04 { covered += 1 }
+        }
+        #expect(covered > 140 && covered < 200)
+        // More pairs shrink the standard error.
         let many = noisyPairs(count: 200, effect: 0, cv: 0.03, using: &rng)
-        let few = SequentialDecision.noiseFloor(aaPairs: Array(many.prefix(10)))
-        let all = SequentialDecision.noiseFloor(aaPairs: many)
-        #expect(all < few)
-        #expect(all > 0 && all < 0.015)
+        let few = SequentialDecision.noiseFloor(aaPairs: Array(many.prefix(10)), direction: .lower)
+        let all = SequentialDecision.noiseFloor(aaPairs: many, direction: .lower)
+        #expect(all.standardError < few.standardError / 3)
+        #expect(all.floor < 0.01)
     }
 
     // MARK: - Simulated error rates

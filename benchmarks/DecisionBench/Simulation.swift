@@ -178,3 +178,90 @@ func simulate(
     }
     return tallies
 }
+
+/// How the minimum effect is raised from an A/A calibration, for the pipeline table.
+enum PipelineFloor: CaseIterable {
+    /// No calibration: the configured minimum only.
+    case none
+    /// The rule before this benchmark's version: the best against itself in ONE slot (6
+    /// pairs, the most extreme |g| left out), floor = |mean g| + t(99.5%) s / sqrt(n).
+    case upperBoundOneSlot
+    /// The loop's rule: 10 pairs across the two slots, floor = bias + one standard error.
+    case slotBias
+
+    var label: String {
+        switch self {
+        case .none: "none"
+        case .upperBoundOneSlot: "old: 99% bound, 1 slot, 6"
+        case .slotBias: "bias + 1 se, 2 slots, 10"
+        }
+    }
+
+    var key: String {
+        switch self {
+        case .none: "nofloor"
+        case .upperBoundOneSlot: "oldfloor"
+        case .slotBias: "slotfloor"
+        }
+    }
+
+    func floor(model: NoiseModel, slotBias: Double, confidence: Double, using rng: inout Xoshiro256StarStar) -> Double {
+        switch self {
+        case .none:
+            return 0
+        case .upperBoundOneSlot:
+            // One slot cannot see a slot bias: both sides run the same build.
+            let pairs = SimulatedSeries(model: model, effect: 0).pairs(count: 6, using: &rng)
+            var g = pairs.map { log($0.candidate) - log($0.baseline) }
+            if let worst = g.indices.max(by: { abs(g[$0]) < abs(g[$1]) }) { g.remove(at: worst) }
+            let summary = Statistics.Summary(g)
+            let n = Double(g.count)
+            let t = Statistics.studentTQuantile((1 + confidence) / 2, df: n - 1)
+            return expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot())
+        case .slotBias:
+            let pairs = SimulatedSeries(model: model, effect: slotBias).pairs(count: 10, using: &rng)
+            return SequentialDecision.noiseFloor(aaPairs: pairs, direction: .lower).floor
+        }
+    }
+}
+
+struct PipelineResult {
+    var trials = 0
+    var accepts = 0
+    var pairs = 0
+    var floorSum = 0.0
+    var acceptRate: Double { trials > 0 ? Double(accepts) / Double(trials) : 0 }
+    var meanPairs: Double { trials > 0 ? Double(pairs) / Double(trials) : 0 }
+    var meanFloor: Double { trials > 0 ? floorSum / Double(trials) : 0 }
+}
+
+/// One calibration and one candidate per trial, as the loop runs them: the minimum effect
+/// raised to the floor, a sequential decision, and for an accept a fresh confirmation round.
+/// `slotBias` makes every run in the candidate slot read that much better. Pairs counted are
+/// the decision's (both rounds), not the calibration's.
+func simulatePipeline(
+    floor rule: PipelineFloor, effect: Double, slotBias: Double, model: NoiseModel, policy: DecisionPolicy, trials: Int,
+    using rng: inout Xoshiro256StarStar
+) -> PipelineResult {
+    var result = PipelineResult()
+    let apparent = (1 + effect) * (1 + slotBias) - 1
+    for _ in 0..<trials {
+        let floor = rule.floor(model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
+        var raised = policy
+        raised.minEffect = max(policy.minEffect, floor)
+        let decision = SequentialRule(raised)
+        var accepted = true
+        for _ in 0..<2 {
+            let (verdict, n) = decision.decide(SimulatedSeries(model: model, effect: apparent).pairs(count: policy.maxPairs, using: &rng))
+            result.pairs += n
+            if verdict != .accept {
+                accepted = false
+                break
+            }
+        }
+        result.trials += 1
+        result.floorSum += floor
+        if accepted { result.accepts += 1 }
+    }
+    return result
+}

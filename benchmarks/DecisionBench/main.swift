@@ -7,6 +7,7 @@
 // object with the headline numbers.
 
 import Core
+import Foundation
 
 let started = monotonicSeconds()
 var json: [(String, String)] = []
@@ -121,6 +122,7 @@ let powerCases = [
         label: "CV 3% per pair", series: SimulatedSeries(model: .cv3, effect: 0.05, pairLevelCV: 0.03),
         trials: 2000, key: "pair_cv3"),
 ]
+var powerAtCV3 = 0.0
 let rules: [(name: String, rule: any Rule, key: String)] = [
     ("sequential (this)", SequentialRule(powerPolicy), ""),
     ("Bonferroni t", BonferroniRule(powerPolicy), "_bonferroni"),
@@ -145,7 +147,32 @@ for (caseIndex, powerCase) in powerCases.enumerated() {
         json.append(("power_5pct_" + key + ruleKey, fixed(tally.acceptRate)))
         json.append((ratioKey + ruleKey, fixed(tally.meanPairs / Double(maxPairs))))
     }
-    if key == "cv3" { json.append(("mean_pairs_5pct_cv3", fixed(tallies[0].meanPairs, 2))) }
+    if key == "cv3" {
+        json.append(("mean_pairs_5pct_cv3", fixed(tallies[0].meanPairs, 2)))
+        powerAtCV3 = tallies[0].acceptRate
+    }
+}
+
+// MARK: - The lower bound for any rule
+
+// Wald's bound on the expected sample size of ANY sequential test with false-accept rate
+// alpha and power 1 - beta between two normal means delta standard deviations apart, even
+// one that knows the standard deviation: E[N] >= ((1-b) ln((1-b)/a) + b ln(b/(1-a))) / (delta^2/2).
+do {
+    let cv3 = NoiseModel.cv3
+    let sigmaRun = log1p(cv3.cv * cv3.cv).squareRoot()
+    let delta = (log(1.05) - log1p(powerPolicy.minEffect)) / (2.0.squareRoot() * sigmaRun)
+    let power = powerAtCV3
+    let beta = 1 - power
+    let accepting: Double = power * log(power / alpha)
+    let missing: Double = beta > 0 ? beta * log(beta / (1 - alpha)) : 0
+    let bound: Double = (accepting + missing) / (delta * delta / 2)
+    print("")
+    print(
+        "Lower bound (Wald) for any valid sequential rule at this power (\(percent(power))), even with the noise known: "
+            + "\(fixed(bound, 2)) pairs = \(fixed(bound / Double(maxPairs), 3)) of 30+30 (effect \(fixed(delta, 3)) sd per pair)")
+    json.append(("wald_bound_pairs_5pct_cv3", fixed(bound, 2)))
+    json.append(("wald_bound_ratio", fixed(bound / Double(maxPairs))))
 }
 
 // MARK: - Other scenarios
@@ -172,6 +199,36 @@ for (index, other) in others.enumerated() {
         otherTable.line(
             other.label, "\(t.trials)", "\(t.accepts)", "\(t.rejects)", "\(t.inconclusive)", fixed(t.meanPairs, 2)))
     json.append((other.key, other.key.hasPrefix("accept") ? fixed(t.acceptRate) : fixed(t.meanPairs, 2)))
+}
+
+// MARK: - The loop's pipeline: slot-bias floor, decision, confirmation
+
+print("")
+print("Loop pipeline (A/A calibration -> minimum raised to its floor -> decision -> confirmation round),")
+print("  CV 3% per run, min_effect 1%, confidence 99%; slot bias: the candidate slot reads that much faster")
+let pipelineTable = Table(widths: [34, 26, 7, 8, 11, 11])
+print(pipelineTable.line("scenario", "floor rule", "trials", "accepts", "mean floor", "mean pairs"))
+do {
+    let scenarios: [(label: String, effect: Double, bias: Double, key: String)] = [
+        ("+5% improvement, no slot bias", 0.05, 0, "power"),
+        ("no change, no slot bias", 0, 0, "null"),
+        ("no change, +2% slot bias", 0, 0.02, "bias2"),
+        ("no change, +5% slot bias", 0, 0.05, "bias5"),
+        ("+5% improvement, +2% slot bias", 0.05, 0.02, "power_bias2"),
+    ]
+    for (scenarioIndex, scenario) in scenarios.enumerated() {
+        for (ruleIndex, floorRule) in PipelineFloor.allCases.enumerated() {
+            var rng = Xoshiro256StarStar(seed: 4000 + UInt64(scenarioIndex))
+            let result = simulatePipeline(
+                floor: floorRule, effect: scenario.effect, slotBias: scenario.bias, model: .cv3, policy: powerPolicy,
+                trials: 2000, using: &rng)
+            print(
+                pipelineTable.line(
+                    ruleIndex == 0 ? scenario.label : "", floorRule.label, "\(result.trials)", percent(result.acceptRate),
+                    percent(result.meanFloor), fixed(result.meanPairs, 2)))
+            json.append(("pipeline_\(scenario.key)_\(floorRule.key)_accept_rate", fixed(result.acceptRate)))
+        }
+    }
 }
 
 // MARK: - Cost of one evaluation
@@ -224,7 +281,7 @@ do {
         tally.record(verdict, after: pairs.count)
         allPairs += pairs
     }
-    let floor = SequentialDecision.noiseFloor(aaPairs: allPairs)
+    let floor = SequentialDecision.noiseFloor(aaPairs: allPairs, direction: .lower).floor
     let gains = (try? SequentialDecision.logImprovements(allPairs, direction: .lower)) ?? []
     let pairSD = Statistics.Summary(gains).standardDeviation
     let realTable = Table(widths: [8, 9, 8, 8, 8, 8, 11, 11, 12])

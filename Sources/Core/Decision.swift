@@ -526,7 +526,7 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
 
     /// "slot bias +0.4% +/- 0.8% over 11 A/A pairs: floor +1.2%".
     public var summary: String {
-        "slot bias \(ReasonFormat.percent(bias)) +/- \(ReasonFormat.percent(standardError)) over \(pairs) A/A "
+        "slot bias \(ReasonFormat.percent(bias)) +/- \(ReasonFormat.percent(standardError).dropFirst()) over \(pairs) A/A "
             + (pairs == 1 ? "pair" : "pairs") + (trimmed ? " (most extreme left out)" : "")
             + ": floor \(ReasonFormat.percent(floor))"
     }

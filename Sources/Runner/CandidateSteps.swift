@@ -189,11 +189,6 @@ extension LoopRunner {
         }
         try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
 
-        // The best built in both slots and measured against itself, once per best commit,
-        // before the candidate slot gets the candidate's code.
-        try await prepareBaseline()
-        try await calibrateNoise()
-
         // build, test
         try sync(candidateSlot, to: tree)
         for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
@@ -225,6 +220,21 @@ extension LoopRunner {
         // measure
         step = try await enter(.measure, &candidate)
         try await prepareBaseline()
+        // Once per best commit the best is measured in both slots (A/A); that borrows the
+        // candidate slot, which then gets the candidate back and is built again.
+        if try await calibrateNoise() {
+            try sync(candidateSlot, to: tree)
+            if let build = config.build {
+                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step)
+                if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+                if !result.succeeded {
+                    let reason = "build failed when rebuilt after the A/A calibration (\(result.summary)): \(result.tail(lines: 5))"
+                    try close(&step, ok: false, detail: reason)
+                    try finish(&candidate, .rejected, .buildFailed, reason)
+                    return .decided
+                }
+            }
+        }
         let measured = try await measure(&candidate, step: step)
         switch measured {
         case .failed(let reason):

@@ -300,9 +300,10 @@ extension LoopRunner {
     /// Measures the best against itself across the two slots (A/A: the best code built in
     /// the baseline slot against the same code built in the candidate slot, in random
     /// order within each pair) and raises the minimum effect to the slot bias it shows,
-    /// once per best commit. Call it before the candidate slot gets the candidate's code.
-    func calibrateNoise() async throws {
-        guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return }
+    /// once per best commit. Returns whether it ran: it leaves the best code in the
+    /// candidate slot.
+    func calibrateNoise() async throws -> Bool {
+        guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
         try sync(candidateSlot, to: bestTree)
         if let build = config.build {
             let result = try await runCommand(build, in: candidateSlot, role: "candidate")
@@ -348,6 +349,7 @@ extension LoopRunner {
         if noiseFloor > config.metric.decision.minEffect {
             emit(.note(String(format: "the slot bias floor %+.1f%% is above min_effect: candidates must beat it", noiseFloor * 100)))
         }
+        return true
     }
 
     /// Every `drift_every` candidates, measures the original base against the best again and

@@ -138,6 +138,57 @@ import Testing
     }
 }
 
+/// A measurement apparatus that favours one slot: the bench reads 5% better in slot 1,
+/// where the first candidate is measured. Without the A/A calibration a change that does
+/// nothing is accepted on that bias; with it the floor equals the bias and it is not.
+@Suite(.serialized) struct SlotBiasTests {
+    func fixture(aaPairs: Int) throws -> GitFixture {
+        let config = """
+            [loop]
+            name = "tiny"
+            base = "main"
+            scope = ["src/**"]
+            [commands.build]
+            run = "cp src/work.sh built.sh"
+            [commands.bench]
+            run = "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac; sh built.sh 3 > /dev/null"
+            [metric]
+            source = "regex"
+            pattern = 'cost: (\\d+)'
+            direction = "lower"
+            min_effect = 0.01
+            min_pairs = 2
+            max_pairs = 4
+            warmup = 0
+            aa_pairs = \(aaPairs)
+            [proposer]
+            kind = "patches"
+            [proposer.patches]
+            dir = "patches"
+            """
+        let (path, text) = CheatTests.patch("01-comment.diff", "# does nothing faster\n" + CheatTests.work)
+        return try GitFixture(files: ["src/work.sh": CheatTests.work, "ratchet.toml": config, path: text], label: "slotbias")
+    }
+
+    @Test func aNeutralChangeIsNotAcceptedOnASlotBias() async throws {
+        let biased = try fixture(aaPairs: 0)
+        defer { biased.remove() }
+        let (fooled, _) = try await runLoop(biased)
+        #expect(fooled.accepted == 1, "without calibration the 5% slot bias passes as an improvement")
+
+        let calibrated = try fixture(aaPairs: 3)
+        defer { calibrated.remove() }
+        let (summary, workspace) = try await runLoop(calibrated)
+        #expect(summary.accepted == 0)
+        let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
+        #expect(candidate.outcome == "rejected", "\(candidate.reason ?? "")")
+        #expect(candidate.reason?.contains("slot-bias floor +5.3%") == true, "\(candidate.reason ?? "")")
+        let calibration = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "calibration" })
+        #expect(calibration.fields["slot_bias"] == "0.0526" && calibration.fields["noise_floor"] == "0.0526", "\(calibration.fields)")
+        #expect(calibration.fields["aa_pairs"] == "3")
+    }
+}
+
 /// Several benchmarks: a candidate with a combined gain that makes one benchmark
 /// significantly worse is refused.
 @Suite(.serialized) struct MultiBenchmarkLoopTests {

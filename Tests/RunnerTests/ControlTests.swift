@@ -208,6 +208,51 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(kinds.contains("pause") && kinds.contains("resume"))
     }
 
+    /// A pause that lands inside a measured run spoils that pair: it is stored as
+    /// discarded, measured again, and the decision counts only whole pairs.
+    @Test func aPairSpanningAPauseIsDiscardedAndMeasuredAgain() async throws {
+        let fixture = try TinyWorkspace.make(config: TinyWorkspace.config(kinds: #"["tuner"]"#))
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let flag = workspace.stateDirectory + "/tiny.pause"
+        let marker = fixture.path + "/.paused-once"
+        // The first measured candidate run (no sandbox, so it can reach the state folder)
+        // flips the pause switch itself and keeps running: the runner freezes it mid-run.
+        let bench = "if [ \"$RATCHET_ROLE\" = candidate ] && [ ! -e '\(marker)' ]; then : > '\(marker)'; : > '\(flag)'; sleep 0.4; fi; sh bench.sh"
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"\(bench.replacingOccurrences(of: "\"", with: "\\\""))\"")
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 0\naa_pairs = 0\nconfirm = false")
+            + "\n[sandbox]\nmode = \"off\"\n"
+        try fixture.commit(files: ["ratchet.toml": config], message: "bench that pauses once")
+        let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
+        // A person resumes once the loop shows it is paused.
+        let store = workspace.store
+        let resumer = Task.detached { () -> Bool in
+            for _ in 0..<2000 {
+                if FileManager.default.fileExists(atPath: flag), (try? store.loop(named: "tiny"))??.status == "paused" {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    pause.resume()
+                    return true
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            pause.resume()  // never leave the loop hanging; the expectation below fails instead
+            return false
+        }
+        let (_, ran) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
+        #expect(await resumer.value, "the bench never flipped the switch")
+        let first = try #require(try ran.store.candidates(loop: "tiny").first)
+        let samples = try ran.store.samples(candidate: try #require(first.id))
+        let spoiled = Set(samples.filter(\.warmup).map(\.pair))
+        let whole = Set(samples.filter { !$0.warmup }.map(\.pair))
+        #expect(spoiled.count == 1, "one pair spanned the pause: \(samples.map { ($0.pair, $0.arm, $0.warmup) })")
+        #expect(spoiled.isDisjoint(with: whole))
+        #expect(first.pairs == whole.count, "the decision counts only whole pairs")
+        #expect(first.outcome == "accepted", "\(first.reason ?? "")")
+        let kinds = try auditKinds(ran)
+        #expect(kinds.contains("pause") && kinds.contains("resume"))
+    }
+
     @Test func auditLogOfARealLoopVerifiesAndAnchorsInCommits() async throws {
         let fixture = try TinyWorkspace.make()
         defer { fixture.remove() }

@@ -57,6 +57,15 @@ public struct ConstraintSpec: Sendable, Equatable, Codable {
     }
 }
 
+/// What a confirmation round measures (`[metric] confirm_with`).
+public enum ConfirmMetric: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The objective again, against the minimum effect.
+    case same
+    /// The bench command's wall time, run plainly (not under callgrind or GNU time),
+    /// against a minimum of 0: the candidate must really be faster.
+    case wallTime = "wall_time"
+}
+
 /// `[metric]`: what is measured and how a decision is made.
 public struct MetricSpec: Sendable, Equatable, Codable {
     public var source: MetricSource
@@ -69,6 +78,11 @@ public struct MetricSpec: Sendable, Equatable, Codable {
     public var aaPairs: Int = 10
     /// Before an accept is committed, a fresh round against the best must agree.
     public var confirm: Bool = true
+    /// What the confirmation round measures: the objective again (`same`), or the bench
+    /// command's plain wall time (`wallTime`), which must then show the candidate faster at
+    /// the decision's confidence. The default for an instruction count (`callgrind`) is
+    /// wall time: count instructions to decide, time the plain command to confirm.
+    public var confirmWith: ConfirmMetric = .same
     /// Every this many candidates, the original base is measured against the best again to
     /// catch drift in the machine or the measurements. 0 turns it off.
     public var driftEvery: Int = 10
@@ -537,7 +551,7 @@ struct ConfigReader {
             table, at: path,
             allowed: [
                 "source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "warmup", "pattern", "path", "file",
-                "aa_pairs", "confirm", "drift_every", "outputs_must_match", "match_ignore", "constraint",
+                "aa_pairs", "confirm", "confirm_with", "drift_every", "outputs_must_match", "match_ignore", "constraint",
             ]
         )
         let source = metricSource(table, at: path)
@@ -564,6 +578,15 @@ struct ConfigReader {
         spec.aaPairs = integer(table, "aa_pairs", at: path, range: 0...1000) ?? spec.aaPairs
         spec.driftEvery = integer(table, "drift_every", at: path, range: 0...1_000_000) ?? spec.driftEvery
         spec.confirm = boolean(table, "confirm", at: path) ?? spec.confirm
+        spec.confirmWith = spec.source == .callgrind ? .wallTime : .same
+        if let text = string(table, "confirm_with", at: path, required: false) {
+            if let parsed = ConfirmMetric(rawValue: text) {
+                spec.confirmWith = parsed
+            } else {
+                problem("metric.confirm_with", "'\(text)' is not allowed; use \"same\" (the objective again) or \"wall_time\" (the plain command's time)")
+            }
+        }
+        if spec.confirmWith == .wallTime, spec.source == .wallTime { spec.confirmWith = .same }
         spec.outputsMustMatch = boolean(table, "outputs_must_match", at: path) ?? spec.outputsMustMatch
         if let ignore = string(table, "match_ignore", at: path, required: false) {
             if (try? Regex(ignore)) == nil { problem("metric.match_ignore", "'\(ignore)' is not a valid regular expression") }

@@ -80,7 +80,7 @@ extension LoopRunner {
         }
         func values(_ candidate: CandidateRecord?, arm: String) -> Double? {
             guard let id = candidate?.id, let samples = try? store.samples(candidate: id) else { return nil }
-            return median(samples.filter { !$0.warmup && $0.arm == arm }.map(\.value))
+            return median(samples.filter { !$0.warmup && $0.arm == arm && $0.benchmark == nil }.map(\.value))
         }
         let base = values(history.first { $0.pairs != nil && $0.parentCommit == loop.baseCommit }, arm: "baseline")
         let best = bestCommit.hex == loop.baseCommit ? base : values(history.last { $0.commit == bestCommit.hex }, arm: "candidate")

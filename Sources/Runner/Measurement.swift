@@ -22,6 +22,9 @@ extension LoopRunner {
         var spoiled: Bool
     }
 
+    /// The `benchmark` name of samples from a wall-time confirmation round.
+    static let wallTimeConfirmation = "wall time (confirmation round)"
+
     enum BenchRun {
         case values(RunValues)
         case failed(String)
@@ -55,7 +58,17 @@ extension LoopRunner {
     /// One benchmark run in `slot`, reduced to the metrics' values.
     /// `seed` reaches the command as `RATCHET_BENCH_SEED`, the same for both sides of a pair
     /// and new for every pair, so a bench can draw inputs a candidate cannot special-case.
-    func benchOnce(_ slot: Slot, role: String, step: StepRecord?, seed: UInt32 = 0) async throws -> BenchRun {
+    /// With `plain`, the bench command runs as written (not under callgrind or GNU time)
+    /// and the objective is its wall time: the confirmation round of `confirm_with = "wall_time"`.
+    func benchOnce(_ slot: Slot, role: String, step: StepRecord?, seed: UInt32 = 0, plain: Bool = false) async throws -> BenchRun {
+        if plain {
+            let result = try await runCommand(config.bench, in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard result.succeeded else {
+                return .failed("\(role) benchmark failed when timed plainly (\(result.summary)): \(result.tail(lines: 5))")
+            }
+            return .values(RunValues(objective: result.wallSeconds, constraints: [], output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused))
+        }
         let sources = [config.metric.source] + config.metric.constraints.map(\.source)
         var files: [String] = []
         for source in sources {
@@ -163,25 +176,39 @@ extension LoopRunner {
         var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9)
         let arms: [(name: String, slot: Slot)] = [("baseline", baselineSlot), ("candidate", candidateSlot)]
 
-        for warm in 0..<config.metric.warmup {
-            for (position, arm) in arms.enumerated() {
-                switch try await benchOnce(arm.slot, role: arm.name, step: step) {
-                case .failed(let reason): return .failed(reason)
-                case .values(let run):
-                    try store.add(SampleRecord(candidateId: id, pair: warm, arm: arm.name, position: position, value: run.objective, wallSeconds: run.wall, warmup: true))
-                }
-            }
-        }
         var pairNumber = 0
         var allPairs: [(baseline: RunValues, candidate: RunValues)] = []
         var reports: [DecisionReport] = []
-        // Round 1 decides; an accept is then confirmed by a fresh round 2.
+        // Round 1 decides; an accept is then confirmed by a fresh round 2 — of the plain
+        // command's wall time when `confirm_with = "wall_time"`.
         for round in 1...(config.metric.confirm ? 2 : 1) {
-            let decision = SequentialDecision(policy: policy)
+            let plain = round == 2 && config.metric.confirmWith == .wallTime
+            // Samples of the wall-time round are stored under their own name, apart from the objective's.
+            let label: String? = plain ? Self.wallTimeConfirmation : nil
+            var roundPolicy = policy
+            if plain {
+                roundPolicy = DecisionPolicy(
+                    direction: .lower, minEffect: 0, confidence: policy.confidence, minPairs: policy.minPairs, maxPairs: policy.maxPairs)
+            }
+            if round == 1 || plain {
+                for warm in 0..<config.metric.warmup {
+                    for (position, arm) in arms.enumerated() {
+                        switch try await benchOnce(arm.slot, role: arm.name, step: step, plain: plain) {
+                        case .failed(let reason): return .failed(reason)
+                        case .values(let run):
+                            try store.add(
+                                SampleRecord(
+                                    candidateId: id, pair: warm, arm: arm.name, position: position, value: run.objective, wallSeconds: run.wall,
+                                    warmup: true, benchmark: label))
+                        }
+                    }
+                }
+            }
+            let decision = SequentialDecision(policy: roundPolicy)
             var pairs: [SamplePair] = []
             var attempts = 0
             var report: DecisionReport?
-            while report == nil && attempts < policy.maxPairs * 3 {
+            while report == nil && attempts < roundPolicy.maxPairs * 3 {
                 attempts += 1
                 if let reason = try await safePoint() { throw Interrupted(reason: reason) }
                 let order = rng.next() & 1 == 0 ? [0, 1] : [1, 0]
@@ -189,7 +216,7 @@ extension LoopRunner {
                 var runs: [Int: RunValues] = [:]
                 var positions: [Int: Int] = [:]
                 for (position, armIndex) in order.enumerated() {
-                    switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed) {
+                    switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed, plain: plain) {
                     case .failed(let reason): return .failed(reason)
                     case .values(let run):
                         runs[armIndex] = run
@@ -202,7 +229,7 @@ extension LoopRunner {
                     try store.add(
                         SampleRecord(
                             candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: run.objective,
-                            wallSeconds: run.wall, warmup: spoiled))
+                            wallSeconds: run.wall, warmup: spoiled, benchmark: label))
                     for (index, value) in run.extras.enumerated() where index < config.benchmarks.count {
                         try store.add(
                             SampleRecord(
@@ -218,15 +245,19 @@ extension LoopRunner {
                 if allPairs.isEmpty && config.metric.outputsMustMatch, let mismatch = outputMismatch(base.output, cand.output) {
                     return .rejected(.outputMismatch, mismatch)
                 }
-                allPairs.append((base, cand))
-                pairs.append(decisionPair(base, cand))
+                if plain {
+                    pairs.append(SamplePair(baseline: base.objective, candidate: cand.objective))
+                } else {
+                    allPairs.append((base, cand))
+                    pairs.append(decisionPair(base, cand))
+                }
                 do {
                     let current = try decision.evaluate(pairs)
                     emit(
                         .sample(
                             sequence: candidate.sequence, pair: pairs.count, baseline: base.objective, candidate: cand.objective,
                             estimate: pairs.count >= 2 ? current.estimate : nil))
-                    if current.verdict != .needMore || pairs.count >= policy.maxPairs { report = current }
+                    if current.verdict != .needMore || pairs.count >= roundPolicy.maxPairs { report = current }
                 } catch {
                     return .failed("benchmark values cannot be compared: \(error)")
                 }
@@ -234,10 +265,24 @@ extension LoopRunner {
             guard let report else { return .failed("too many measurements were spoiled by pauses") }
             reports.append(report)
             if report.verdict != .accept { break }
-            if round == 1 && config.metric.confirm { emit(.note("accepted in round 1; confirming with a fresh round")) }
+            if round == 1 && config.metric.confirm {
+                emit(
+                    .note(
+                        config.metric.confirmWith == .wallTime
+                            ? "accepted in round 1; confirming with the plain command's wall time" : "accepted in round 1; confirming with a fresh round"))
+            }
         }
         guard var final = reports.last else { return .failed("no measurement") }
-        if reports.count == 2 {
+        if reports.count == 2 && config.metric.confirmWith == .wallTime {
+            // The decision's numbers stay the objective's; the wall-time round only confirms.
+            final = reports[0]
+            if reports[1].verdict == .accept {
+                final.reason += "; confirmed by wall time: " + reports[1].reason
+            } else {
+                final.verdict = .reject
+                final.reason = "not confirmed by wall time: " + reports[1].reason + "; the objective had: " + reports[0].reason
+            }
+        } else if reports.count == 2 {
             if final.verdict == .accept {
                 final.reason = "confirmed: " + final.reason + " (first round: " + Format.effect(reports[0]) + ")"
             } else {

@@ -64,9 +64,15 @@ struct Show: AsyncParsableCommand {
                     for line in output.split(separator: "\n").suffix(15) { print("      | \(line)") }
                 }
             }
-            let measured = samples.filter { !$0.warmup }
-            if !measured.isEmpty {
-                print("\nsamples (\(measured.count) runs, \(samples.count - measured.count) warm-up discarded):")
+            // The objective first, then each extra benchmark and a wall-time confirmation round.
+            let groups = [String?](
+                [nil] + samples.compactMap(\.benchmark).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } })
+            for group in groups {
+                let all = samples.filter { $0.benchmark == group }
+                let measured = all.filter { !$0.warmup }
+                guard !measured.isEmpty else { continue }
+                let title = group.map { "samples of \($0)" } ?? "samples"
+                print("\n\(title) (\(measured.count) runs, \(all.count - measured.count) warm-up or spanning a pause, discarded):")
                 print("  pair  first      baseline     candidate")
                 let byPair = Dictionary(grouping: measured, by: \.pair)
                 for pair in byPair.keys.sorted() {

@@ -63,7 +63,7 @@ import Testing
             #expect(second.promptText.contains("add a bonus divisor"))
             #expect(second.headers["authorization"] == "Bearer sk-test-1234567890abcdefghij")
             // `ratchet show` tells a reviewer why it was proposed and what it cost.
-            let shown = try runRatchet(["show", String(try #require(accepted.id))], in: fixture.path)
+            let shown = try await runRatchet(["show", String(try #require(accepted.id))], in: fixture.path)
             #expect(shown.status == 0)
             #expect(shown.output.contains("1200 input + 300 output tokens"))
             #expect(shown.output.contains("prompt (secrets redacted):"))

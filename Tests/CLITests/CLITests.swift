@@ -4,38 +4,38 @@ import Testing
 
 /// The built `ratchet` binary, run the way a user runs it.
 @Suite(.serialized) struct CLITests {
-    @Test func helpDocumentsVerbsAndExitCodes() throws {
-        let result = try runRatchet(["--help"], in: "/tmp")
+    @Test func helpDocumentsVerbsAndExitCodes() async throws {
+        let result = try await runRatchet(["--help"], in: "/tmp")
         #expect(result.status == 0)
         for word in ["init", "run", "status", "log", "show", "EXIT CODES", "65", "66", "69"] {
             #expect(result.output.contains(word), "help lacks \(word)")
         }
     }
 
-    @Test func initWritesAStarterThatParsesAndRefusesToOverwrite() throws {
+    @Test func initWritesAStarterThatParsesAndRefusesToOverwrite() async throws {
         let fixture = try GitFixture(files: ["README": "x\n"])
         defer { fixture.remove() }
-        let first = try runRatchet(["init"], in: fixture.path)
+        let first = try await runRatchet(["init"], in: fixture.path)
         #expect(first.status == 0)
         #expect(fixture.folder.exists("ratchet.toml"))
-        let again = try runRatchet(["init"], in: fixture.path)
+        let again = try await runRatchet(["init"], in: fixture.path)
         #expect(again.status == 64)
         #expect(again.errorOutput.contains("--force"))
-        let status = try runRatchet(["status"], in: fixture.path)
+        let status = try await runRatchet(["status"], in: fixture.path)
         #expect(status.status == 0, "starter config did not validate: \(status.errorOutput)")
         #expect(status.output.contains("never run"))
     }
 
-    @Test func runLogShowStatusEndToEnd() throws {
+    @Test func runLogShowStatusEndToEnd() async throws {
         let fixture = try TinyWorkspace.make()
         defer { fixture.remove() }
-        let run = try runRatchet(["run"], in: fixture.path)
+        let run = try await runRatchet(["run"], in: fixture.path)
         #expect(run.status == 0, "\(run.errorOutput)")
         #expect(run.output.contains("ACCEPTED"))
         #expect(run.output.contains("pair 2"))
         #expect(run.output.contains("3 accepted"))
 
-        let log = try runRatchet(["log", "--json"], in: fixture.path)
+        let log = try await runRatchet(["log", "--json"], in: fixture.path)
         #expect(log.status == 0)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.output.utf8)) as? [[String: Any]])
         #expect(entries.count == 7)
@@ -43,34 +43,34 @@ import Testing
         #expect(accepted.count == 3)
         #expect(accepted.allSatisfy { ($0["commit"] as? String)?.count == 40 && $0["lower"] is Double })
 
-        let table = try runRatchet(["log"], in: fixture.path)
+        let table = try await runRatchet(["log"], in: fixture.path)
         #expect(table.output.contains("not_better") || table.output.contains("rejected"))
         #expect(table.output.contains("01-bonus.diff"))
 
         let id = try #require(accepted.first?["id"] as? Int)
-        let show = try runRatchet(["show", String(id)], in: fixture.path)
+        let show = try await runRatchet(["show", String(id)], in: fixture.path)
         #expect(show.status == 0)
         #expect(show.output.contains("diff --git"))
         #expect(show.output.contains("samples"))
         #expect(show.output.contains("effect:"))
-        let showJSON = try runRatchet(["show", String(id), "--json"], in: fixture.path)
+        let showJSON = try await runRatchet(["show", String(id), "--json"], in: fixture.path)
         let detail = try #require(try JSONSerialization.jsonObject(with: Data(showJSON.output.utf8)) as? [String: Any])
         #expect((detail["samples"] as? [Any])?.isEmpty == false)
 
-        let missing = try runRatchet(["show", "9999"], in: fixture.path)
+        let missing = try await runRatchet(["show", "9999"], in: fixture.path)
         #expect(missing.status == 64)
         #expect(missing.errorOutput.contains("no candidate 9999"))
 
-        let status = try runRatchet(["status", "--json"], in: fixture.path)
+        let status = try await runRatchet(["status", "--json"], in: fixture.path)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
         #expect(report["state"] as? String == "exhausted")
     }
 
-    @Test func badConfigAndMissingBaseHaveDocumentedExitCodes() throws {
+    @Test func badConfigAndMissingBaseHaveDocumentedExitCodes() async throws {
         let broken = TinyWorkspace.config().replacingOccurrences(of: "min_pairs = 2", with: "min_pairs = \"two\"\ncolour = 1")
         let fixture = try TinyWorkspace.make(config: broken)
         defer { fixture.remove() }
-        let result = try runRatchet(["run"], in: fixture.path)
+        let result = try await runRatchet(["run"], in: fixture.path)
         #expect(result.status == 65)
         #expect(result.errorOutput.contains("metric.min_pairs"))
         #expect(result.errorOutput.contains("metric.colour"))
@@ -78,24 +78,24 @@ import Testing
 
         let noBase = try TinyWorkspace.make(config: TinyWorkspace.config().replacingOccurrences(of: "base = \"main\"", with: "base = \"gone\""))
         defer { noBase.remove() }
-        let missing = try runRatchet(["run"], in: noBase.path)
+        let missing = try await runRatchet(["run"], in: noBase.path)
         #expect(missing.status == 66)
         #expect(missing.errorOutput.contains("'gone'"))
     }
 
     /// SIGINT stops the loop at the next safe point, records why, and exits 0.
-    @Test func interruptStopsGracefully() throws {
+    @Test func interruptStopsGracefully() async throws {
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
-        let result = try runRatchet(["run"], in: fixture.path, interruptAfter: 0.7)
+        let result = try await runRatchet(["run"], in: fixture.path, interruptAfter: 0.7)
         #expect(result.status == 0, "\(result.errorOutput)")
         #expect(result.errorOutput.contains("SIGINT"))
         #expect(result.output.contains("stopped by SIGINT"))
-        let status = try runRatchet(["status"], in: fixture.path)
+        let status = try await runRatchet(["status"], in: fixture.path)
         #expect(status.output.contains("stopped by SIGINT"))
         // The interrupted candidate is settled on the next run and the loop finishes.
-        let rerun = try runRatchet(["run"], in: fixture.path)
+        let rerun = try await runRatchet(["run"], in: fixture.path)
         #expect(rerun.status == 0)
         #expect(rerun.output.contains("3 accepted"))
     }

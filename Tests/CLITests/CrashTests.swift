@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized) struct CrashTests {
     static let trials = 12
 
-    @Test func killNineAtRandomPointsResumesCleanly() throws {
+    @Test func killNineAtRandomPointsResumesCleanly() async throws {
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
@@ -22,19 +22,19 @@ import Testing
         for _ in 0..<Self.trials {
             let process = try launchRatchet(["run"], in: fixture.path)
             let delay = 0.05 + Double(rng.next() % 1000) / 1000.0 * 0.5
-            Thread.sleep(forTimeInterval: delay)
+            try await Task.sleep(for: .seconds(delay))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 killedMidRun += 1
             }
-            process.waitUntilExit()
+            await waitForExit(process)
         }
         print("kill -9 trials: \(Self.trials), killed mid-run: \(killedMidRun)")
         #expect(killedMidRun >= Self.trials / 2)
 
-        let final = try runRatchet(["run"], in: fixture.path)
+        let final = try await runRatchet(["run"], in: fixture.path)
         #expect(final.status == 0, "\(final.errorOutput)")
-        let log = try runRatchet(["log", "--json"], in: fixture.path)
+        let log = try await runRatchet(["log", "--json"], in: fixture.path)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.output.utf8)) as? [[String: Any]])
         let decided = entries.filter { ($0["outcome"] as? String) != "interrupted" }
         let sources = decided.compactMap { $0["source"] as? String }
@@ -44,7 +44,7 @@ import Testing
         #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 4\n")
         #expect(try fixture.git("rev-list", "--count", "main..ratchet/tiny").trimmingCharacters(in: .whitespacesAndNewlines) == "3")
 
-        let verify = try runRatchet(["audit", "verify"], in: fixture.path)
+        let verify = try await runRatchet(["audit", "verify"], in: fixture.path)
         #expect(verify.status == 0, "\(verify.output)")
 
         // No slot is left mid-move and no process works in the state folder any more.
@@ -60,25 +60,25 @@ import Testing
         #expect(leftovers.isEmpty, "processes left in the state folder: \(leftovers)")
     }
 
-    @Test func sigtermStopsGracefullyAndASecondSigintForces() throws {
+    @Test func sigtermStopsGracefullyAndASecondSigintForces() async throws {
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         let process = try launchRatchet(["run"], in: fixture.path)
-        Thread.sleep(forTimeInterval: 0.6)
+        try await Task.sleep(for: .seconds(0.6))
         let start = Date()
         process.terminate()
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 0)
         #expect(Date().timeIntervalSince(start) < 2)
-        let status = try runRatchet(["status"], in: fixture.path)
+        let status = try await runRatchet(["status"], in: fixture.path)
         #expect(status.output.contains("stopped by SIGTERM"))
 
         let forced = try launchRatchet(["run"], in: fixture.path)
-        Thread.sleep(forTimeInterval: 0.4)
+        try await Task.sleep(for: .seconds(0.4))
         forced.interrupt()
         forced.interrupt()
-        forced.waitUntilExit()
+        await waitForExit(forced)
         #expect([0, 130].contains(forced.terminationStatus))
     }
 }

@@ -131,6 +131,19 @@ import Testing
         #expect(config.validate == CommandSpec(run: "./check-against-baseline", timeout: 600))
     }
 
+    @Test func confirmWithDefaultsToWallTimeForInstructionCounts() throws {
+        #expect(try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w").metric.confirmWith == .same)
+        let callgrind = validConfig.replacingOccurrences(of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"callgrind\"")
+        #expect(try LoopConfig.parse(callgrind, file: "r.toml", directory: "/w").metric.confirmWith == .wallTime)
+        let same = callgrind.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"same\"")
+        #expect(try LoopConfig.parse(same, file: "r.toml", directory: "/w").metric.confirmWith == .same)
+        let regexTimed = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"wall_time\"")
+        #expect(try LoopConfig.parse(regexTimed, file: "r.toml", directory: "/w").metric.confirmWith == .wallTime)
+        let bad = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"cpu\"")
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(bad, file: "r.toml", directory: "/w") }
+        #expect(error.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("'cpu' is not allowed") })
+    }
+
     @Test func badConstraintIsNamed() throws {
         let text = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\n[[metric.constraint]]\nname = \"m\"\nsource = \"peak_memory\"")
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }

@@ -124,7 +124,7 @@ import Testing
         process.arguments = ["report", "--since", "2h", "--format", "html", "--output", fixture.path + "/report.html"]
         process.currentDirectoryURL = URL(fileURLWithPath: fixture.path)
         try process.run()
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 0)
         let html = try fixture.folder.read("report.html")
         #expect(html.contains("Accepted changes, largest effect first"))

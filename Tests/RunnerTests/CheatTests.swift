@@ -232,6 +232,59 @@ import Testing
         #expect(first.reason?.contains("constraint memory (peak_memory)") == true)
     }
 
+    /// Instruction counts decide, the plain command's wall time confirms: a change that
+    /// runs fewer instructions but sleeps longer is refused, a really faster one is kept.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind")))
+    func callgrindDecidesAndWallTimeConfirms() async throws {
+        let work = "i=0; while [ $i -lt 800 ]; do i=$((i+1)); done; sleep 0.1\n"
+        func patch(_ body: String) -> String {
+            "diff --git a/src/work.sh b/src/work.sh\n--- a/src/work.sh\n+++ b/src/work.sh\n@@ -1 +1 @@\n-\(work)+\(body)"
+        }
+        let config = """
+            [loop]
+            name = "tiny"
+            base = "main"
+            scope = ["src/**"]
+            [commands.bench]
+            run = "sh src/work.sh"
+            [metric]
+            source = "callgrind"
+            min_effect = 0.02
+            min_pairs = 2
+            max_pairs = 5
+            warmup = 0
+            aa_pairs = 0
+            [proposer]
+            kind = "patches"
+            [proposer.patches]
+            dir = "patches"
+            """
+        let fixture = try GitFixture(
+            files: [
+                "src/work.sh": work, "ratchet.toml": config,
+                "patches/01-fewer-instructions-but-slower.diff": patch("i=0; while [ $i -lt 400 ]; do i=$((i+1)); done; sleep 0.3\n"),
+                "patches/02-fewer-instructions-and-faster.diff": patch("i=0; while [ $i -lt 400 ]; do i=$((i+1)); done\n"),
+            ], label: "confirmwall")
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        let byName = Dictionary(uniqueKeysWithValues: try workspace.store.candidates(loop: "tiny").map { ($0.source, $0) })
+        let slower = try #require(byName["01-fewer-instructions-but-slower.diff"])
+        #expect(slower.outcome == "rejected", "\(slower.reason ?? "")")
+        #expect(slower.reason?.hasPrefix("not confirmed by wall time: rejected after") == true, "\(slower.reason ?? "")")
+        let faster = try #require(byName["02-fewer-instructions-and-faster.diff"])
+        #expect(faster.outcome == "accepted", "\(faster.reason ?? "")")
+        #expect(faster.reason?.contains("; confirmed by wall time: accepted after") == true, "\(faster.reason ?? "")")
+        #expect(summary.accepted == 1)
+        // The decision's numbers are the instruction counts; the wall times are stored apart.
+        let samples = try workspace.store.samples(candidate: try #require(faster.id))
+        let counts = samples.filter { $0.benchmark == nil && !$0.warmup }
+        let times = samples.filter { $0.benchmark == "wall time (confirmation round)" && !$0.warmup }
+        #expect(!counts.isEmpty && counts.allSatisfy { $0.value > 100_000 })
+        #expect(!times.isEmpty && times.allSatisfy { $0.value < 5 })
+        #expect(times.contains { $0.arm == "baseline" && $0.value >= 0.1 })
+        #expect((faster.estimate ?? 0) > 0.2 && (faster.estimate ?? 0) < 1.5, "instruction effect, not the 30x wall-time one")
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind")))
     func callgrindCountsInstructions() async throws {
         let config = TinyWorkspace.config(kinds: #"["tuner"]"#)

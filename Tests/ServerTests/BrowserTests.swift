@@ -12,8 +12,13 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
 }
 let chromiumReady = chromium != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
 
-/// Runs a program to its end; returns its status and both streams together.
-func run(_ arguments: [String], timeout: Double = 120) throws -> (Int32, String) {
+/// Runs a program to its end, on a thread of its own (see `offPool`); returns its status and
+/// both streams together.
+func run(_ arguments: [String]) async throws -> (Int32, String) {
+    try await offPool { try runBlocking(arguments) }
+}
+
+func runBlocking(_ arguments: [String]) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -39,11 +44,11 @@ func run(_ arguments: [String], timeout: Double = 120) throws -> (Int32, String)
             let base = "http://127.0.0.1:\(port)"
             if let shots, let chromium {
                 try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
-                try Self.screenshots(to: shots, chromium: chromium, base: base, daemon: daemon, id: id)
+                try await Self.screenshots(to: shots, chromium: chromium, base: base, daemon: daemon, id: id)
             }
             var arguments = ["python3", script, base, daemon.token.value]
             if let shots { arguments.append(shots + "/approved.png") }
-            let (status, output) = try run(arguments)
+            let (status, output) = try await run(arguments)
             #expect(status == 0, "the browser script failed (exit \(status)):\n\(output)")
             let entry = try #require(daemon.state.entry(named: "tiny"))
             let approval = try #require(try entry.store.approvals(candidate: id).first)
@@ -57,17 +62,17 @@ func run(_ arguments: [String], timeout: Double = 120) throws -> (Int32, String)
 
     /// `chromium --screenshot` of the review page (logged in through the token link, which
     /// redirects to it) and of the HTML morning report, into `directory`.
-    static func screenshots(to directory: String, chromium: String, base: String, daemon: Daemon, id: Int64) throws {
+    static func screenshots(to directory: String, chromium: String, base: String, daemon: Daemon, id: Int64) async throws {
         let page = "\(base)/login?token=\(daemon.token.value)&next=/candidates/\(id)%3Floop%3Dtiny"
         let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1700"]
-        let (status, output) = try run([chromium] + flags + ["--screenshot=\(directory)/review.png", page])
+        let (status, output) = try await run([chromium] + flags + ["--screenshot=\(directory)/review.png", page])
         #expect(status == 0, "\(output)")
         let entry = try #require(daemon.state.entry(named: "tiny"))
         let report = try MorningReport.build(
             sources: [ReportSource(loop: "tiny", store: entry.store, audit: entry.audit, stateDirectory: entry.stateDirectory, config: entry.config)],
             since: Date().addingTimeInterval(-3600), until: Date(), baseURL: base)
         try report.html().write(toFile: directory + "/report.html", atomically: true, encoding: .utf8)
-        let (reportStatus, reportOutput) = try run([chromium] + flags + ["--screenshot=\(directory)/report.png", "file://\(directory)/report.html"])
+        let (reportStatus, reportOutput) = try await run([chromium] + flags + ["--screenshot=\(directory)/report.png", "file://\(directory)/report.html"])
         #expect(reportStatus == 0, "\(reportOutput)")
     }
 }

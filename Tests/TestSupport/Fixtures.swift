@@ -120,8 +120,28 @@ public func ratchetBinary(file: String = #filePath) throws -> String {
     return found
 }
 
+/// Runs blocking work (waiting for a child process) on a thread of its own. Blocking inside
+/// a test would hold one of the few threads of Swift's cooperative pool (2 on a 2-core
+/// machine) and stall every timer of the tests running beside it; the daemon's schedule
+/// test missed a whole 3-second window that way.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// Waits for `process` to exit without blocking a cooperative thread.
+public func waitForExit(_ process: Process) async {
+    nonisolated(unsafe) let process = process
+    _ = try? await offPool { process.waitUntilExit() }
+}
+
 /// Runs the `ratchet` binary as a user would, capturing both streams separately.
-public func runRatchet(_ arguments: [String], in directory: String, interruptAfter: Double? = nil) throws -> ProgramResult {
+public func runRatchet(_ arguments: [String], in directory: String, interruptAfter: Double? = nil) async throws -> ProgramResult {
+    try await offPool { try runRatchetBlocking(arguments, in: directory, interruptAfter: interruptAfter) }
+}
+
+func runRatchetBlocking(_ arguments: [String], in directory: String, interruptAfter: Double?) throws -> ProgramResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try ratchetBinary())
     process.arguments = arguments

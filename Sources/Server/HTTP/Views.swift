@@ -23,9 +23,10 @@ struct CandidateDetail: Codable, Sendable {
             response: record.response, lowerIsBetter: entry.config.metric.decision.direction == .lower)
     }
 
-    /// Measured (not warm-up) samples as baseline/candidate pairs, in pair order.
+    /// Measured (not warm-up) samples of the objective as baseline/candidate pairs, in pair
+    /// order (extra `[[benchmark]]`s and a wall-time confirmation are stored under their names).
     var pairs: [Charts.Pair] {
-        let measured = samples.filter { !$0.warmup }
+        let measured = samples.filter { !$0.warmup && $0.benchmark == nil }
         let byPair = Dictionary(grouping: measured, by: \.pair)
         return byPair.keys.sorted().map { pair in
             let runs = byPair[pair] ?? []

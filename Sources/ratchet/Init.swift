@@ -55,6 +55,9 @@ struct Init: AsyncParsableCommand {
         min_pairs = 5                 # baseline/candidate pairs before the first look
         max_pairs = 30                # give up (inconclusive) after this many
         warmup = 1                    # discarded runs of each side first
+        # aa_pairs = 10               # A/A pairs across the two slots per best commit (0 = off)
+        # confirm = true              # a fresh round confirms every accept
+        # confirm_with = "same"       # or "wall_time" (the default for source = "callgrind")
 
         [proposer]
         kind = "tuner"                # tuner | patches, or a list: ["tuner", "patches"]

@@ -23,7 +23,7 @@ extension LoopRunner {
     }
 
     /// The `benchmark` name of samples from a wall-time confirmation round.
-    static let wallTimeConfirmation = "wall time (confirmation round)"
+    public static let wallTimeConfirmation = "wall time (confirmation round)"
 
     enum BenchRun {
         case values(RunValues)

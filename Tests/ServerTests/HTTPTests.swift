@@ -93,6 +93,34 @@ import Testing
         }
     }
 
+    /// A wall-time confirmation round gets its own chart; the objective's chart and its
+    /// discarded-run count leave those samples out.
+    @Test func confirmationSamplesAreChartedApart() async throws {
+        let (fixture, id) = try await Self.heldLoop()
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let before = try workspace.store.samples(candidate: id)
+        for pair in 0..<3 {
+            for (position, arm) in ["baseline", "candidate"].enumerated() {
+                try workspace.store.add(
+                    SampleRecord(
+                        candidateId: id, pair: 100 + pair, arm: arm, position: position, value: arm == "baseline" ? 0.1 : 0.01, wallSeconds: 0.1,
+                        warmup: pair == 0, benchmark: LoopRunner.wallTimeConfirmation))
+            }
+        }
+        try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
+            let login = try await http("GET", port, "/login?token=\(daemon.token.value)")
+            let cookie = String(try #require(login.header("Set-Cookie")).split(separator: ";")[0])
+            let page = try await http("GET", port, "/candidates/\(id)?loop=tiny", cookie: cookie)
+            #expect(page.status == 200)
+            #expect(page.body.contains("id=\"confirmation\""))
+            #expect(page.body.contains("2 pair(s); the effect above is the objective's"))
+            #expect(page.body.ranges(of: "<svg class=\"chart samples\"").count == 2)
+            let mainWarmups = before.filter(\.warmup).count
+            #expect(page.body.contains("\(mainWarmups) warm-up or pause-spanning run(s) discarded"))
+        }
+    }
+
     /// Browser flow: login sets a strict HttpOnly cookie; a form POST without the session's
     /// CSRF token, or from another origin, is refused and changes nothing; with both it is
     /// recorded under the name typed.

@@ -168,9 +168,15 @@ enum Pages {
         if let reason = c.reason { body += "<p>\(E.escape(reason))</p>" }
         let pairs = detail.pairs
         if !pairs.isEmpty {
-            let warmups = detail.samples.filter(\.warmup).count
+            let warmups = detail.samples.filter { $0.warmup && $0.benchmark == nil }.count
             body += "<h3>Samples: baseline vs candidate per pair</h3>" + Charts.samples(pairs, lowerIsBetter: detail.lowerIsBetter)
-            body += "<p class=\"muted\">\(pairs.count) pair(s) measured, \(warmups) warm-up run(s) discarded.</p>"
+            body += "<p class=\"muted\">\(pairs.count) pair(s) measured, \(warmups) warm-up or pause-spanning run(s) discarded.</p>"
+        }
+        let confirmation = detail.pairs(of: LoopRunner.wallTimeConfirmation)
+        if !confirmation.isEmpty {
+            body += "<h3 id=\"confirmation\">Confirmation round: the plain command's wall time (seconds)</h3>"
+                + Charts.samples(confirmation, lowerIsBetter: true)
+            body += "<p class=\"muted\">\(confirmation.count) pair(s); the effect above is the objective's, this round only confirms it.</p>"
         }
         body += "</div>"
         // Review actions.

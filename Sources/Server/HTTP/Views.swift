@@ -25,8 +25,12 @@ struct CandidateDetail: Codable, Sendable {
 
     /// Measured (not warm-up) samples of the objective as baseline/candidate pairs, in pair
     /// order (extra `[[benchmark]]`s and a wall-time confirmation are stored under their names).
-    var pairs: [Charts.Pair] {
-        let measured = samples.filter { !$0.warmup && $0.benchmark == nil }
+    var pairs: [Charts.Pair] { pairs(of: nil) }
+
+    /// The same for samples stored under `benchmark` (a `[[benchmark]]`, or the wall-time
+    /// confirmation round).
+    func pairs(of benchmark: String?) -> [Charts.Pair] {
+        let measured = samples.filter { !$0.warmup && $0.benchmark == benchmark }
         let byPair = Dictionary(grouping: measured, by: \.pair)
         return byPair.keys.sorted().map { pair in
             let runs = byPair[pair] ?? []

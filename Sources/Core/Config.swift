@@ -523,7 +523,7 @@ struct ConfigReader {
             validate = command(commandsTable, "validate", required: false)
         }
 
-        let metric = self.metric(metricTable)
+        var metric = self.metric(metricTable)
         let (proposers, seed) = proposerTable.map { self.proposers($0, directory: directory) } ?? ([], 0)
 
         let budget = self.budget(table(root, "budget", at: "", required: false))
@@ -533,6 +533,15 @@ struct ConfigReader {
         let schedule = self.schedule(table(root, "schedule", at: "", required: false))
 
         let benchmarks = self.benchmarks(root, direction: metric?.decision.direction ?? .lower)
+        if !benchmarks.isEmpty, metric?.confirmWith == .wallTime {
+            // The wall-time round times the main bench command alone; with [[benchmark]]s the
+            // decision was on their combined gain.
+            if metricTable["confirm_with"] != nil {
+                problem("metric.confirm_with", "\"wall_time\" times only [commands.bench], but [[benchmark]]s make the decision a combined gain; use \"same\"")
+            } else {
+                metric?.confirmWith = .same
+            }
+        }
 
         guard problems.isEmpty, let bench, let metric else { return nil }
         var config = LoopConfig(
@@ -576,6 +585,7 @@ struct ConfigReader {
         let policy = DecisionPolicy(direction: direction, minEffect: minEffect, confidence: confidence, minPairs: minPairs, maxPairs: maxPairs)
         var spec = MetricSpec(source: source ?? .wallTime, decision: policy, warmup: warmup)
         spec.aaPairs = integer(table, "aa_pairs", at: path, range: 0...1000) ?? spec.aaPairs
+        if spec.aaPairs == 1 { problem("metric.aa_pairs", "must be 0 (off) or at least 2: one pair cannot show its own uncertainty") }
         spec.driftEvery = integer(table, "drift_every", at: path, range: 0...1_000_000) ?? spec.driftEvery
         spec.confirm = boolean(table, "confirm", at: path) ?? spec.confirm
         spec.confirmWith = spec.source == .callgrind ? .wallTime : .same
@@ -587,6 +597,9 @@ struct ConfigReader {
             }
         }
         if spec.confirmWith == .wallTime, spec.source == .wallTime { spec.confirmWith = .same }
+        if spec.confirmWith == .wallTime, spec.source == .peakMemory {
+            problem("metric.confirm_with", "\"wall_time\" confirms a speed-up, but the objective is peak_memory; use \"same\"")
+        }
         spec.outputsMustMatch = boolean(table, "outputs_must_match", at: path) ?? spec.outputsMustMatch
         if let ignore = string(table, "match_ignore", at: path, required: false) {
             if (try? Regex(ignore)) == nil { problem("metric.match_ignore", "'\(ignore)' is not a valid regular expression") }

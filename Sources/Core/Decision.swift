@@ -524,6 +524,14 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
         self.floor = floor
     }
 
+    /// The minimum effect a candidate must show in this set-up: `configured` on top of a
+    /// bias in the candidate slot's favour, (1 + configured)(1 + bias) - 1, so the change
+    /// itself is still `configured` better; and never less than `floor`, which covers the
+    /// bias's own uncertainty.
+    public func minimumEffect(configured: Double) -> Double {
+        Swift.max(expm1(log1p(configured) + log1p(Swift.max(0, bias))), floor)
+    }
+
     /// "slot bias +0.4% +/- 0.8% over 11 A/A pairs: floor +1.2%".
     public var summary: String {
         "slot bias \(ReasonFormat.percent(bias)) +/- \(ReasonFormat.percent(standardError).dropFirst()) over \(pairs) A/A "

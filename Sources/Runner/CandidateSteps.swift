@@ -222,14 +222,14 @@ extension LoopRunner {
         try await prepareBaseline()
         // Once per best commit the best is measured in both slots (A/A); that borrows the
         // candidate slot, which then gets the candidate back and is built again.
-        if try await calibrateNoise() {
+        if try await calibrateNoise(step: step) {
             try sync(candidateSlot, to: tree)
             if let build = config.build {
                 let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step)
                 if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
                 if !result.succeeded {
                     let reason = "build failed when rebuilt after the A/A calibration (\(result.summary)): \(result.tail(lines: 5))"
-                    try close(&step, ok: false, detail: reason)
+                    try close(&step, ok: false, detail: reason, result: result)
                     try finish(&candidate, .rejected, .buildFailed, reason)
                     return .decided
                 }

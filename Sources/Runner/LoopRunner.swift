@@ -60,7 +60,8 @@ public final class LoopRunner {
     var baselineBuiltTree: ObjectID?
     var runRecord: RunRecord?
     /// The relative effect A/A noise can produce on this machine for this benchmark.
-    var noiseFloor = 0.0
+    /// The last A/A calibration across the slots, and the best tree it was measured for.
+    var calibration: NoiseFloor?
     var noiseCalibratedTree: ObjectID?
     var pastWallSeconds = 0.0
     let started = Date()

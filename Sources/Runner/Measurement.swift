@@ -171,7 +171,7 @@ extension LoopRunner {
     /// measured again.
     func measure(_ candidate: inout CandidateRecord, step: StepRecord) async throws -> Measured {
         var policy = config.metric.decision
-        policy.minEffect = max(policy.minEffect, noiseFloor)
+        if let calibration { policy.minEffect = calibration.minimumEffect(configured: policy.minEffect) }
         let id = candidate.id ?? 0
         var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9)
         let arms: [(name: String, slot: Slot)] = [("baseline", baselineSlot), ("candidate", candidateSlot)]
@@ -187,8 +187,11 @@ extension LoopRunner {
             let label: String? = plain ? Self.wallTimeConfirmation : nil
             var roundPolicy = policy
             if plain {
+                // Wall time is noisy where instruction counts are not: the round gets at least
+                // the pairs a noisy verdict needs (3 at 95%, 4 at 99%) and room for 20.
                 roundPolicy = DecisionPolicy(
-                    direction: .lower, minEffect: 0, confidence: policy.confidence, minPairs: policy.minPairs, maxPairs: policy.maxPairs)
+                    direction: .lower, minEffect: 0, confidence: policy.confidence, minPairs: max(policy.minPairs, 3),
+                    maxPairs: max(policy.maxPairs, 20))
             }
             if round == 1 || plain {
                 for warm in 0..<config.metric.warmup {
@@ -290,8 +293,8 @@ extension LoopRunner {
                 final.reason = "not confirmed by a fresh round: " + final.reason + "; the first round had " + Format.effect(reports[0])
             }
         }
-        if noiseFloor > config.metric.decision.minEffect {
-            final.reason += String(format: " (minimum raised to the A/A slot-bias floor %+.1f%%)", noiseFloor * 100)
+        if let calibration, policy.minEffect > config.metric.decision.minEffect {
+            final.reason += " (minimum raised from \(Format.percent(config.metric.decision.minEffect)) by the A/A " + calibration.summary + ")"
         }
         if final.verdict == .accept, let violation = constraintViolation(allPairs) {
             return .rejected(.constraint, violation + "; objective: " + final.reason)
@@ -344,14 +347,25 @@ extension LoopRunner {
 
     /// Measures the best against itself across the two slots (A/A: the best code built in
     /// the baseline slot against the same code built in the candidate slot, in random
-    /// order within each pair) and raises the minimum effect to the slot bias it shows,
-    /// once per best commit. Returns whether it ran: it leaves the best code in the
-    /// candidate slot.
-    func calibrateNoise() async throws -> Bool {
+    /// order within each pair) and raises the minimum effect by the slot bias it shows,
+    /// once per best commit. A calibration in the audit log for the same best commit and
+    /// the same slot roles is reused (a restart, or the daemon's next window, does not
+    /// measure again). Returns whether it measured: then the candidate slot holds the best.
+    func calibrateNoise(step: StepRecord?) async throws -> Bool {
         guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
+        if let stored = try? audit.entries(loop: config.name).last(where: { $0.kind == "calibration" }),
+            stored.fields["best"] == bestCommit.hex, stored.fields["baseline_slot"] == String(baselineIndex),
+            let pairs = stored.fields["aa_pairs"].flatMap({ Int($0) }), let bias = stored.fields["slot_bias"].flatMap({ Double($0) }),
+            let error = stored.fields["standard_error"].flatMap({ Double($0) }), let floor = stored.fields["noise_floor"].flatMap({ Double($0) })
+        {
+            calibration = NoiseFloor(pairs: pairs, trimmed: stored.fields["trimmed"] == "true", bias: bias, standardError: error, floor: floor)
+            noiseCalibratedTree = bestTree
+            emit(.note("A/A across the slots, as measured before for this best commit: " + (calibration?.summary ?? "")))
+            return false
+        }
         try sync(candidateSlot, to: bestTree)
         if let build = config.build {
-            let result = try await runCommand(build, in: candidateSlot, role: "candidate")
+            let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded else {
                 throw RunnerError(
@@ -362,37 +376,43 @@ extension LoopRunner {
         }
         var rng = SplitMix64(seed: config.seed ^ 0xA11A_A11A)
         var pairs: [SamplePair] = []
-        for _ in 0..<config.metric.aaPairs {
+        var attempts = 0
+        // A pair that spanned a pause says nothing about the slots: measured again.
+        while pairs.count < config.metric.aaPairs && attempts < config.metric.aaPairs * 3 {
+            attempts += 1
             if let reason = try await safePoint() { throw Interrupted(reason: reason) }
             let order: [(slot: Slot, role: String)] =
                 rng.next() & 1 == 0
                 ? [(baselineSlot, "baseline"), (candidateSlot, "candidate")] : [(candidateSlot, "candidate"), (baselineSlot, "baseline")]
             var values: [String: RunValues] = [:]
             for arm in order {
-                switch try await benchOnce(arm.slot, role: arm.role, step: nil) {
+                switch try await benchOnce(arm.slot, role: arm.role, step: step) {
                 case .failed(let reason):
                     throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(arm.slot.directory): \(reason)")
                 case .values(let run):
                     values[arm.role] = run
                 }
             }
-            guard let base = values["baseline"], let other = values["candidate"] else { continue }
-            // A pair that spanned a pause says nothing about the slots.
-            if base.spoiled || other.spoiled { continue }
+            guard let base = values["baseline"], let other = values["candidate"], !base.spoiled, !other.spoiled else { continue }
             pairs.append(decisionPair(base, other))
         }
-        let calibration = SequentialDecision.noiseFloor(aaPairs: pairs, direction: config.metric.decision.direction)
-        noiseFloor = calibration.floor
+        guard pairs.count >= 2 else {
+            throw RunnerError(.baselineFailed, "the A/A calibration got \(pairs.count) usable pair(s) of \(config.metric.aaPairs): too many runs spanned a pause")
+        }
+        let measured = SequentialDecision.noiseFloor(aaPairs: pairs, direction: config.metric.decision.direction)
+        calibration = measured
         noiseCalibratedTree = bestTree
         try audit.append(
             loop: config.name, kind: "calibration",
             [
-                "best": bestCommit.hex, "aa_pairs": String(calibration.pairs), "slot_bias": String(format: "%.4f", calibration.bias),
-                "standard_error": String(format: "%.4f", calibration.standardError), "noise_floor": String(format: "%.4f", calibration.floor),
+                "best": bestCommit.hex, "baseline_slot": String(baselineIndex), "aa_pairs": String(measured.pairs), "trimmed": String(measured.trimmed),
+                "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError),
+                "noise_floor": String(format: "%.4f", measured.floor),
             ])
-        emit(.note("A/A across the slots: " + calibration.summary))
-        if noiseFloor > config.metric.decision.minEffect {
-            emit(.note(String(format: "the slot bias floor %+.1f%% is above min_effect: candidates must beat it", noiseFloor * 100)))
+        emit(.note("A/A across the slots: " + measured.summary))
+        let minimum = measured.minimumEffect(configured: config.metric.decision.minEffect)
+        if minimum > config.metric.decision.minEffect {
+            emit(.note("the minimum effect is \(Format.percent(minimum)) with this slot bias (min_effect \(Format.percent(config.metric.decision.minEffect)))"))
         }
         return true
     }

@@ -142,6 +142,21 @@ import Testing
         let bad = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"cpu\"")
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(bad, file: "r.toml", directory: "/w") }
         #expect(error.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("'cpu' is not allowed") })
+        // Memory is not confirmed by speed.
+        let memory = validConfig.replacingOccurrences(of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"peak_memory\"")
+            .replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"wall_time\"")
+        let memoryError = try #require(throws: ConfigError.self) { try LoopConfig.parse(memory, file: "r.toml", directory: "/w") }
+        #expect(memoryError.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("peak_memory") })
+        // With [[benchmark]]s the decision is a combined gain: the default falls back to
+        // "same", and asking for wall time is an error.
+        let extra = "\n[[benchmark]]\nname = \"other\"\nrun = \"./other\"\nsource = \"wall_time\"\n"
+        #expect(try LoopConfig.parse(callgrind + extra, file: "r.toml", directory: "/w").metric.confirmWith == .same)
+        let combinedError = try #require(throws: ConfigError.self) { try LoopConfig.parse(regexTimed + extra, file: "r.toml", directory: "/w") }
+        #expect(combinedError.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("combined gain") })
+        // One A/A pair cannot show its own uncertainty.
+        let onePair = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\naa_pairs = 1")
+        let onePairError = try #require(throws: ConfigError.self) { try LoopConfig.parse(onePair, file: "r.toml", directory: "/w") }
+        #expect(onePairError.problems.contains { $0.key == "metric.aa_pairs" })
     }
 
     @Test func badConstraintIsNamed() throws {

@@ -182,10 +182,22 @@ import Testing
         #expect(summary.accepted == 0)
         let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
         #expect(candidate.outcome == "rejected", "\(candidate.reason ?? "")")
-        #expect(candidate.reason?.contains("slot-bias floor +5.3%") == true, "\(candidate.reason ?? "")")
+        // min_effect 1% on top of the 5.26% bias: 1.01 * 1.0526 - 1 = 6.3%.
+        #expect(candidate.reason?.contains("(minimum raised from +1.0% by the A/A slot bias +5.3%") == true, "\(candidate.reason ?? "")")
+        #expect(abs((candidate.threshold ?? 0) - 0.0632) < 0.0002, "\(candidate.threshold ?? 0)")
         let calibration = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "calibration" })
         #expect(calibration.fields["slot_bias"] == "0.0526" && calibration.fields["noise_floor"] == "0.0526", "\(calibration.fields)")
-        #expect(calibration.fields["aa_pairs"] == "3")
+        #expect(calibration.fields["aa_pairs"] == "3" && calibration.fields["baseline_slot"] == "0")
+
+        // A second run (another do-nothing patch) reuses the calibration of the same best
+        // commit and slot roles instead of measuring again.
+        let (path, text) = CheatTests.patch("02-comment.diff", "# still nothing faster\n" + CheatTests.work)
+        try calibrated.commit(files: [path: text], message: "another patch")
+        let (again, rerun) = try await runLoop(calibrated)
+        #expect(again.accepted == 0)
+        #expect(try rerun.audit.entries(loop: "tiny").filter { $0.kind == "calibration" }.count == 1)
+        let second = try #require(try rerun.store.candidates(loop: "tiny").first { $0.source == "02-comment.diff" })
+        #expect(second.reason?.contains("by the A/A slot bias +5.3%") == true, "\(second.reason ?? "")")
     }
 }
 

@@ -186,14 +186,15 @@ enum PipelineFloor: CaseIterable {
     /// The rule before this benchmark's version: the best against itself in ONE slot (6
     /// pairs, the most extreme |g| left out), floor = |mean g| + t(99.5%) s / sqrt(n).
     case upperBoundOneSlot
-    /// The loop's rule: 10 pairs across the two slots, floor = bias + one standard error.
+    /// The loop's rule: 10 pairs across the two slots; the minimum is min_effect on top of
+    /// the bias, and at least bias + one standard error.
     case slotBias
 
     var label: String {
         switch self {
         case .none: "none"
         case .upperBoundOneSlot: "old: 99% bound, 1 slot, 6"
-        case .slotBias: "bias + 1 se, 2 slots, 10"
+        case .slotBias: "slot bias, 2 slots, 10"
         }
     }
 
@@ -205,10 +206,13 @@ enum PipelineFloor: CaseIterable {
         }
     }
 
-    func floor(model: NoiseModel, slotBias: Double, confidence: Double, using rng: inout Xoshiro256StarStar) -> Double {
+    /// The minimum effect the loop would use after this rule's calibration.
+    func minimum(
+        configured: Double, model: NoiseModel, slotBias: Double, confidence: Double, using rng: inout Xoshiro256StarStar
+    ) -> Double {
         switch self {
         case .none:
-            return 0
+            return configured
         case .upperBoundOneSlot:
             // One slot cannot see a slot bias: both sides run the same build.
             let pairs = SimulatedSeries(model: model, effect: 0).pairs(count: 6, using: &rng)
@@ -217,10 +221,10 @@ enum PipelineFloor: CaseIterable {
             let summary = Statistics.Summary(g)
             let n = Double(g.count)
             let t = Statistics.studentTQuantile((1 + confidence) / 2, df: n - 1)
-            return expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot())
+            return max(configured, expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot()))
         case .slotBias:
             let pairs = SimulatedSeries(model: model, effect: slotBias).pairs(count: 10, using: &rng)
-            return SequentialDecision.noiseFloor(aaPairs: pairs, direction: .lower).floor
+            return SequentialDecision.noiseFloor(aaPairs: pairs, direction: .lower).minimumEffect(configured: configured)
         }
     }
 }
@@ -246,9 +250,10 @@ func simulatePipeline(
     var result = PipelineResult()
     let apparent = (1 + effect) * (1 + slotBias) - 1
     for _ in 0..<trials {
-        let floor = rule.floor(model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
         var raised = policy
-        raised.minEffect = max(policy.minEffect, floor)
+        raised.minEffect = rule.minimum(
+            configured: policy.minEffect, model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
+        let floor = raised.minEffect
         let decision = SequentialRule(raised)
         var accepted = true
         for _ in 0..<2 {

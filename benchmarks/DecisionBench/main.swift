@@ -207,7 +207,7 @@ print("")
 print("Loop pipeline (A/A calibration -> minimum raised to its floor -> decision -> confirmation round),")
 print("  CV 3% per run, min_effect 1%, confidence 99%; slot bias: the candidate slot reads that much faster")
 let pipelineTable = Table(widths: [34, 26, 7, 8, 11, 11])
-print(pipelineTable.line("scenario", "floor rule", "trials", "accepts", "mean floor", "mean pairs"))
+print(pipelineTable.line("scenario", "floor rule", "trials", "accepts", "mean min.", "mean pairs"))
 do {
     let scenarios: [(label: String, effect: Double, bias: Double, key: String)] = [
         ("+5% improvement, no slot bias", 0.05, 0, "power"),

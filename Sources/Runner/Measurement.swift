@@ -25,6 +25,12 @@ extension LoopRunner {
     /// The `benchmark` name of samples from a wall-time confirmation round.
     public static let wallTimeConfirmation = "wall time (confirmation round)"
 
+    /// `RATCHET_ROLE` of every bench run, baseline and candidate alike: the two arms of a pair
+    /// see the same environment (a variable's length alone moves the stack, and with it the
+    /// timing of some programs), differing only in `RATCHET_SLOT`, whose two paths have the
+    /// same length.
+    static let benchRole = "bench"
+
     enum BenchRun {
         case values(RunValues)
         case failed(String)
@@ -62,7 +68,7 @@ extension LoopRunner {
     /// and the objective is its wall time: the confirmation round of `confirm_with = "wall_time"`.
     func benchOnce(_ slot: Slot, role: String, step: StepRecord?, seed: UInt32 = 0, plain: Bool = false) async throws -> BenchRun {
         if plain {
-            let result = try await runCommand(config.bench, in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+            let result = try await runCommand(config.bench, in: slot, role: Self.benchRole, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded else {
                 return .failed("\(role) benchmark failed when timed plainly (\(result.summary)): \(result.tail(lines: 5))")
@@ -82,7 +88,7 @@ extension LoopRunner {
         for file in callgrindFiles(in: slot) { unlink(file) }
         let maxRSSFile = slot.directory + "/.ratchet-maxrss"
         unlink(maxRSSFile)
-        var result = try await runCommand(benchCommand(in: slot), in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+        var result = try await runCommand(benchCommand(in: slot), in: slot, role: Self.benchRole, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
         if let text = try? String(contentsOfFile: maxRSSFile, encoding: .utf8),
             let kilobytes = text.split(whereSeparator: \.isNewline).last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
         {
@@ -125,7 +131,7 @@ extension LoopRunner {
             return .failed("\(role) benchmark: \(error.message)")
         }
         for extra in config.benchmarks {
-            let run = try await runCommand(extra.command, in: slot, role: role, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+            let run = try await runCommand(extra.command, in: slot, role: Self.benchRole, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
             if run.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard run.succeeded else { return .failed("\(role) benchmark '\(extra.name)' failed (\(run.summary)): \(run.tail(lines: 5))") }
             do {
@@ -372,6 +378,14 @@ extension LoopRunner {
                     .baselineFailed,
                     "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \(candidateSlot.directory) "
                         + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
+            }
+        }
+        // Warm-ups as for a candidate: the first runs after a build are often cold.
+        for _ in 0..<config.metric.warmup {
+            for (slot, role) in [(baselineSlot, "baseline"), (candidateSlot, "candidate")] {
+                if case .failed(let reason) = try await benchOnce(slot, role: role, step: step) {
+                    throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
+                }
             }
         }
         var rng = SplitMix64(seed: config.seed ^ 0xA11A_A11A)

@@ -219,7 +219,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         // The first measured candidate run (no sandbox, so it can reach the state folder)
         // flips the pause switch itself and runs until it is flipped back: the runner
         // freezes it mid-run whenever it notices.
-        let bench = "if [ \"$RATCHET_ROLE\" = candidate ] && [ ! -e '\(marker)' ]; then : > '\(marker)'; : > '\(flag)'; while [ -e '\(flag)' ]; do sleep 0.05; done; fi; sh bench.sh"
+        let bench = "if [ \"${RATCHET_SLOT##*/slots/tiny/}\" = 1/work ] && [ ! -e '\(marker)' ]; then : > '\(marker)'; : > '\(flag)'; while [ -e '\(flag)' ]; do sleep 0.05; done; fi; sh bench.sh"
         let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
             .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"\(bench.replacingOccurrences(of: "\"", with: "\\\""))\"")
             .replacingOccurrences(of: "warmup = 1", with: "warmup = 0\naa_pairs = 0\nconfirm = false")

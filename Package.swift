@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Core"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["Runner", "Core", "Git", "Store", "TestSupport"],
+            dependencies: ["Runner", "Core", "Git", "Store", "Report", "TestSupport"],
             exclude: ["HostileDiffs"],
             swiftSettings: swiftSettings
         ),

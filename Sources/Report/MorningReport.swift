@@ -176,6 +176,12 @@ public struct MorningReport: Sendable, Codable, Equatable {
                 if !budgetMessages.contains(where: { $0.contains(fields["budget"] ?? "\u{0}") }) { budgetMessages.append(message) }
             }
             for message in budgetMessages { alerts.append(Alert(loop: name, kind: "budget", message: message, candidate: nil, url: nil)) }
+            // The newest drift check of the window, if it found the claimed improvement gone.
+            if let entry = try source.audit.recent(limit: 20, loop: name, kinds: ["drift_check"]).last(where: { entry in
+                (try? Date(entry.time, strategy: stamp)).map { $0 >= since && $0 < until } ?? false
+            }), let check = DriftCheck(entry), check.drifted {
+                alerts.append(Alert(loop: name, kind: "drift", message: check.message, candidate: nil, url: nil))
+            }
             if overview.state == "failed" {
                 alerts.append(Alert(loop: name, kind: "failed", message: "the loop failed: \(overview.reason ?? "no reason recorded")", candidate: nil, url: nil))
             }

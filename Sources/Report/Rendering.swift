@@ -21,7 +21,7 @@ extension MorningReport {
         if !alerts.isEmpty {
             out += "## Needs attention\n\n"
             for alert in alerts {
-                let mark = alert.kind == "checkpoint" ? "⏸ checkpoint" : alert.kind == "budget" ? "⛔ budget" : alert.kind == "failed" ? "✖ failed" : "⏸ paused"
+                let mark = alert.kind == "checkpoint" ? "⏸ checkpoint" : alert.kind == "budget" ? "⛔ budget" : alert.kind == "failed" ? "✖ failed" : alert.kind == "drift" ? "⚠ drift" : "⏸ paused"
                 out += "- **\(mark)** · \(alert.loop): \(Self.markdownEscape(alert.message))" + (alert.url.map { " — [review](\($0))" } ?? "") + "\n"
             }
             out += "\n"

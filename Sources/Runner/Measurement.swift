@@ -431,8 +431,11 @@ extension LoopRunner {
         return true
     }
 
-    /// Every `drift_every` candidates, measures the original base against the best again and
-    /// records how far apart they are now next to what the accepts claimed.
+    /// Every `drift_every` candidates, measures the original base against the best again
+    /// (random order within each pair, after the configured warm-ups) and checks that the
+    /// improvement the accepts claimed is still there: a claim outside the measured interval
+    /// at the decision's confidence is a drift, logged, audited and shown by `ratchet
+    /// status` and the morning report.
     func checkDrift(decided: Int) async throws {
         let every = config.metric.driftEvery
         guard every > 0, decided > 0, decided % every == 0, bestCommit.hex != loop.baseCommit, let base = try? ObjectID(hex: loop.baseCommit)
@@ -444,20 +447,51 @@ extension LoopRunner {
             let result = try await runCommand(build, in: reference, role: "reference")
             guard result.succeeded else { return }
         }
-        var pairs: [SamplePair] = []
-        for _ in 0..<max(config.metric.decision.minPairs, 4) {
-            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-            guard case .values(let old) = try await benchOnce(reference, role: "reference", step: nil),
-                case .values(let new) = try await benchOnce(baselineSlot, role: "baseline", step: nil)
+        for _ in 0..<config.metric.warmup {
+            guard case .values = try await benchOnce(reference, role: "reference", step: nil),
+                case .values = try await benchOnce(baselineSlot, role: "baseline", step: nil)
             else { return }
-            pairs.append(SamplePair(baseline: old.objective, candidate: new.objective))
         }
-        guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), !g.isEmpty else { return }
-        let measured = exp(g.reduce(0, +) / Double(g.count)) - 1
+        var rng = SplitMix64(seed: config.seed ^ UInt64(decided) &* 0xD1F7)
+        var pairs: [SamplePair] = []
+        var attempts = 0
+        let wanted = max(config.metric.decision.minPairs, 6)
+        while pairs.count < wanted && attempts < wanted * 3 {
+            attempts += 1
+            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+            let baseFirst = rng.next() & 1 == 0
+            var old: RunValues?
+            var new: RunValues?
+            for takeBase in baseFirst ? [true, false] : [false, true] {
+                switch try await benchOnce(takeBase ? reference : baselineSlot, role: takeBase ? "reference" : "baseline", step: nil) {
+                case .failed: return
+                case .values(let run): if takeBase { old = run } else { new = run }
+                }
+            }
+            guard let old, let new, !old.spoiled, !new.spoiled else { continue }
+            pairs.append(decisionPair(old, new))
+        }
+        guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), g.count >= 2 else { return }
+        let summary = Statistics.Summary(g)
+        let t = Statistics.studentTQuantile((1 + config.metric.decision.confidence) / 2, df: Double(g.count - 1))
+        let half = t * summary.standardDeviation / Double(g.count).squareRoot()
+        let measured = expm1(summary.mean)
+        let lower = expm1(summary.mean - half)
+        let upper = expm1(summary.mean + half)
         let claimed = CandidateRecord.cumulativeImprovement(try store.candidates(loop: config.name))
+        // A last-digit difference is not a drift when both are exact (deterministic metrics).
+        let slack = 1e-9 * max(1, abs(claimed))
+        let drifted = claimed < lower - slack || claimed > upper + slack
         try audit.append(
             loop: config.name, kind: "drift_check",
-            ["measured": String(format: "%.4f", measured), "claimed": String(format: "%.4f", claimed), "pairs": String(pairs.count)])
-        emit(.note(String(format: "drift check: the best is %+.1f%% against the original base now; the accepts claimed %+.1f%%", measured * 100, claimed * 100)))
+            [
+                "measured": String(format: "%.4f", measured), "lower": String(format: "%.4f", lower), "upper": String(format: "%.4f", upper),
+                "claimed": String(format: "%.4f", claimed), "pairs": String(pairs.count), "drifted": String(drifted),
+            ])
+        let level = Int((config.metric.decision.confidence * 100).rounded())
+        let numbers =
+            "the accepts claimed \(Format.percent(claimed)); the best measures \(Format.percent(measured)) "
+            + "[\(Format.percent(lower)), \(Format.percent(upper)), \(level)%] against the original base now (\(pairs.count) pairs)"
+        emit(.note(drifted ? "DRIFT: " + numbers + ": the claimed improvement is not what the machine measures now" : "drift check: " + numbers))
     }
 }

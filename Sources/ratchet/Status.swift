@@ -76,6 +76,9 @@ struct Status: AsyncParsableCommand {
             if let trip = mine.tripped { print("tripped:    \(trip.description)") }
             print("schedule:   \(workspace.config.schedule.summary) (for `ratchet daemon`)")
             if let last = mine.lastCandidate { print("last:       \(last)") }
+            if let drift = DriftCheck.latest(workspace.audit, loop: name) {
+                print("drift:      " + (drift.drifted ? "DRIFT — " : "consistent — ") + drift.message + " (checked \(drift.time.prefix(16)))")
+            }
         }
     }
 }

@@ -99,4 +99,18 @@ import Testing
         #expect(rerun.status == 0)
         #expect(rerun.output.contains("3 accepted"))
     }
+
+    /// A drift check that finds the claimed improvement gone is in `ratchet status`.
+    @Test func statusShowsADrift() async throws {
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let run = try await runRatchet(["run"], in: fixture.path)
+        #expect(run.status == 0, "\(run.errorOutput)")
+        #expect(run.output.contains("DRIFT: the accepts claimed +100.0%"), "\(run.output)")
+        let status = try await runRatchet(["status"], in: fixture.path)
+        #expect(status.output.contains("drift:      DRIFT — the accepts claimed +100.0%; the best measures +0.0% [+0.0%, +0.0%] against the base (6 pairs)"), "\(status.output)")
+    }
 }

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Report
 import Runner
 import Store
 import TestSupport
@@ -326,5 +327,28 @@ import Testing
         // speed 1 → 2 was accepted first: the best is measured twice as good as the base.
         #expect(drift.fields["measured"] == "1.0000")
         #expect(drift.fields["claimed"] == "1.0000")
+        #expect(drift.fields["lower"] == "1.0000" && drift.fields["upper"] == "1.0000")
+        #expect(drift.fields["drifted"] == "false")
+    }
+
+    /// The base now measures as fast as the best (here: the reference slot reads 600, not
+    /// 1200): the +100% the accepts claimed is gone, and the check says so.
+    @Test func driftCheckFlagsAClaimThatNoLongerHolds() async throws {
+        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let (_, workspace) = try await runLoop(fixture)
+        let entry = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "drift_check" })
+        let check = try #require(DriftCheck(entry))
+        #expect(check.drifted, "\(entry.fields)")
+        #expect(check.claimed == 1 && check.measured == 0)
+        #expect(check.message == "the accepts claimed +100.0%; the best measures +0.0% [+0.0%, +0.0%] against the base (6 pairs)")
+        let report = try MorningReport.build(
+            sources: [ReportSource(loop: "tiny", store: workspace.store, audit: workspace.audit, stateDirectory: workspace.stateDirectory, config: workspace.config)],
+            since: Date().addingTimeInterval(-3600), until: Date().addingTimeInterval(60), baseURL: nil)
+        #expect(report.alerts.contains { $0.kind == "drift" && $0.message == check.message })
+        #expect(report.markdown().contains("⚠ drift"))
     }
 }

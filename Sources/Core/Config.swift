@@ -559,7 +559,7 @@ struct ConfigReader {
         checkKeys(
             table, at: path,
             allowed: [
-                "source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "warmup", "pattern", "path", "file",
+                "source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "futility", "warmup", "pattern", "path", "file",
                 "aa_pairs", "confirm", "confirm_with", "drift_every", "outputs_must_match", "match_ignore", "constraint",
             ]
         )
@@ -582,7 +582,12 @@ struct ConfigReader {
         let maxPairs = integer(table, "max_pairs", at: path, range: 2...10_000) ?? 30
         if maxPairs < minPairs { problem("metric.max_pairs", "must be at least min_pairs (\(minPairs))") }
         let warmup = integer(table, "warmup", at: path, range: 0...100) ?? 1
-        let policy = DecisionPolicy(direction: direction, minEffect: minEffect, confidence: confidence, minPairs: minPairs, maxPairs: maxPairs)
+        let futility = number(table, "futility", at: path) ?? 0.1
+        if !(0..<0.5).contains(futility) {
+            problem("metric.futility", "must be in [0, 0.5): the chance of a later accept below which a candidate stops early (0.1; 0 turns it off)")
+        }
+        let policy = DecisionPolicy(
+            direction: direction, minEffect: minEffect, confidence: confidence, minPairs: minPairs, maxPairs: maxPairs, futility: futility)
         var spec = MetricSpec(source: source ?? .wallTime, decision: policy, warmup: warmup)
         spec.aaPairs = integer(table, "aa_pairs", at: path, range: 0...1000) ?? spec.aaPairs
         if spec.aaPairs == 1 { problem("metric.aa_pairs", "must be 0 (off) or at least 2: one pair cannot show its own uncertainty") }

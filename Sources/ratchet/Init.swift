@@ -54,6 +54,7 @@ struct Init: AsyncParsableCommand {
         confidence = 0.95             # …at this confidence
         min_pairs = 5                 # baseline/candidate pairs before the first look
         max_pairs = 30                # give up (inconclusive) after this many
+        # futility = 0.1              # stop early when even an optimistic reading gives < 10% chance to accept
         warmup = 1                    # discarded runs of each side first
         # aa_pairs = 10               # A/A pairs across the two slots per best commit (0 = off)
         # confirm = true              # a fresh round confirms every accept

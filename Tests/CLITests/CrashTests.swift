@@ -65,7 +65,8 @@ import Testing
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         let process = try launchRatchet(["run"], in: fixture.path)
-        try await Task.sleep(for: .seconds(0.6))
+        await loopRuns(in: fixture.path)
+        try await Task.sleep(for: .seconds(0.3))
         let start = Date()
         process.terminate()
         await waitForExit(process)
@@ -75,7 +76,8 @@ import Testing
         #expect(status.output.contains("stopped by SIGTERM"))
 
         let forced = try launchRatchet(["run"], in: fixture.path)
-        try await Task.sleep(for: .seconds(0.4))
+        await loopRuns(in: fixture.path)
+        try await Task.sleep(for: .seconds(0.2))
         forced.interrupt()
         forced.interrupt()
         await waitForExit(forced)

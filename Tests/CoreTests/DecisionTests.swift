@@ -23,11 +23,11 @@ import Testing
 
     private func policy(
         _ direction: Direction = .lower, minEffect: Double = 0.02, confidence: Double = 0.95,
-        minPairs: Int = 3, maxPairs: Int = 30
+        minPairs: Int = 3, maxPairs: Int = 30, futility: Double = 0.1
     ) -> DecisionPolicy {
         DecisionPolicy(
             direction: direction, minEffect: minEffect, confidence: confidence,
-            minPairs: minPairs, maxPairs: maxPairs)
+            minPairs: minPairs, maxPairs: maxPairs, futility: futility)
     }
 
     // MARK: - Verdict paths
@@ -71,12 +71,69 @@ import Testing
     }
 
     @Test func keepsAskingForPairsWhileTheBoundsStraddleTheMinimum() throws {
-        let rule = SequentialDecision(policy: policy(maxPairs: 8))
+        let rule = SequentialDecision(policy: policy(maxPairs: 8, futility: 0))
         let gains = [0.05, -0.03, 0.04, -0.02, 0.06]
         let report = try rule.evaluate(pairs(gains: gains))
         #expect(report.verdict == .needMore)
         #expect(report.lower < 0.02 && report.upper > 0.02)
         #expect(report.reason.contains("neither clears nor rules out the +2.0% minimum"))
+    }
+
+    // MARK: - Futility
+
+    @Test func aHopelessCandidateStopsEarlyAsInconclusive() throws {
+        // About no change, 3% noise, 2% minimum, up to 30 pairs: after 5 pairs even the
+        // optimistic reading cannot reach an accept.
+        let gains = [0.03, -0.03, 0.02, -0.025, 0.0]
+        let report = try SequentialDecision(policy: policy()).evaluate(pairs(gains: gains))
+        #expect(report.verdict == .inconclusive)
+        #expect(report.pairs == 5)
+        #expect(report.upper > 0.02, "not a plain reject")
+        #expect(report.reason.hasPrefix("stopped early, inconclusive after 5 pairs: -0.1% (95% bounds "), "\(report.reason)")
+        #expect(report.reason.contains("the chance to clear the +2.0% minimum by 30 pairs is 0.0%, below the 10.0% futility limit"), "\(report.reason)")
+        // Off, or before the fifth pair, it keeps measuring.
+        #expect(try SequentialDecision(policy: policy(futility: 0)).evaluate(pairs(gains: gains)).verdict == .needMore)
+        #expect(try SequentialDecision(policy: policy()).evaluate(pairs(gains: Array(gains.prefix(4)))).verdict == .needMore)
+        #expect(throws: DecisionError.self) { try SequentialDecision(policy: policy(futility: 1)).evaluate(pairs(gains: gains)) }
+    }
+
+    @Test func futilityLooksAtTheOptimisticReadingNotTheEstimate() throws {
+        // An estimate below the minimum but with wide scatter: the optimistic reading can
+        // still reach an accept, so it keeps measuring.
+        let gains = [0.10, -0.06, 0.09, -0.05, 0.01]
+        let rule = SequentialDecision(policy: policy())
+        let report = try rule.evaluate(pairs(gains: gains))
+        #expect(report.estimate < 0.02)
+        #expect(report.verdict == .needMore, "\(report.reason)")
+    }
+
+    @Test func futilityCostsLittlePowerAndSavesPairsOnNoChange() throws {
+        // Simulated: a true +5% at CV 3% is still accepted about as often; a candidate with no
+        // change stops in a fraction of the pairs. Accepts can only fall, never rise.
+        var rng = Xoshiro256StarStar(seed: 77)
+        let on = SequentialDecision(policy: policy(minEffect: 0.01, confidence: 0.99))
+        let off = SequentialDecision(policy: policy(minEffect: 0.01, confidence: 0.99, futility: 0))
+        func decide(_ rule: SequentialDecision, _ series: [SamplePair]) throws -> (Verdict, Int) {
+            for n in 3...series.count {
+                let report = try rule.evaluate(Array(series.prefix(n)))
+                if report.verdict.isFinal { return (report.verdict, n) }
+            }
+            return (.inconclusive, series.count)
+        }
+        var acceptsOn = 0, acceptsOff = 0, pairsOn = 0, pairsOff = 0
+        for _ in 0..<300 {
+            let better = noisyPairs(count: 30, effect: 0.05, cv: 0.03, using: &rng)
+            let (a, _) = try decide(on, better)
+            let (b, _) = try decide(off, better)
+            if a == .accept { acceptsOn += 1 }
+            if b == .accept { acceptsOff += 1 }
+            #expect(!(a == .accept && b != .accept), "futility added an accept")
+            let same = noisyPairs(count: 30, effect: 0, cv: 0.03, using: &rng)
+            pairsOn += try decide(on, same).1
+            pairsOff += try decide(off, same).1
+        }
+        #expect(acceptsOn >= acceptsOff - 15, "power fell from \(acceptsOff) to \(acceptsOn) of 300")
+        #expect(Double(pairsOn) < Double(pairsOff) * 0.4, "no-change pairs \(pairsOn) vs \(pairsOff)")
     }
 
     @Test func isInconclusiveAtMaxPairs() throws {

@@ -153,6 +153,13 @@ import Testing
         #expect(try LoopConfig.parse(callgrind + extra, file: "r.toml", directory: "/w").metric.confirmWith == .same)
         let combinedError = try #require(throws: ConfigError.self) { try LoopConfig.parse(regexTimed + extra, file: "r.toml", directory: "/w") }
         #expect(combinedError.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("combined gain") })
+        // The futility limit: default 0.1, 0 turns it off, 0.5 and above refused.
+        #expect(try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w").metric.decision.futility == 0.1)
+        let noFutility = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nfutility = 0")
+        #expect(try LoopConfig.parse(noFutility, file: "r.toml", directory: "/w").metric.decision.futility == 0)
+        let badFutility = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nfutility = 0.7")
+        let futilityError = try #require(throws: ConfigError.self) { try LoopConfig.parse(badFutility, file: "r.toml", directory: "/w") }
+        #expect(futilityError.problems.contains { $0.key == "metric.futility" })
         // One A/A pair cannot show its own uncertainty.
         let onePair = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\naa_pairs = 1")
         let onePairError = try #require(throws: ConfigError.self) { try LoopConfig.parse(onePair, file: "r.toml", directory: "/w") }

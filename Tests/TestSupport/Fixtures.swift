@@ -130,6 +130,21 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
     }
 }
 
+/// Blocks until `ratchet status` in `directory` shows the loop running (at most 60 s): a
+/// signal sent earlier would reach a process that has not installed its handlers yet.
+public func waitUntilLoopRuns(in directory: String) {
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+        if let status = try? runRatchetBlocking(["status"], in: directory, interruptAfter: nil), status.output.contains(": RUNNING") { return }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+}
+
+/// `waitUntilLoopRuns` without blocking a cooperative thread.
+public func loopRuns(in directory: String) async {
+    _ = try? await offPool { waitUntilLoopRuns(in: directory) }
+}
+
 /// Waits for `process` to exit without blocking a cooperative thread.
 public func waitForExit(_ process: Process) async {
     nonisolated(unsafe) let process = process
@@ -152,6 +167,8 @@ func runRatchetBlocking(_ arguments: [String], in directory: String, interruptAf
     process.standardError = err
     try process.run()
     if let interruptAfter {
+        // Signals sent before the loop runs would hit a process without its handlers yet.
+        waitUntilLoopRuns(in: directory)
         Thread.sleep(forTimeInterval: interruptAfter)
         process.interrupt()
     }

@@ -123,6 +123,7 @@ let powerCases = [
         trials: 2000, key: "pair_cv3"),
 ]
 var powerAtCV3 = 0.0
+var powerAtCV3Pairs = Double(maxPairs)
 let rules: [(name: String, rule: any Rule, key: String)] = [
     ("sequential (this)", SequentialRule(powerPolicy), ""),
     ("Bonferroni t", BonferroniRule(powerPolicy), "_bonferroni"),
@@ -150,6 +151,7 @@ for (caseIndex, powerCase) in powerCases.enumerated() {
     if key == "cv3" {
         json.append(("mean_pairs_5pct_cv3", fixed(tallies[0].meanPairs, 2)))
         powerAtCV3 = tallies[0].acceptRate
+        powerAtCV3Pairs = tallies[0].meanPairs
     }
 }
 
@@ -192,13 +194,32 @@ let others: [(label: String, series: SimulatedSeries, key: String)] = [
         "deterministic +5% (no noise)", SimulatedSeries(model: NoiseModel(name: "none", cv: 0), effect: 0.05),
         "mean_pairs_deterministic"
     ),
+    ("no change, CV 3% per run", SimulatedSeries(model: .cv3, effect: 0), "mean_pairs_no_change_cv3"),
 ]
+var meanPairsOf: [String: Double] = [:]
 for (index, other) in others.enumerated() {
     let t = simulate([SequentialRule(powerPolicy)], series: other.series, trials: 1000, seed: 3000 + UInt64(index))[0]
     print(
         otherTable.line(
             other.label, "\(t.trials)", "\(t.accepts)", "\(t.rejects)", "\(t.inconclusive)", fixed(t.meanPairs, 2)))
     json.append((other.key, other.key.hasPrefix("accept") ? fixed(t.acceptRate) : fixed(t.meanPairs, 2)))
+    meanPairsOf[other.key] = t.meanPairs
+}
+
+// What a night of candidates costs: most proposals change nothing or make things worse. The
+// mix is an assumption, printed with the figure; every part is measured above.
+do {
+    let mix: [(share: Double, key: String, label: String)] = [
+        (0.60, "mean_pairs_no_change_cv3", "no change"), (0.25, "mean_pairs_5pct_regression_cv3", "-5%"),
+        (0.10, "mean_pairs_5pct_cv3", "+5%"), (0.05, "mean_pairs_30pct_cv3", "+30%"),
+    ]
+    meanPairsOf["mean_pairs_5pct_cv3"] = powerAtCV3Pairs
+    let perDecision = mix.reduce(0.0) { $0 + $1.share * (meanPairsOf[$1.key] ?? Double(maxPairs)) }
+    print("")
+    print(
+        "A night's mix (" + mix.map { "\(Int($0.share * 100))% \($0.label)" }.joined(separator: ", ")
+            + ", CV 3%): \(fixed(perDecision, 2)) pairs per decision = \(fixed(perDecision / Double(maxPairs), 3)) of 30+30")
+    json.append(("pairs_vs_fixed_ratio_night_mix", fixed(perDecision / Double(maxPairs))))
 }
 
 // MARK: - The loop's pipeline: slot-bias floor, decision, confirmation

@@ -78,6 +78,13 @@ public struct MetricSpec: Sendable, Equatable, Codable {
     public var aaPairs: Int = 10
     /// Before an accept is committed, a fresh round against the best must agree.
     public var confirm: Bool = true
+    /// The confirmation round's confidence. The false-accept bound comes from the first
+    /// round (`decision.confidence`); the fresh round guards against the winner's curse on
+    /// top of it, so it can be looser: the default is the smaller of 0.9 and the decision's.
+    public var confirmConfidence: Double?
+
+    /// `confirmConfidence`, or its default.
+    public var effectiveConfirmConfidence: Double { confirmConfidence ?? min(0.9, decision.confidence) }
     /// What the confirmation round measures: the objective again (`same`), or the bench
     /// command's plain wall time (`wallTime`), which must then show the candidate faster at
     /// the decision's confidence. The default for an instruction count (`callgrind`) is
@@ -560,7 +567,7 @@ struct ConfigReader {
             table, at: path,
             allowed: [
                 "source", "direction", "min_effect", "confidence", "min_pairs", "max_pairs", "futility", "warmup", "pattern", "path", "file",
-                "aa_pairs", "confirm", "confirm_with", "drift_every", "outputs_must_match", "match_ignore", "constraint",
+                "aa_pairs", "confirm", "confirm_confidence", "confirm_with", "drift_every", "outputs_must_match", "match_ignore", "constraint",
             ]
         )
         let source = metricSource(table, at: path)
@@ -593,6 +600,9 @@ struct ConfigReader {
         if spec.aaPairs == 1 { problem("metric.aa_pairs", "must be 0 (off) or at least 2: one pair cannot show its own uncertainty") }
         spec.driftEvery = integer(table, "drift_every", at: path, range: 0...1_000_000) ?? spec.driftEvery
         spec.confirm = boolean(table, "confirm", at: path) ?? spec.confirm
+        if let level = number(table, "confirm_confidence", at: path) {
+            if (0.5..<1).contains(level) { spec.confirmConfidence = level } else { problem("metric.confirm_confidence", "must be in [0.5, 1), e.g. 0.9") }
+        }
         spec.confirmWith = spec.source == .callgrind ? .wallTime : .same
         if let text = string(table, "confirm_with", at: path, required: false) {
             if let parsed = ConfirmMetric(rawValue: text) {

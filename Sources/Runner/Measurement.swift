@@ -192,11 +192,12 @@ extension LoopRunner {
             // Samples of the wall-time round are stored under their own name, apart from the objective's.
             let label: String? = plain ? Self.wallTimeConfirmation : nil
             var roundPolicy = policy
+            if round == 2 { roundPolicy.confidence = config.metric.effectiveConfirmConfidence }
             if plain {
                 // Wall time is noisy where instruction counts are not: the round gets at least
                 // the pairs a noisy verdict needs (3 at 95%, 4 at 99%) and room for 20.
                 roundPolicy = DecisionPolicy(
-                    direction: .lower, minEffect: 0, confidence: policy.confidence, minPairs: max(policy.minPairs, 3),
+                    direction: .lower, minEffect: 0, confidence: roundPolicy.confidence, minPairs: max(policy.minPairs, 3),
                     maxPairs: max(policy.maxPairs, 20))
             }
             if round == 1 || plain {

@@ -57,7 +57,8 @@ struct Init: AsyncParsableCommand {
         # futility = 0.1              # stop early when even an optimistic reading gives < 10% chance to accept
         warmup = 1                    # discarded runs of each side first
         # aa_pairs = 10               # A/A pairs across the two slots per best commit (0 = off)
-        # confirm = true              # a fresh round confirms every accept
+        # confirm = true              # a fresh round confirms every accept…
+        # confirm_confidence = 0.9    # …at this confidence (the false-accept bound is the first round's)
         # confirm_with = "same"       # or "wall_time" (the default for source = "callgrind")
 
         [proposer]

@@ -153,6 +153,14 @@ import Testing
         #expect(try LoopConfig.parse(callgrind + extra, file: "r.toml", directory: "/w").metric.confirmWith == .same)
         let combinedError = try #require(throws: ConfigError.self) { try LoopConfig.parse(regexTimed + extra, file: "r.toml", directory: "/w") }
         #expect(combinedError.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("combined gain") })
+        // The confirmation round's confidence: the smaller of 0.9 and the decision's by default.
+        #expect(try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w").metric.effectiveConfirmConfidence == 0.9)
+        let looser = validConfig.replacingOccurrences(of: "confidence = 0.99", with: "confidence = 0.8")
+        #expect(try LoopConfig.parse(looser, file: "r.toml", directory: "/w").metric.effectiveConfirmConfidence == 0.8)
+        let strict = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_confidence = 0.99")
+        #expect(try LoopConfig.parse(strict, file: "r.toml", directory: "/w").metric.effectiveConfirmConfidence == 0.99)
+        let badLevel = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_confidence = 1.5")
+        #expect((try? LoopConfig.parse(badLevel, file: "r.toml", directory: "/w")) == nil)
         // The futility limit: default 0.1, 0 turns it off, 0.5 and above refused.
         #expect(try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w").metric.decision.futility == 0.1)
         let noFutility = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nfutility = 0")

@@ -56,6 +56,9 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let measured = samples.filter { !$0.warmup }
         #expect(measured.count >= 2 * (bonus.pairs ?? 0) && measured.count % 2 == 0)
         #expect(bonus.reason?.hasPrefix("confirmed") == true)
+        // The fresh round decides at the confirmation confidence (0.9 by default), the first at 95%.
+        #expect(bonus.reason?.contains("so the 90% bounds equal it") == true, "\(bonus.reason ?? "")")
+        #expect(bonus.reason?.contains("(first round: ") == true)
         #expect(samples.contains { $0.warmup })
 
         // The user's checkout, HEAD and index were never touched.

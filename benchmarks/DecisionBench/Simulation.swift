@@ -254,9 +254,11 @@ func simulatePipeline(
         raised.minEffect = rule.minimum(
             configured: policy.minEffect, model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
         let floor = raised.minEffect
-        let decision = SequentialRule(raised)
+        var confirming = raised
+        confirming.confidence = min(0.9, raised.confidence)
         var accepted = true
-        for _ in 0..<2 {
+        for round in 0..<2 {
+            let decision = SequentialRule(round == 0 ? raised : confirming)
             let (verdict, n) = decision.decide(SimulatedSeries(model: model, effect: apparent).pairs(count: policy.maxPairs, using: &rng))
             result.pairs += n
             if verdict != .accept {

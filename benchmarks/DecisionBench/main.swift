@@ -226,7 +226,7 @@ do {
 
 print("")
 print("Loop pipeline (A/A calibration -> minimum raised to its floor -> decision -> confirmation round),")
-print("  CV 3% per run, min_effect 1%, confidence 99%; slot bias: the candidate slot reads that much faster")
+print("  CV 3% per run, min_effect 1%, confidence 99% (confirmation round 90%); slot bias: the candidate slot reads that much faster")
 let pipelineTable = Table(widths: [34, 26, 7, 8, 11, 11])
 print(pipelineTable.line("scenario", "floor rule", "trials", "accepts", "mean min.", "mean pairs"))
 do {

@@ -1,5 +1,8 @@
 import Core
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import GRDB
 
 /// A storage failure, naming the database file and the operation.
@@ -22,13 +25,34 @@ public final class Store: Sendable {
     /// - Throws: `StoreError` when the file cannot be opened or migrated.
     public init(path: String) throws(StoreError) {
         self.path = path
-        do {
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(5)
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw StoreError(path: path, operation: "open", message: "\(error)")
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        // Two processes opening a new store at once (`ratchet run` and `ratchet status`, or
+        // the daemon) raced: switching the new file to WAL does not wait on SQLite's busy
+        // handler ("database is locked"), and two migrators both created the tables ("table
+        // loop already exists"). Opening and migrating are serialised by an flock on a file
+        // next to the store (skipped where it cannot be created), and a busy open is retried
+        // for up to 10 seconds.
+        let lock = open(path + ".open-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer {
+            if lock >= 0 {
+                flock(lock, LOCK_UN)
+                close(lock)
+            }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(pool)
+                self.pool = pool
+                return
+            } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) && Date() < deadline {
+                usleep(20_000)
+            } catch {
+                throw StoreError(path: path, operation: "open", message: "\(error)")
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Store
+import Synchronization
 import TestSupport
 import Testing
 
@@ -8,6 +9,28 @@ import Testing
     func freshStore() throws -> (Store, TemporaryFolder) {
         let folder = try TemporaryFolder("store")
         return (try Store(path: folder.path + "/ratchet.sqlite"), folder)
+    }
+
+    /// `ratchet run` and `ratchet status` (or the daemon) opening a store that does not
+    /// exist yet at the same instant: every open succeeds (switching a new file to WAL used
+    /// to fail with "database is locked" instead of waiting).
+    @Test func concurrentFirstOpensOfANewStoreAllSucceed() throws {
+        let folder = try TemporaryFolder("store-race")
+        defer { folder.remove() }
+        let failures = Mutex<[String]>([])
+        for round in 0..<15 {
+            let path = folder.path + "/race-\(round).sqlite"
+            let group = DispatchGroup()
+            for _ in 0..<6 {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    do { _ = try Store(path: path) } catch { failures.withLock { $0.append("\(error)") } }
+                }.start()
+            }
+            group.wait()
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(3))")
     }
 
     @Test func candidatesGetPerLoopSequenceNumbersAndRoundTrip() throws {

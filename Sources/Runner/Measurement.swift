@@ -352,6 +352,43 @@ extension LoopRunner {
 
     // MARK: Noise floor and drift
 
+    enum SidePairs {
+        case pairs([SamplePair])
+        case failed(Slot, String)
+    }
+
+    /// The configured warm-ups, then `count` pairs of one bench run in each of two slots, in
+    /// random order within each pair (seeded from the loop's seed and `seed`). A pair with a
+    /// run that spanned a pause is measured again, up to 3 × `count` attempts. The pairs are
+    /// (first, second) as the decision sees them; the first failing run ends it.
+    func interleavedPairs(
+        _ first: (slot: Slot, role: String), _ second: (slot: Slot, role: String), count: Int, seed: UInt64, step: StepRecord?
+    ) async throws -> SidePairs {
+        for _ in 0..<config.metric.warmup {
+            for arm in [first, second] {
+                if case .failed(let reason) = try await benchOnce(arm.slot, role: arm.role, step: step) { return .failed(arm.slot, reason) }
+            }
+        }
+        var rng = SplitMix64(seed: config.seed ^ seed)
+        var pairs: [SamplePair] = []
+        var attempts = 0
+        while pairs.count < count && attempts < count * 3 {
+            attempts += 1
+            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+            var runs: [RunValues?] = [nil, nil]
+            for index in rng.next() & 1 == 0 ? [0, 1] : [1, 0] {
+                let arm = index == 0 ? first : second
+                switch try await benchOnce(arm.slot, role: arm.role, step: step) {
+                case .failed(let reason): return .failed(arm.slot, reason)
+                case .values(let run): runs[index] = run
+                }
+            }
+            guard let a = runs[0], let b = runs[1], !a.spoiled, !b.spoiled else { continue }
+            pairs.append(decisionPair(a, b))
+        }
+        return .pairs(pairs)
+    }
+
     /// Measures the best against itself across the two slots (A/A: the best code built in
     /// the baseline slot against the same code built in the candidate slot, in random
     /// order within each pair) and raises the minimum effect by the slot bias it shows,
@@ -360,7 +397,7 @@ extension LoopRunner {
     /// measure again). Returns whether it measured: then the candidate slot holds the best.
     func calibrateNoise(step: StepRecord?) async throws -> Bool {
         guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
-        if let stored = try? audit.entries(loop: config.name).last(where: { $0.kind == "calibration" }),
+        if let stored = try? audit.recent(limit: 1, loop: config.name, kinds: ["calibration"]).last,
             stored.fields["best"] == bestCommit.hex, stored.fields["baseline_slot"] == String(baselineIndex),
             let pairs = stored.fields["aa_pairs"].flatMap({ Int($0) }), let bias = stored.fields["slot_bias"].flatMap({ Double($0) }),
             let error = stored.fields["standard_error"].flatMap({ Double($0) }), let floor = stored.fields["noise_floor"].flatMap({ Double($0) })
@@ -381,35 +418,10 @@ extension LoopRunner {
                         + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
             }
         }
-        // Warm-ups as for a candidate: the first runs after a build are often cold.
-        for _ in 0..<config.metric.warmup {
-            for (slot, role) in [(baselineSlot, "baseline"), (candidateSlot, "candidate")] {
-                if case .failed(let reason) = try await benchOnce(slot, role: role, step: step) {
-                    throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
-                }
-            }
-        }
-        var rng = SplitMix64(seed: config.seed ^ 0xA11A_A11A)
-        var pairs: [SamplePair] = []
-        var attempts = 0
-        // A pair that spanned a pause says nothing about the slots: measured again.
-        while pairs.count < config.metric.aaPairs && attempts < config.metric.aaPairs * 3 {
-            attempts += 1
-            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-            let order: [(slot: Slot, role: String)] =
-                rng.next() & 1 == 0
-                ? [(baselineSlot, "baseline"), (candidateSlot, "candidate")] : [(candidateSlot, "candidate"), (baselineSlot, "baseline")]
-            var values: [String: RunValues] = [:]
-            for arm in order {
-                switch try await benchOnce(arm.slot, role: arm.role, step: step) {
-                case .failed(let reason):
-                    throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(arm.slot.directory): \(reason)")
-                case .values(let run):
-                    values[arm.role] = run
-                }
-            }
-            guard let base = values["baseline"], let other = values["candidate"], !base.spoiled, !other.spoiled else { continue }
-            pairs.append(decisionPair(base, other))
+        let pairs: [SamplePair]
+        switch try await interleavedPairs((baselineSlot, "baseline"), (candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step) {
+        case .failed(let slot, let reason): throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
+        case .pairs(let measured): pairs = measured
         }
         guard pairs.count >= 2 else {
             throw RunnerError(.baselineFailed, "the A/A calibration got \(pairs.count) usable pair(s) of \(config.metric.aaPairs): too many runs spanned a pause")
@@ -448,30 +460,10 @@ extension LoopRunner {
             let result = try await runCommand(build, in: reference, role: "reference")
             guard result.succeeded else { return }
         }
-        for _ in 0..<config.metric.warmup {
-            guard case .values = try await benchOnce(reference, role: "reference", step: nil),
-                case .values = try await benchOnce(baselineSlot, role: "baseline", step: nil)
-            else { return }
-        }
-        var rng = SplitMix64(seed: config.seed ^ UInt64(decided) &* 0xD1F7)
-        var pairs: [SamplePair] = []
-        var attempts = 0
-        let wanted = max(config.metric.decision.minPairs, 6)
-        while pairs.count < wanted && attempts < wanted * 3 {
-            attempts += 1
-            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-            let baseFirst = rng.next() & 1 == 0
-            var old: RunValues?
-            var new: RunValues?
-            for takeBase in baseFirst ? [true, false] : [false, true] {
-                switch try await benchOnce(takeBase ? reference : baselineSlot, role: takeBase ? "reference" : "baseline", step: nil) {
-                case .failed: return
-                case .values(let run): if takeBase { old = run } else { new = run }
-                }
-            }
-            guard let old, let new, !old.spoiled, !new.spoiled else { continue }
-            pairs.append(decisionPair(old, new))
-        }
+        let measuredPairs = try await interleavedPairs(
+            (reference, "reference"), (baselineSlot, "baseline"), count: max(config.metric.decision.minPairs, 6), seed: UInt64(decided) &* 0xD1F7,
+            step: nil)
+        guard case .pairs(let pairs) = measuredPairs else { return }
         guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), g.count >= 2 else { return }
         let summary = Statistics.Summary(g)
         let t = Statistics.studentTQuantile((1 + config.metric.decision.confidence) / 2, df: Double(g.count - 1))

@@ -102,10 +102,7 @@ import Testing
 
     /// A drift check that finds the claimed improvement gone is in `ratchet status`.
     @Test func statusShowsADrift() async throws {
-        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
-            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
-            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
-        let fixture = try TinyWorkspace.make(config: config)
+        let fixture = try TinyWorkspace.make(config: TinyWorkspace.driftingConfig())
         defer { fixture.remove() }
         let run = try await runRatchet(["run"], in: fixture.path)
         #expect(run.status == 0, "\(run.errorOutput)")

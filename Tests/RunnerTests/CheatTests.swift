@@ -171,6 +171,20 @@ import Testing
         return try GitFixture(files: ["src/work.sh": CheatTests.work, "ratchet.toml": config, path: text], label: "slotbias")
     }
 
+    /// Both arms of a pair run the bench with the same environment: a bench that reports
+    /// the length of RATCHET_ROLE reads the same in the baseline and the candidate slot.
+    @Test func bothArmsSeeTheSameRole() async throws {
+        let fixture = try fixture(aaPairs: 0)
+        defer { fixture.remove() }
+        let config = try fixture.folder.read("ratchet.toml")
+            .replacingOccurrences(of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "echo cost: $((100 + ${#RATCHET_ROLE}))")
+        try fixture.commit(files: ["ratchet.toml": config], message: "role-length bench")
+        let (_, workspace) = try await runLoop(fixture)
+        let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
+        let values = Set(try workspace.store.samples(candidate: try #require(candidate.id)).map(\.value))
+        #expect(values == [105], "RATCHET_ROLE=bench (5 characters) in both arms: \(values)")
+    }
+
     @Test func aNeutralChangeIsNotAcceptedOnASlotBias() async throws {
         let biased = try fixture(aaPairs: 0)
         defer { biased.remove() }
@@ -334,10 +348,7 @@ import Testing
     /// The base now measures as fast as the best (here: the reference slot reads 600, not
     /// 1200): the +100% the accepts claimed is gone, and the check says so.
     @Test func driftCheckFlagsAClaimThatNoLongerHolds() async throws {
-        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
-            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
-            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
-        let fixture = try TinyWorkspace.make(config: config)
+        let fixture = try TinyWorkspace.make(config: TinyWorkspace.driftingConfig())
         defer { fixture.remove() }
         let (_, workspace) = try await runLoop(fixture)
         let entry = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "drift_check" })

@@ -15,20 +15,7 @@ let chromiumReady = chromium != nil && FileManager.default.isExecutableFile(atPa
 /// Runs a program to its end, on a thread of its own (see `offPool`); returns its status and
 /// both streams together.
 func run(_ arguments: [String]) async throws -> (Int32, String) {
-    try await offPool { try runBlocking(arguments) }
-}
-
-func runBlocking(_ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    try await offPool { try runProgramStatus(arguments) }
 }
 
 /// The review UI in a real browser: log in with the token link, open the change from the

@@ -43,6 +43,18 @@ public struct CommandFailure: Error, CustomStringConvertible {
 public func runProgram(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
     -> String
 {
+    let (status, output) = try runProgramStatus(arguments, in: directory, environment: environment)
+    guard status == 0 else {
+        throw CommandFailure(command: arguments.joined(separator: " "), status: status, output: output)
+    }
+    return output
+}
+
+/// Runs a program to its end (fixture git identity, no system git config); returns its exit
+/// status and both streams together, whatever the status.
+public func runProgramStatus(_ arguments: [String], in directory: String = "/", environment: [String: String] = [:]) throws
+    -> (status: Int32, output: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -61,11 +73,7 @@ public func runProgram(_ arguments: [String], in directory: String, environment:
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw CommandFailure(command: arguments.joined(separator: " "), status: process.terminationStatus, output: output)
-    }
-    return output
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// A real git repository in a temporary folder, built with the git CLI.

@@ -48,6 +48,15 @@ public enum TinyWorkspace {
         """
     }
 
+    /// A tuner loop with a drift check every 2 candidates whose bench reads the original
+    /// base, measured again in the reference slot, as 600 instead of 1200: the improvement the
+    /// accepts claimed is gone.
+    public static func driftingConfig() -> String {
+        config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
+    }
+
     public static let patches: [String: String] = [
         "patches/01-bonus.diff": """
             diff --git a/src/bonus.txt b/src/bonus.txt

@@ -229,14 +229,11 @@ enum PipelineFloor: CaseIterable {
     }
 }
 
+/// Pipeline outcomes: a tally of final verdicts (pairs of both rounds) and the minimum used.
 struct PipelineResult {
-    var trials = 0
-    var accepts = 0
-    var pairs = 0
-    var floorSum = 0.0
-    var acceptRate: Double { trials > 0 ? Double(accepts) / Double(trials) : 0 }
-    var meanPairs: Double { trials > 0 ? Double(pairs) / Double(trials) : 0 }
-    var meanFloor: Double { trials > 0 ? floorSum / Double(trials) : 0 }
+    var tally = Tally()
+    var minimumSum = 0.0
+    var meanMinimum: Double { tally.trials > 0 ? minimumSum / Double(tally.trials) : 0 }
 }
 
 /// One calibration and one candidate per trial, as the loop runs them: the minimum effect
@@ -253,22 +250,18 @@ func simulatePipeline(
         var raised = policy
         raised.minEffect = rule.minimum(
             configured: policy.minEffect, model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
-        let floor = raised.minEffect
         var confirming = raised
         confirming.confidence = min(0.9, raised.confidence)
-        var accepted = true
-        for round in 0..<2 {
+        var final = Verdict.accept
+        var pairs = 0
+        for round in 0..<2 where final == .accept {
             let decision = SequentialRule(round == 0 ? raised : confirming)
             let (verdict, n) = decision.decide(SimulatedSeries(model: model, effect: apparent).pairs(count: policy.maxPairs, using: &rng))
-            result.pairs += n
-            if verdict != .accept {
-                accepted = false
-                break
-            }
+            pairs += n
+            final = verdict
         }
-        result.trials += 1
-        result.floorSum += floor
-        if accepted { result.accepts += 1 }
+        result.tally.record(final, after: pairs)
+        result.minimumSum += raised.minEffect
     }
     return result
 }

@@ -245,9 +245,9 @@ do {
                 trials: 2000, using: &rng)
             print(
                 pipelineTable.line(
-                    ruleIndex == 0 ? scenario.label : "", floorRule.label, "\(result.trials)", percent(result.acceptRate),
-                    percent(result.meanFloor), fixed(result.meanPairs, 2)))
-            json.append(("pipeline_\(scenario.key)_\(floorRule.key)_accept_rate", fixed(result.acceptRate)))
+                    ruleIndex == 0 ? scenario.label : "", floorRule.label, "\(result.tally.trials)", percent(result.tally.acceptRate),
+                    percent(result.meanMinimum), fixed(result.tally.meanPairs, 2)))
+            json.append(("pipeline_\(scenario.key)_\(floorRule.key)_accept_rate", fixed(result.tally.acceptRate)))
         }
     }
 }

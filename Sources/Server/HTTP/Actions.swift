@@ -61,14 +61,18 @@ struct Actions: Sendable {
         return trimmed.isEmpty ? nil : trimmed
     }
 
-    /// Runs an operation on a fresh workspace of the loop, mapping its errors to statuses.
-    func operate<T>(_ entry: LoopEntry, _ body: (LoopOperations) throws -> T) throws(RequestFailure) -> T {
-        let operations: LoopOperations
+    /// The loop's operations on a fresh workspace.
+    func operations(_ entry: LoopEntry) throws(RequestFailure) -> LoopOperations {
         do {
-            operations = LoopOperations(workspace: try Workspace(configPath: entry.configPath))
+            return LoopOperations(workspace: try Workspace(configPath: entry.configPath))
         } catch {
             throw RequestFailure(.internalServerError, "cannot open loop '\(entry.name)': \(error.message)")
         }
+    }
+
+    /// Runs an operation on a fresh workspace of the loop, mapping its errors to statuses.
+    func operate<T>(_ entry: LoopEntry, _ body: (LoopOperations) throws -> T) throws(RequestFailure) -> T {
+        let operations = try operations(entry)
         do {
             let result = try body(operations)
             state.control(entry.name).wakeup.signal()
@@ -154,12 +158,7 @@ struct Actions: Sendable {
         let who = try Self.identity(actor)
         guard let branch, !branch.isEmpty else { throw RequestFailure(.badRequest, "name the target branch: ?to=BRANCH") }
         let entry = try entry(loop)
-        let operations: LoopOperations
-        do {
-            operations = LoopOperations(workspace: try Workspace(configPath: entry.configPath))
-        } catch {
-            throw RequestFailure(.internalServerError, "cannot open loop '\(entry.name)': \(error.message)")
-        }
+        let operations = try operations(entry)
         do {
             let result = try await operations.promote(to: branch, actor: who)
             return "promoted \(result.commits) approved change(s) of \(entry.name) to \(branch) at \(result.commit.prefix(10)) by \(who)"

@@ -17,6 +17,10 @@ import Testing
 
         """
 
+    /// The `[loop]` table every loop here shares, and its patches proposer.
+    static let loopHeader = "[loop]\nname = \"tiny\"\nbase = \"main\"\nscope = [\"src/**\"]"
+    static let patchesProposer = "[proposer]\nkind = \"patches\"\n[proposer.patches]\ndir = \"patches\""
+
     static func patch(_ name: String, _ newBody: String) -> (String, String) {
         let old = work.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "-" + $0 }.joined(separator: "\n")
         let new = newBody.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "+" + $0 }.joined(separator: "\n")
@@ -41,10 +45,7 @@ import Testing
 
     func workspace(bench: String, extra: String = "") throws -> GitFixture {
         let config = """
-            [loop]
-            name = "tiny"
-            base = "main"
-            scope = ["src/**"]
+            \(CheatTests.loopHeader)
 
             [commands.test]
             run = "[ \\"$(sh src/work.sh 10 | head -1)\\" = 'result: 45' ]"
@@ -65,10 +66,7 @@ import Testing
             outputs_must_match = true
             \(extra)
 
-            [proposer]
-            kind = "patches"
-            [proposer.patches]
-            dir = "patches"
+            \(CheatTests.patchesProposer)
             """
         var files: [String: String] = ["src/work.sh": Self.work, "ratchet.toml": config]
         for (path, text) in Self.cheats { files[path] = text }
@@ -111,10 +109,7 @@ import Testing
         let noisy = "n=$1; [ $((RATCHET_BENCH_SEED % 2)) = 0 ] && sleep 0.02\n" + Self.work.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
         let (path, text) = Self.patch("01-noise.diff", noisy)
         let config = """
-            [loop]
-            name = "tiny"
-            base = "main"
-            scope = ["src/**"]
+            \(CheatTests.loopHeader)
             [commands.bench]
             run = "sh src/work.sh 200"
             [metric]
@@ -124,10 +119,7 @@ import Testing
             max_pairs = 8
             warmup = 1
             aa_pairs = 3
-            [proposer]
-            kind = "patches"
-            [proposer.patches]
-            dir = "patches"
+            \(CheatTests.patchesProposer)
             """
         let fixture = try GitFixture(files: ["src/work.sh": Self.work, "ratchet.toml": config, path: text], label: "noise")
         defer { fixture.remove() }
@@ -145,10 +137,7 @@ import Testing
 @Suite(.serialized) struct SlotBiasTests {
     func fixture(aaPairs: Int) throws -> GitFixture {
         let config = """
-            [loop]
-            name = "tiny"
-            base = "main"
-            scope = ["src/**"]
+            \(CheatTests.loopHeader)
             [commands.build]
             run = "cp src/work.sh built.sh"
             [commands.bench]
@@ -162,10 +151,7 @@ import Testing
             max_pairs = 4
             warmup = 0
             aa_pairs = \(aaPairs)
-            [proposer]
-            kind = "patches"
-            [proposer.patches]
-            dir = "patches"
+            \(CheatTests.patchesProposer)
             """
         let (path, text) = CheatTests.patch("01-comment.diff", "# does nothing faster\n" + CheatTests.work)
         return try GitFixture(files: ["src/work.sh": CheatTests.work, "ratchet.toml": config, path: text], label: "slotbias")
@@ -268,10 +254,7 @@ import Testing
             "diff --git a/src/work.sh b/src/work.sh\n--- a/src/work.sh\n+++ b/src/work.sh\n@@ -1 +1 @@\n-\(work)+\(body)"
         }
         let config = """
-            [loop]
-            name = "tiny"
-            base = "main"
-            scope = ["src/**"]
+            \(CheatTests.loopHeader)
             [commands.bench]
             run = "sh src/work.sh"
             [metric]
@@ -281,10 +264,7 @@ import Testing
             max_pairs = 5
             warmup = 0
             aa_pairs = 0
-            [proposer]
-            kind = "patches"
-            [proposer.patches]
-            dir = "patches"
+            \(CheatTests.patchesProposer)
             """
         let fixture = try GitFixture(
             files: [

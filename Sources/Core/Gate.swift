@@ -28,15 +28,23 @@ public struct GateInput {
     public var baseMode: (String) -> UInt32?
     /// The size in bytes of a file in the candidate tree.
     public var candidateSize: (String) -> Int?
+    /// The bytes of a file in the best tree, or `nil` when it is not there.
+    public var baseContent: (String) -> [UInt8]?
+    /// The bytes of a file in the candidate tree, or `nil` when it is not there (or not
+    /// applied yet).
+    public var candidateContent: (String) -> [UInt8]?
 
     public init(
         changes: [ChangedPath], addedLines: [(path: String, line: String)] = [],
-        baseMode: @escaping (String) -> UInt32? = { _ in nil }, candidateSize: @escaping (String) -> Int? = { _ in nil }
+        baseMode: @escaping (String) -> UInt32? = { _ in nil }, candidateSize: @escaping (String) -> Int? = { _ in nil },
+        baseContent: @escaping (String) -> [UInt8]? = { _ in nil }, candidateContent: @escaping (String) -> [UInt8]? = { _ in nil }
     ) {
         self.changes = changes
         self.addedLines = addedLines
         self.baseMode = baseMode
         self.candidateSize = candidateSize
+        self.baseContent = baseContent
+        self.candidateContent = candidateContent
     }
 }
 
@@ -127,6 +135,7 @@ public struct Gate: Sendable {
                 violations.append(GateViolation(rule: "size", path: change.path, detail: "file is \(size) bytes; the limit is \(limits.maxFileBytes)"))
             }
         }
+        violations += binaryContent(input)
         for (path, line) in input.addedLines {
             let range = NSRange(line.startIndex..., in: line)
             if let secret = Self.secretPatterns.first(where: { $0.regex.firstMatch(in: line, range: range) != nil }) {
@@ -138,6 +147,76 @@ public struct Gate: Sendable {
         }
         var seen = Set<String>()
         return violations.filter { seen.insert($0.description).inserted }
+    }
+
+    /// Binary content a text diff hides: an added line with a NUL or another control
+    /// character (the first such line of each file is named), and a file that is text in the
+    /// best tree (or new) but would hold such bytes in the candidate tree. Files libgit2
+    /// already flags as binary, and files that already hold such bytes in the best tree, are
+    /// left to the `isBinary` rule.
+    func binaryContent(_ input: GateInput) -> [GateViolation] {
+        var violations: [GateViolation] = []
+        var flagged = Set(input.changes.filter(\.isBinary).map(\.path))
+        var index: [String: Int] = [:]
+        var first: [String: (index: Int, scalar: Unicode.Scalar)] = [:]
+        var more: [String: Int] = [:]
+        var order: [String] = []
+        for (path, line) in input.addedLines {
+            index[path, default: 0] += 1
+            guard let scalar = line.unicodeScalars.first(where: { Self.isBinaryControl($0.value) }) else { continue }
+            if first[path] == nil {
+                first[path] = (index[path] ?? 0, scalar)
+                order.append(path)
+            } else {
+                more[path, default: 0] += 1
+            }
+        }
+        for path in order where !flagged.contains(path) {
+            guard let (line, scalar) = first[path] else { continue }
+            let others = more[path].map { " (and \($0) more added line\($0 == 1 ? "" : "s"))" } ?? ""
+            violations.append(
+                GateViolation(
+                    rule: "binary", path: path,
+                    detail: "added line \(line) has a control character \(Self.name(scalar.value))\(others): binary content is not allowed"))
+            flagged.insert(path)
+        }
+        // A parsed diff without `index` or mode lines leaves the modes 0: the trees decide
+        // whether a file is there; only symlinks and submodules (their own rules) are skipped.
+        let special: Set<UInt32> = [0o120000, 0o160000]
+        for change in input.changes where !flagged.contains(change.path) && !special.contains(change.newMode) {
+            guard let new = input.candidateContent(change.path), let (line, byte) = Self.firstBinaryControl(in: new) else { continue }
+            let base = special.contains(change.oldMode) ? nil : input.baseContent(change.oldPath)
+            if let base, Self.firstBinaryControl(in: base) != nil { continue }
+            let what = base == nil ? "new file would be binary" : "text file would become binary"
+            violations.append(
+                GateViolation(rule: "binary", path: change.path, detail: "\(what): line \(line) has a control character \(Self.name(UInt32(byte)))"))
+            flagged.insert(change.path)
+        }
+        return violations
+    }
+
+    /// A control character that text does not hold: below U+0020 or U+007F, except tab,
+    /// line feed, form feed and carriage return.
+    static func isBinaryControl(_ value: UInt32) -> Bool {
+        (value < 0x20 && ![0x09, 0x0A, 0x0C, 0x0D].contains(value)) || value == 0x7F
+    }
+
+    /// The 1-based line and the byte of the first binary control character in `bytes`.
+    static func firstBinaryControl(in bytes: [UInt8]) -> (line: Int, byte: UInt8)? {
+        var line = 1
+        for byte in bytes {
+            if byte == 0x0A {
+                line += 1
+            } else if isBinaryControl(UInt32(byte)) {
+                return (line, byte)
+            }
+        }
+        return nil
+    }
+
+    static func name(_ value: UInt32) -> String {
+        let names: [UInt32: String] = [0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x1B: "ESC", 0x7F: "DEL"]
+        return String(format: "U+%04X", value) + (names[value].map { " (\($0))" } ?? "")
     }
 
     /// Why a path is unsafe, or `nil`: absolute, `.`/`..`/empty components (also after

@@ -275,6 +275,15 @@ extension LoopRunner {
         let best = bestTree
         let protected = config.protectedPaths(fileExists: { (try? repository.entry(at: $0, inTree: best)) != nil })
         let gate = Gate(scope: config.scope, protected: protected, limits: config.gate)
+        // The size and content checks read the same candidate blobs: read each once.
+        var candidateFiles: [String: [UInt8]?] = [:]
+        let candidateContent = { (path: String) -> [UInt8]? in
+            guard let tree else { return nil }
+            if let known = candidateFiles[path] { return known }
+            let bytes = (try? repository.file(at: path, inTree: tree)) ?? nil
+            candidateFiles[path] = bytes
+            return bytes
+        }
         return gate.check(
             GateInput(
                 changes: summary.files.map {
@@ -284,7 +293,9 @@ extension LoopRunner {
                 },
                 addedLines: summary.addedContent,
                 baseMode: { (try? repository.entry(at: $0, inTree: best))?.mode },
-                candidateSize: { path in tree.flatMap { (try? repository.file(at: path, inTree: $0))?.count } }
+                candidateSize: { candidateContent($0)?.count },
+                baseContent: { (try? repository.file(at: $0, inTree: best)) ?? nil },
+                candidateContent: candidateContent
             ))
     }
 

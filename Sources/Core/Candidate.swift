@@ -37,6 +37,9 @@ public enum RejectionKind: String, Sendable, Codable {
     case outputMismatch = "output_mismatch"
     /// A constraint metric got worse than its limit.
     case constraint
+    /// A command the candidate ran wrote where it may not: an evaluator file, a tracked
+    /// file, or the other slot (sealed evaluation).
+    case runTimeWrite = "run_time_write"
 }
 
 /// A candidate's lifecycle: a step in progress, or finished with an outcome.

@@ -292,7 +292,7 @@ extension LoopConfig {
             "hyperfine": [],
         ]
         var result: [String] = []
-        for command in [build, test, bench].compactMap({ $0 }) {
+        for command in [build, test, validate, bench].compactMap({ $0 }) + benchmarks.map(\.command) {
             let words = command.run.split(whereSeparator: { " \t;&|()<>\"'".contains($0) }).map(String.init)
             if let first = words.first, let files = toolFiles[first.split(separator: "/").last.map(String.init) ?? first] { result += files }
             // A script named on the command line is the evaluator's driver unless the scope says

@@ -77,7 +77,7 @@ extension ConfigReader {
         var spec = SandboxSpec()
         guard let table else { return spec }
         let path = "sandbox"
-        checkKeys(table, at: path, allowed: ["mode", "cpu_seconds", "memory", "processes", "file_size"])
+        checkKeys(table, at: path, allowed: ["mode", "cpu_seconds", "memory", "processes", "file_size", "writable"])
         if let mode = string(table, "mode", at: path, required: false) {
             if let parsed = SandboxSpec.Mode(rawValue: mode) {
                 spec.mode = parsed
@@ -89,6 +89,10 @@ extension ConfigReader {
         spec.memoryBytes = bytes(table, "memory", at: path)
         if table["processes"] != nil { spec.processes = integer(table, "processes", at: path, range: 1...Int.max) }
         spec.fileBytes = bytes(table, "file_size", at: path)
+        spec.writable = strings(table, "writable", at: path) ?? []
+        for (index, pattern) in spec.writable.enumerated() where pattern.isEmpty || pattern.hasPrefix("/") || pattern.contains("..") {
+            problem("sandbox.writable[\(index)]", "'\(pattern)' must be a glob relative to the repository (no leading '/', no '..')")
+        }
         return spec
     }
 }

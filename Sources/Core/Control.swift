@@ -151,6 +151,11 @@ public struct SandboxSpec: Sendable, Equatable, Codable {
     public var memoryBytes: Int?
     public var processes: Int?
     public var fileBytes: Int?
+    /// Tracked paths (globs) that build, test, validate and bench commands may rewrite at run
+    /// time (generated sources): such a change is not a violation, and the file is restored
+    /// from the commit before the next step. Any other tracked file written at run time
+    /// rejects the candidate.
+    public var writable: [String] = []
 
     public init(mode: Mode = .auto, cpuSeconds: Int? = nil, memoryBytes: Int? = nil, processes: Int? = 512, fileBytes: Int? = nil) {
         self.mode = mode

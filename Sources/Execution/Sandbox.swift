@@ -1,7 +1,7 @@
 import Foundation
 
 /// How a command is contained, beyond its own process group and time limit.
-public struct Sandbox: Sendable, Equatable {
+public struct Sandbox: Sendable {
     /// Path of `bwrap` when commands run in bubblewrap: no network, the slot the only
     /// writable place, a private /tmp (also HOME), their own PID namespace.
     public var bubblewrap: String?
@@ -11,8 +11,18 @@ public struct Sandbox: Sendable, Equatable {
     public var processes: Int?
     public var fileBytes: Int?
     /// Folders made visible read-only inside the sandbox even when they lie under its private
-    /// /tmp (the state folder, so a validate command can read the best code's slot).
+    /// /tmp (the state folder, so a validate command can read the best code's slot) or inside
+    /// a `hidden` folder.
     public var readOnly: [String] = []
+    /// Files bound read-only over paths inside the command's folder (source, target): the
+    /// evaluator's files, sealed from the best commit, so nothing the command runs can change
+    /// them. Applied after the folder's own writable bind.
+    public var sealed: [(source: String, target: String)] = []
+    /// Folders hidden behind an empty, private tmpfs (a proposer must not reach the
+    /// repository, the state folder or the user's home).
+    public var hidden: [String] = []
+    /// Keep the network (agent CLIs call their APIs); off by default.
+    public var network = false
 
     public init(bubblewrap: String? = nil, cpuSeconds: Int? = nil, memoryBytes: Int? = nil, processes: Int? = nil, fileBytes: Int? = nil) {
         self.bubblewrap = bubblewrap
@@ -50,15 +60,21 @@ public struct Sandbox: Sendable, Equatable {
         }
         if let bubblewrap {
             argv += [
-                bubblewrap, "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                bubblewrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             ]
+            if !network { argv.append("--unshare-net") }
+            argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
             for path in readOnly where path.hasPrefix("/tmp/") || path == "/tmp" {
                 argv += ["--ro-bind-try", path, path]
             }
-            argv += [
-                "--bind", directory, directory, "--chdir", directory, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
-            ]
+            for path in hidden { argv += ["--tmpfs", path] }
+            // Read-only folders inside a hidden one show through it.
+            for path in readOnly where hidden.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
+                argv += ["--ro-bind-try", path, path]
+            }
+            argv += ["--bind", directory, directory]
+            for file in sealed { argv += ["--ro-bind", file.source, file.target] }
+            argv += ["--chdir", directory, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
         }
         return argv + ["/bin/sh", "-c", command]
     }

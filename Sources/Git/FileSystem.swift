@@ -145,6 +145,20 @@ enum FileSystem {
         return true
     }
 
+    /// The names in a folder, without `.` and `..`.
+    static func names(in path: String) throws(GitError) -> [String] {
+        guard let dir = opendir(path) else { throw error("list", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// Removes everything inside `path`, keeping `path` itself.
     static func removeContents(of path: String) throws(GitError) {
         guard let dir = opendir(path) else { throw error("list", path) }

@@ -141,6 +141,75 @@ public final class Slot {
     }
 }
 
+extension Slot {
+    // MARK: Sealing: undoing what commands wrote
+
+    /// Makes `path` hold what the slot's tree has there again: the file rewritten from its
+    /// blob, or removed (with whatever is below it) when the tree has nothing there.
+    public func restore(path: String) throws(GitError) {
+        guard let tree else { return }
+        let full = directory + "/" + path
+        if let entry = try repository.entry(at: path, inTree: tree), entry.mode != 0o040000 {
+            try FileSystem.removeTree(full)
+            var made = Set<String>()
+            try FileSystem.makeParentDirectories(of: path, under: directory, made: &made)
+            try write(entry: entry, to: full, atomically: true)
+        } else {
+            try FileSystem.removeTree(full)
+        }
+    }
+
+    /// Removes `path` and everything below it (an untracked file or folder a command made).
+    public func remove(path: String) throws(GitError) {
+        try FileSystem.removeTree(directory + "/" + path)
+    }
+
+    /// Makes the slot exactly its tree: every tracked file checked by content (and rewritten
+    /// when it differs), everything else removed, ignored build output included. Costs a
+    /// hash of every file: done once when a process opens the slot, since what an earlier
+    /// process (or a command it ran) left there cannot be trusted. Returns the paths it fixed.
+    @discardableResult
+    public func scrub() throws(GitError) -> [String] {
+        guard let tree else { return [] }
+        var tracked: [String: TreeFile] = [:]
+        var folders = Set<String>()
+        for file in try repository.treeFiles(tree) {
+            tracked[file.path] = file
+            var prefix = file.path
+            while let slash = prefix.lastIndex(of: "/") {
+                prefix = String(prefix[..<slash])
+                if !folders.insert(prefix).inserted { break }
+            }
+        }
+        var fixed: [String] = []
+        var seen = Set<String>()
+        var stack = [""]
+        while let folder = stack.popLast() {
+            let full = folder.isEmpty ? directory : directory + "/" + folder
+            for name in try FileSystem.names(in: full) {
+                let path = folder.isEmpty ? name : folder + "/" + name
+                if let file = tracked[path] {
+                    seen.insert(path)
+                    if file.mode == 0o160000 { continue }
+                    if case .file(let id, let mode) = try Repository.workFile(at: directory + "/" + path), id == file.id, mode == file.mode { continue }
+                    try restore(path: path)
+                    fixed.append(path)
+                } else if folders.contains(path), case .folder = try Repository.workFile(at: directory + "/" + path) {
+                    stack.append(path)
+                } else {
+                    try FileSystem.removeTree(directory + "/" + path)
+                    fixed.append(path)
+                }
+            }
+        }
+        for path in tracked.keys where !seen.contains(path) {
+            try restore(path: path)
+            fixed.append(path)
+        }
+        return fixed.sorted()
+    }
+}
+
 @available(*, unavailable)
 extension Slot: Sendable {}
 

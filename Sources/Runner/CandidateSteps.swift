@@ -54,6 +54,10 @@ extension LoopRunner {
         } catch let interruption as Interrupted {
             try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state)'; it will be proposed again")
             return .interrupted(interruption.reason)
+        } catch let broken as SealBroken {
+            if var step = currentStep, step.finishedAt == nil { try close(&step, ok: false, detail: broken.message) }
+            try finish(&candidate, .rejected, .runTimeWrite, broken.message)
+            return .decided
         }
     }
 
@@ -109,7 +113,9 @@ extension LoopRunner {
         candidate.state = step.rawValue
         try store.update(candidate)
         emit(.step(sequence: candidate.sequence, step: step))
-        return try store.startStep(step, candidate: candidate.id ?? 0)
+        let record = try store.startStep(step, candidate: candidate.id ?? 0)
+        currentStep = record
+        return record
     }
 
     func finish(_ candidate: inout CandidateRecord, _ outcome: Outcome, _ rejection: RejectionKind?, _ reason: String) throws {
@@ -194,7 +200,7 @@ extension LoopRunner {
         for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
             guard let command else { continue }
             step = try await enter(stepName, &candidate)
-            let result = try await runCommand(command, in: candidateSlot, role: "candidate", step: step)
+            let result = try await runCommand(command, in: candidateSlot, role: "candidate", step: step, phase: stepName == .build ? .build : .run)
             try close(&step, ok: result.succeeded, detail: result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -208,7 +214,8 @@ extension LoopRunner {
         if let validate = config.validate {
             try await prepareBaseline()
             step = try await enter(.test, &candidate)
-            let result = try await runCommand(validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory])
+            let result = try await runCommand(
+                validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory], label: "validate")
             try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -225,7 +232,7 @@ extension LoopRunner {
         if try await calibrateNoise(step: step) {
             try sync(candidateSlot, to: tree)
             if let build = config.build {
-                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step)
+                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step, phase: .build)
                 if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
                 if !result.succeeded {
                     let reason = "build failed when rebuilt after the A/A calibration (\(result.summary)): \(result.tail(lines: 5))"
@@ -300,24 +307,49 @@ extension LoopRunner {
     }
 
     func sync(_ slot: Slot, to tree: ObjectID) throws {
+        let guarded = try slotGuard(slot)
+        try settleSlots(after: .run, in: nil, step: "before moving \(slot.directory)")
         do {
             try slot.sync(to: tree)
         } catch {
             throw RunnerError(.io, "cannot update worktree slot \(slot.directory): \(error.description)")
         }
+        guarded.ownWritesDone()
     }
 
     /// Runs a user command in a slot under the loop's control (stop, pause, wall-clock
     /// budget), recording its process group on the step so a crash cannot orphan it.
+    ///
+    /// Sealed evaluation: every guarded slot is checked before the command (a process left
+    /// running may have written since) and after it; the evaluator's files are bound
+    /// read-only from the commit under bubblewrap and compared by content without it; a
+    /// slot whose build output a run changed is built again first. A write where none may
+    /// be throws `SealBroken`, after the slot has been put right.
+    /// `keep` names untracked files a bench run makes for Ratchet to read (metric files).
     func runCommand(
-        _ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil, extra: [String: String] = [:]
+        _ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil, extra: [String: String] = [:],
+        phase: SlotGuard.Phase = .run, label: String? = nil, keep: (String) -> Bool = { _ in false }
     ) async throws -> CommandResult {
+        let label = label ?? (phase == .build ? "build" : role == Self.benchRole ? "bench" : step?.step ?? role)
+        let guarded = try slotGuard(slot)
+        try settleSlots(after: .run, in: nil, step: "before \(label)")
+        if phase == .run, guarded.needsBuild, let build = config.build {
+            guarded.needsBuild = false
+            let rebuilt = try await runCommand(build, in: slot, role: slot === baselineSlot ? "baseline" : "candidate", step: step, phase: .build)
+            if rebuilt.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard rebuilt.succeeded else {
+                throw SealBroken(message: "a run changed build output in \(slot.directory), and building again failed (\(rebuilt.summary)): \(rebuilt.tail(lines: 5))")
+            }
+        }
         let store = self.store
         let stepRecord = step
         var environment = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": role, "RATCHET_SLOT": slot.directory]
         environment.merge(extra) { $1 }
+        var runner = executor
+        runner.sandbox.sealed = try sealedBinds(for: slot)
+        let result: CommandResult
         do {
-            return try await executor.run(
+            result = try await runner.run(
                 command.run, in: slot.directory, timeout: command.timeout,
                 environment: environment,
                 control: control,
@@ -329,6 +361,14 @@ extension LoopRunner {
         } catch {
             throw RunnerError(.io, error.description)
         }
+        do {
+            try settleSlots(after: phase, in: slot, step: label, keep: keep)
+            try verifyEvaluatorFiles(slot, step: label)
+        } catch let broken as SealBroken where result.stopped {
+            // Killed because the loop stops: the candidate is proposed again (the slot is put right).
+            emit(.note("while stopping: \(broken.message)"))
+        }
+        return result
     }
 
     /// Puts the best code in the baseline slot and builds it once per best commit.
@@ -336,7 +376,7 @@ extension LoopRunner {
         try sync(baselineSlot, to: bestTree)
         guard baselineBuiltTree != bestTree else { return }
         if let build = config.build {
-            let result = try await runCommand(build, in: baselineSlot, role: "baseline")
+            let result = try await runCommand(build, in: baselineSlot, role: "baseline", phase: .build)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded else {
                 throw RunnerError(

@@ -65,6 +65,23 @@ public final class LoopRunner {
     var noiseCalibratedTree: ObjectID?
     var pastWallSeconds = 0.0
     let started = Date()
+    /// One guard per slot in use: each keeps its slot exactly its commit between commands.
+    var guards: [SlotGuard] = []
+    var warnedAboutWatch = false
+    var sealedCache: [ObjectID: [TreeFile]] = [:]
+    private var sealGlobsCache: (tree: ObjectID, evaluator: [Glob], writable: [Glob])?
+    /// The slot the drift check measures the original base in.
+    var referenceSlot: Slot?
+    /// The step record a command runs under, so a broken seal can close it.
+    var currentStep: StepRecord?
+
+    /// The evaluator's globs for the current best, and `[sandbox] writable`.
+    var sealGlobs: (evaluator: [Glob], writable: [Glob]) {
+        if let cached = sealGlobsCache, cached.tree == bestTree { return (cached.evaluator, cached.writable) }
+        let made = (tree: bestTree, evaluator: evaluatorGlobs, writable: config.sandbox.writable.map(Glob.init))
+        sealGlobsCache = made
+        return (made.evaluator, made.writable)
+    }
     private let lock: LoopLock
 
     public init(workspace: Workspace, options: RunOptions = RunOptions(), emit: @escaping @Sendable (RunEvent) -> Void) throws(RunnerError) {
@@ -182,7 +199,7 @@ public final class LoopRunner {
             if let waiting = try waitingCheckpoint() {
                 return ("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`", "waiting")
             }
-            let proposers = (options.proposers ?? config.proposers).map { makeProposer($0, seed: config.seed) }
+            let proposers = try (options.proposers ?? config.proposers).map(containedProposer)
             var proposerIndex = 0
             var iterations = 0
             while true {
@@ -345,13 +362,14 @@ public final class LoopRunner {
 
     // MARK: Slots
 
-    func openSlots() throws(RunnerError) {
+    func openSlots() throws {
         let root = workspace.stateDirectory + "/slots/\(config.name)"
         do {
             slots = [try Slot(repository: repository, root: root + "/0"), try Slot(repository: repository, root: root + "/1")]
         } catch {
             throw RunnerError(.io, "cannot open worktree slots in \(root): \(error.description)")
         }
+        for slot in slots { _ = try slotGuard(slot) }
         baselineIndex = (slots[1].tree == bestTree && slots[0].tree != bestTree) ? 1 : 0
     }
 

@@ -88,7 +88,12 @@ extension LoopRunner {
         for file in callgrindFiles(in: slot) { unlink(file) }
         let maxRSSFile = slot.directory + "/.ratchet-maxrss"
         unlink(maxRSSFile)
-        var result = try await runCommand(benchCommand(in: slot), in: slot, role: Self.benchRole, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)])
+        // The files this run makes for Ratchet to read stay until read (and are removed before the next run).
+        let metricFiles = Set(files)
+        let keep = { (path: String) in metricFiles.contains(path) || path.hasPrefix(".ratchet-callgrind.") || path == ".ratchet-maxrss" }
+        var result = try await runCommand(
+            benchCommand(in: slot), in: slot, role: Self.benchRole, step: step, extra: ["RATCHET_BENCH_SEED": String(seed)], keep: keep)
+        defer { for file in files { unlink(slot.directory + "/" + file) } }
         if let text = try? String(contentsOfFile: maxRSSFile, encoding: .utf8),
             let kilobytes = text.split(whereSeparator: \.isNewline).last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
         {
@@ -409,7 +414,7 @@ extension LoopRunner {
         }
         try sync(candidateSlot, to: bestTree)
         if let build = config.build {
-            let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step)
+            let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step, phase: .build)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded else {
                 throw RunnerError(
@@ -427,6 +432,20 @@ extension LoopRunner {
             throw RunnerError(.baselineFailed, "the A/A calibration got \(pairs.count) usable pair(s) of \(config.metric.aaPairs): too many runs spanned a pause")
         }
         let measured = SequentialDecision.noiseFloor(aaPairs: pairs, direction: config.metric.decision.direction)
+        // Both slots hold the same commit, checked file by file: a bias far beyond what a
+        // measurement set-up can explain means they do not run the same code. That is an
+        // error to fix, not a correction to absorb into the minimum effect.
+        let limit = Self.slotBiasLimit(minEffect: config.metric.decision.minEffect)
+        if abs(measured.bias) > limit && abs(measured.bias) > 3 * measured.standardError {
+            try audit.append(
+                loop: config.name, kind: "calibration_failed",
+                ["best": bestCommit.hex, "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError)])
+            throw RunnerError(
+                .baselineFailed,
+                "the two slots measure \(Format.percent(measured.bias)) apart (± \(Format.percent(measured.standardError)) over \(measured.pairs) A/A pairs) "
+                    + "running the same commit \(bestCommit.short): beyond the \(Format.percent(limit)) a measurement set-up may differ by, so they are not "
+                    + "measuring the same code; \(slotDifferences()). Make the build and the bench depend only on the files (not on the folder they run in), then run again")
+        }
         calibration = measured
         noiseCalibratedTree = bestTree
         try audit.append(
@@ -444,6 +463,12 @@ extension LoopRunner {
         return true
     }
 
+    /// The largest A/A slot bias taken as a measurement set-up's (absorbed into the minimum
+    /// effect): max(3 × min_effect, 10%). Beyond it, and beyond 3 standard errors, the loop stops.
+    static func slotBiasLimit(minEffect: Double) -> Double {
+        max(3 * minEffect, 0.10)
+    }
+
     /// Every `drift_every` candidates, measures the original base against the best again
     /// (random order within each pair, after the configured warm-ups) and checks that the
     /// improvement the accepts claimed is still there: a claim outside the measured interval
@@ -453,11 +478,12 @@ extension LoopRunner {
         let every = config.metric.driftEvery
         guard every > 0, decided > 0, decided % every == 0, bestCommit.hex != loop.baseCommit, let base = try? ObjectID(hex: loop.baseCommit)
         else { return }
-        let reference = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/reference")
+        let reference = try referenceSlot ?? Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/reference")
+        referenceSlot = reference
         let baseTree = try repository.tree(ofCommit: base)
-        try reference.sync(to: baseTree)
+        try sync(reference, to: baseTree)
         if let build = config.build {
-            let result = try await runCommand(build, in: reference, role: "reference")
+            let result = try await runCommand(build, in: reference, role: "reference", phase: .build)
             guard result.succeeded else { return }
         }
         let measuredPairs = try await interleavedPairs(

@@ -22,7 +22,7 @@ extension RejectionKind {
     /// Rejections that count as failures in a row (`budget.consecutive_failures`): the
     /// candidate never got as far as a measurement.
     public static let failuresBeforeMeasurement: Set<String> = [
-        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed,
+        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed, .runTimeWrite,
     ].reduce(into: []) { $0.insert($1.rawValue) }
 }
 

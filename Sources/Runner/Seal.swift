@@ -1,0 +1,300 @@
+import Core
+import Execution
+import Foundation
+import Git
+
+/// A write a command made where it may not, found after the command (sealed evaluation).
+struct SealBroken: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Keeps one worktree slot exactly its commit between commands.
+///
+/// The kernel (inotify, `TreeWatch`) reports which paths commands touched, so the check after
+/// a command costs O(paths touched), not O(files in the repository). Each touched path is
+/// compared with what it must be:
+/// - a tracked file must still be its blob (by content hash, mode included); if not it is
+///   rewritten from the commit, and it is a violation unless `[sandbox] writable` lists it;
+/// - an untracked file a *build* made is build output: recorded with its content hash;
+/// - an untracked file any other command (test, validate, bench) made is removed, so nothing
+///   one run writes is seen by the next; build output such a command changed is removed too,
+///   and the slot is built again before its next run.
+/// When the kernel cannot say (queue overflow, a folder renamed, no inotify), the whole slot
+/// is walked and hashed instead, and the watch is set up again.
+final class SlotGuard {
+    enum Phase { case build, run }
+
+    struct Finding: Equatable {
+        enum Kind { case evaluator, tracked, writable, output, created }
+        var kind: Kind
+        var path: String
+    }
+
+    let slot: Slot
+    let repository: Repository
+    let watch: TreeWatch
+    /// Untracked files and folders the builds left, with what they held then.
+    private(set) var outputs: [String: WorkFile] = [:]
+    /// A run changed build output: the slot is built again before its next run.
+    var needsBuild = false
+    private var trackedCache: (tree: ObjectID, folders: Set<String>)?
+
+    /// Opens the guard on `slot`, first making the slot exactly its tree (a process that
+    /// opens a slot cannot trust what an earlier one, or a command it ran, left there).
+    init(slot: Slot, repository: Repository) throws(GitError) {
+        self.slot = slot
+        self.repository = repository
+        try slot.scrub()
+        watch = TreeWatch(root: slot.directory)
+    }
+
+    /// Forgets the events of Ratchet's own writes (a slot move, a restore).
+    func ownWritesDone() {
+        watch.discard()
+    }
+
+    /// Checks what commands did to the slot since the last look, puts it right, and says what
+    /// it found. `evaluator` and `writable` classify tracked paths; `keep` names untracked
+    /// files a run makes for Ratchet to read (metric files), which the caller removes itself.
+    func settle(
+        _ phase: Phase, evaluator: (String) -> Bool, writable: (String) -> Bool, keep: (String) -> Bool = { _ in false }
+    ) throws(GitError) -> [Finding] {
+        guard let tree = slot.tree else { return [] }
+        var candidates: [String]
+        var full = false
+        switch watch.changes() {
+        case .paths(let touched):
+            candidates = touched.sorted()
+        case .unknown:
+            full = true
+            candidates = try everyPath(tree: tree)
+        }
+        var findings: [Finding] = []
+        var removed: [String] = []
+        for path in candidates {
+            // Below a folder removed just now: gone with it.
+            if removed.contains(where: { path.hasPrefix($0 + "/") }) { continue }
+            let now = try Repository.workFile(at: slot.directory + "/" + path)
+            if let entry = try repository.entry(at: path, inTree: tree) {
+                if entry.mode == 0o040000 {
+                    // A tracked folder: its files are checked one by one; it must still be a folder.
+                    if now != .folder {
+                        findings += try trackedBelow(path, tree: tree).map { Finding(kind: evaluator($0) ? .evaluator : .tracked, path: $0) }
+                        try slot.restore(path: path)
+                        for file in try trackedBelow(path, tree: tree) { try slot.restore(path: file) }
+                    }
+                    continue
+                }
+                if entry.mode == 0o160000 { continue }
+                if case .file(let id, let mode) = now, id == entry.id, mode == entry.mode { continue }
+                findings.append(Finding(kind: evaluator(path) ? .evaluator : writable(path) ? .writable : .tracked, path: path))
+                try slot.restore(path: path)
+                continue
+            }
+            switch phase {
+            case .build:
+                outputs[path] = now == .missing ? nil : now
+            case .run:
+                if let before = outputs[path] {
+                    if before != now {
+                        findings.append(Finding(kind: .output, path: path))
+                        try slot.remove(path: path)
+                        outputs[path] = nil
+                        removed.append(path)
+                        needsBuild = true
+                    }
+                } else if now != .missing && !keep(path) {
+                    if try isTrackedFolder(path, tree: tree) { continue }
+                    findings.append(Finding(kind: .created, path: path))
+                    try slot.remove(path: path)
+                    removed.append(path)
+                }
+            }
+        }
+        if full { watch.rewatch() }
+        watch.discard()
+        return findings
+    }
+
+    /// Every path the slot holds or must hold, for a check without the kernel's help.
+    private func everyPath(tree: ObjectID) throws(GitError) -> [String] {
+        var paths = Set(try repository.treeFiles(tree).map(\.path))
+        paths.formUnion(outputs.keys)
+        var stack = [""]
+        while let folder = stack.popLast() {
+            let full = folder.isEmpty ? slot.directory : slot.directory + "/" + folder
+            guard case .folder = try Repository.workFile(at: full) else { continue }
+            for name in try Self.names(in: full) {
+                let path = folder.isEmpty ? name : folder + "/" + name
+                paths.insert(path)
+                if case .folder = try Repository.workFile(at: slot.directory + "/" + path) { stack.append(path) }
+            }
+        }
+        return paths.sorted()
+    }
+
+    private func trackedBelow(_ folder: String, tree: ObjectID) throws(GitError) -> [String] {
+        try repository.treeFiles(tree).map(\.path).filter { $0.hasPrefix(folder + "/") }
+    }
+
+    private func isTrackedFolder(_ path: String, tree: ObjectID) throws(GitError) -> Bool {
+        if trackedCache?.tree != tree {
+            var folders = Set<String>()
+            for file in try repository.treeFiles(tree) {
+                var prefix = file.path
+                while let slash = prefix.lastIndex(of: "/") {
+                    prefix = String(prefix[..<slash])
+                    if !folders.insert(prefix).inserted { break }
+                }
+            }
+            trackedCache = (tree, folders)
+        }
+        return trackedCache?.folders.contains(path) ?? false
+    }
+
+    static func names(in folder: String) throws(GitError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw GitError(.io, operation: "list", message: "cannot list '\(folder)': \(error.localizedDescription)")
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SlotGuard: Sendable {}
+
+extension LoopRunner {
+    /// The guard of `slot`, made (and the slot scrubbed) on first use.
+    func slotGuard(_ slot: Slot) throws -> SlotGuard {
+        if let existing = guards.first(where: { $0.slot === slot }) { return existing }
+        let made: SlotGuard
+        do {
+            made = try SlotGuard(slot: slot, repository: repository)
+        } catch {
+            throw RunnerError(.io, "cannot check worktree slot \(slot.directory): \(error.description)")
+        }
+        if !made.watch.isWatching, !warnedAboutWatch {
+            warnedAboutWatch = true
+            emit(.note("the kernel cannot watch \(slot.directory) (\(made.watch.problem ?? "unknown")): every slot check hashes the whole slot"))
+        }
+        guards.append(made)
+        return made
+    }
+
+    /// Globs of the evaluator's files: tests, benches, the files the commands run from,
+    /// `[gate] protected`, the config, the patches folder and the guidance file.
+    var evaluatorGlobs: [Glob] {
+        let repository = self.repository
+        let best = bestTree
+        return config.protectedPaths(fileExists: { (try? repository.entry(at: $0, inTree: best)) != nil }).map(Glob.init)
+    }
+
+    func isEvaluator(_ path: String) -> Bool {
+        let lowered = path.lowercased()
+        return sealGlobs.evaluator.contains { $0.matches(lowered) }
+    }
+
+    func isWritable(_ path: String) -> Bool {
+        sealGlobs.writable.contains { $0.matches(path) }
+    }
+
+    /// Checks every guarded slot after (or before) a command that ran in `slot`, putting each
+    /// right; throws `SealBroken` naming what was written where it may not be.
+    func settleSlots(after phase: SlotGuard.Phase, in slot: Slot?, step: String, keep: (String) -> Bool = { _ in false }) throws {
+        var problems: [String] = []
+        for guarded in guards {
+            let own = guarded.slot === slot
+            let findings: [SlotGuard.Finding]
+            do {
+                findings = try guarded.settle(own ? phase : .run, evaluator: isEvaluator, writable: isWritable, keep: own ? keep : { _ in false })
+            } catch {
+                throw RunnerError(.io, "cannot check worktree slot \(guarded.slot.directory): \(error.description)")
+            }
+            for finding in findings {
+                let place = own ? finding.path : guarded.slot.directory + "/" + finding.path
+                switch finding.kind {
+                case .evaluator:
+                    problems.append("evaluator file changed at run time (\(step)): \(place)")
+                case .tracked:
+                    problems.append(own ? "tracked file changed at run time (\(step)): \(place)" : "wrote into the other slot at run time (\(step)): \(place)")
+                case .writable, .created, .output:
+                    if !own && finding.kind != .writable {
+                        problems.append("wrote into the other slot at run time (\(step)): \(place)")
+                    }
+                }
+            }
+        }
+        if !problems.isEmpty {
+            let shown = problems.prefix(5).joined(separator: "; ")
+            throw SealBroken(message: problems.count > 5 ? shown + "; and \(problems.count - 5) more" : shown)
+        }
+    }
+
+    /// In mode off, the evaluator's files are also compared by content with the commit after
+    /// every command (no read-only bind protects them there).
+    func verifyEvaluatorFiles(_ slot: Slot, step: String) throws {
+        guard executor.sandbox.bubblewrap == nil, let tree = slot.tree else { return }
+        for file in try sealedFiles(tree) {
+            let now = try Repository.workFile(at: slot.directory + "/" + file.path)
+            if case .file(let id, let mode) = now, id == file.id, mode == file.mode { continue }
+            try slot.restore(path: file.path)
+            throw SealBroken(message: "evaluator file changed at run time (\(step)): \(file.path)")
+        }
+    }
+
+    /// The evaluator's files of `tree` (regular files only), cached per tree.
+    func sealedFiles(_ tree: ObjectID) throws -> [TreeFile] {
+        if let cached = sealedCache[tree] { return cached }
+        let files = try repository.treeFiles(tree).filter { ($0.mode == 0o100644 || $0.mode == 0o100755) && isEvaluator($0.path) }
+        if sealedCache.count > 4 { sealedCache.removeAll() }
+        sealedCache[tree] = files
+        return files
+    }
+
+    /// The read-only binds that seal the evaluator's files in `slot`: copies from the slot's
+    /// commit, kept under the state folder, bound over the slot's own (bubblewrap only).
+    func sealedBinds(for slot: Slot) throws -> [(source: String, target: String)] {
+        guard executor.sandbox.bubblewrap != nil, let tree = slot.tree else { return [] }
+        let files = try sealedFiles(tree)
+        guard !files.isEmpty else { return [] }
+        let root = workspace.stateDirectory + "/slots/\(config.name)/sealed/\(tree.hex)"
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: root + "/.complete") {
+            try? fm.removeItem(atPath: root)
+            for file in files {
+                let target = root + "/" + file.path
+                try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                guard let bytes = try repository.file(at: file.path, inTree: tree) else { continue }
+                guard fm.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: file.mode == 0o100755 ? 0o555 : 0o444]) else {
+                    throw RunnerError(.io, "cannot write the sealed copy \(target)")
+                }
+            }
+            fm.createFile(atPath: root + "/.complete", contents: Data())
+            // Copies of older commits are not needed any more.
+            let parent = workspace.stateDirectory + "/slots/\(config.name)/sealed"
+            for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {
+                try? fm.removeItem(atPath: parent + "/" + name)
+            }
+        }
+        return files.map { (root + "/" + $0.path, slot.directory + "/" + $0.path) }
+    }
+
+    /// Names the files that differ between the two slots, for an A/A bias too large to be noise.
+    func slotDifferences() -> String {
+        guard guards.count >= 2 else { return "" }
+        let a = guards[0].outputs
+        let b = guards[1].outputs
+        var differing: [String] = []
+        for path in Set(a.keys).union(b.keys).sorted() where a[path] != b[path] {
+            differing.append(path)
+        }
+        if differing.isEmpty {
+            return "no file differs between the slots (tracked files match the commit in both; build output matches by content), "
+                + "so the difference comes from outside the files: the bench's use of its folder path, or the machine"
+        }
+        return "files that differ between the slots: " + differing.prefix(10).joined(separator: ", ")
+            + (differing.count > 10 ? " and \(differing.count - 10) more" : "")
+    }
+}

@@ -13,7 +13,9 @@ import Git
 /// - `RATCHET_LOOP`, `RATCHET_BEST_COMMIT`: the loop's name and the best commit's id.
 ///
 /// The program runs with `/bin/sh -c` in its own process group, which is killed at the
-/// timeout. After it exits 0, the proposal is the diff of the scratch folder against the best
+/// timeout, in the runner's sandbox: for a loop, `Sandbox.forProposer` (with bubblewrap, the
+/// scratch folder is the only writable place and the repository, the state folder and the
+/// user's home are hidden). After it exits 0, the proposal is the diff of the scratch folder against the best
 /// tree; when it changed nothing there, a unified diff printed on standard output is used
 /// instead. A line `RATCHET_USAGE input=<tokens> output=<tokens> cost=<amount>` on either
 /// stream (any field may be left out; the last such line wins) reports model usage; without
@@ -52,8 +54,12 @@ public struct CommandProposer: Proposer {
         }
         let failure = "command:failed:\(UUID().uuidString.prefix(8).lowercased())"
 
-        // The prompt lives outside the scratch folder, so it is never part of the diff.
-        let folder = FileManager.default.temporaryDirectory.path + "/ratchet-prompt-\(UUID().uuidString.prefix(8))"
+        // The prompt lives outside the scratch folder, so it is never part of the diff. In
+        // bubblewrap it is in the host's /tmp, bound read-only into the program's private /tmp.
+        var runner = self.runner
+        let temporary = runner.sandbox.bubblewrap == nil ? FileManager.default.temporaryDirectory.path : "/tmp"
+        let folder = temporary + "/ratchet-prompt-\(UUID().uuidString.prefix(8))"
+        if runner.sandbox.bubblewrap != nil { runner.sandbox.readOnly.append(folder) }
         let promptFile = folder + "/prompt.md"
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Core
+import Execution
 import Git
 
 /// What the loop is trying to do, for proposers that explain it to a model.
@@ -160,12 +161,15 @@ extension Proposer {
 /// Builds the proposer a config entry names. Model proposers send through `httpClient`
 /// (`ModelProposer.sharedClient` by default) and read their API key from the process
 /// environment at each proposal.
-public func makeProposer(_ spec: ProposerSpec, seed: UInt64, httpClient: HTTPClient = ModelProposer.sharedClient) -> any Proposer {
+/// - Parameter commandRunner: what a `command` proposer runs its program with (its sandbox).
+public func makeProposer(
+    _ spec: ProposerSpec, seed: UInt64, httpClient: HTTPClient = ModelProposer.sharedClient, commandRunner: CommandRunner = CommandRunner()
+) -> any Proposer {
     switch spec {
     case .patches(let directory): PatchesProposer(directory: directory)
     case .tuner(let knobs): TunerProposer(knobs: knobs, seed: seed)
     case .openai(let model): ModelProposer(api: .openAI, spec: model, client: httpClient)
     case .anthropic(let model): ModelProposer(api: .anthropic, spec: model, client: httpClient)
-    case .command(let command): CommandProposer(spec: command)
+    case .command(let command): CommandProposer(spec: command, runner: commandRunner)
     }
 }

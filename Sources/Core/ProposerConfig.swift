@@ -90,10 +90,18 @@ public struct AgentCommandSpec: Sendable, Equatable, Codable {
     public var priceInputPerMTok: Double
     public var priceOutputPerMTok: Double
     public var prompt: PromptSpec
+    /// Whether the program keeps the network inside the sandbox (agent CLIs call their
+    /// model's API); `network = false` cuts it off. Only bubblewrap can enforce `false`.
+    public var network: Bool
+    /// Folders (or files) the program may read but not write although they lie in a place
+    /// hidden from it (the user's home): an agent CLI's installation, a login file to copy.
+    /// Absolute or `~/…` (the user's home); relative paths are resolved against the config's folder.
+    public var readOnly: [String]
 
     public init(
         run: String, promptVia: PromptDelivery = .file, timeout: Double = 1800, passEnvironment: [String] = [],
-        priceInputPerMTok: Double = 0, priceOutputPerMTok: Double = 0, prompt: PromptSpec = PromptSpec()
+        priceInputPerMTok: Double = 0, priceOutputPerMTok: Double = 0, prompt: PromptSpec = PromptSpec(),
+        network: Bool = true, readOnly: [String] = []
     ) {
         self.run = run
         self.promptVia = promptVia
@@ -102,6 +110,8 @@ public struct AgentCommandSpec: Sendable, Equatable, Codable {
         self.priceInputPerMTok = priceInputPerMTok
         self.priceOutputPerMTok = priceOutputPerMTok
         self.prompt = prompt
+        self.network = network
+        self.readOnly = readOnly
     }
 }
 
@@ -112,7 +122,7 @@ extension ConfigReader {
     ]
     static let commandProposerKeys = [
         "run", "prompt_via", "timeout", "pass_env", "price_input_per_mtok", "price_output_per_mtok", "context_bytes", "history",
-        "guidance",
+        "guidance", "network", "read_only",
     ]
 
     /// Whether `name` can be an environment variable's name.
@@ -194,10 +204,26 @@ extension ConfigReader {
         let priceIn = price(table, "price_input_per_mtok", at: path)
         let priceOut = price(table, "price_output_per_mtok", at: path)
         let prompt = promptSpec(table, at: path, directory: directory)
+        let network = boolean(table, "network", at: path) ?? true
+        var readOnly: [String] = []
+        if let paths = strings(table, "read_only", at: path) {
+            for (index, entry) in paths.enumerated() {
+                if entry.isEmpty || entry == "~" || entry.hasPrefix("~/") {
+                    // `~` is the user's real home, known only where the program is run.
+                    if entry.isEmpty { problem("\(path).read_only[\(index)]", "must not be empty") } else { readOnly.append(entry) }
+                } else if entry.hasPrefix("~") {
+                    problem("\(path).read_only[\(index)]", "'\(entry)': only your own home (~/…) can be named with ~")
+                } else if Paths.resolve(entry, from: directory) == "/" {
+                    problem("\(path).read_only[\(index)]", "'/' would show the proposer everything it must not see; name the folders it needs")
+                } else {
+                    readOnly.append(Paths.resolve(entry, from: directory))
+                }
+            }
+        }
         guard let run, !run.allSatisfy(\.isWhitespace) else { return nil }
         return AgentCommandSpec(
             run: run, promptVia: delivery, timeout: timeout, passEnvironment: pass,
-            priceInputPerMTok: priceIn, priceOutputPerMTok: priceOut, prompt: prompt
+            priceInputPerMTok: priceIn, priceOutputPerMTok: priceOut, prompt: prompt, network: network, readOnly: readOnly
         )
     }
 

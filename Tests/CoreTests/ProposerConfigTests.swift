@@ -114,6 +114,55 @@ func configWithProposer(_ proposer: String) -> String {
         #expect(byKey["proposer.command.pass_env[1]"] != nil)
     }
 
+    @Test func commandProposerContainmentKeys() throws {
+        // The network stays on by default (agent CLIs call their APIs); nothing is exposed.
+        let plain = configWithProposer("[proposer]\nkind = \"command\"\n[proposer.command]\nrun = \"agent\"\n")
+        guard case .command(let defaults) = try LoopConfig.parse(plain, file: "r.toml", directory: "/w").proposers.first else {
+            Issue.record("not a command proposer")
+            return
+        }
+        #expect(defaults.network)
+        #expect(defaults.readOnly.isEmpty)
+
+        let text = configWithProposer(
+            """
+            [proposer]
+            kind = "command"
+            [proposer.command]
+            run = "claude -p"
+            network = false
+            read_only = ["~/.local/share/claude", "~", "/opt/agent/", "tools/../bin"]
+            """)
+        guard case .command(let spec) = try LoopConfig.parse(text, file: "/w/r.toml", directory: "/w").proposers.first else {
+            Issue.record("not a command proposer")
+            return
+        }
+        #expect(!spec.network)
+        // `~` is kept for the runner (the real home is known only there); the rest is made absolute.
+        #expect(spec.readOnly == ["~/.local/share/claude", "~", "/opt/agent", "/w/bin"])
+
+        let wrong = configWithProposer(
+            """
+            [proposer]
+            kind = "command"
+            [proposer.command]
+            run = "agent"
+            network = "off"
+            read_only = ["~root/.ssh", "/", "", 3]
+            netwrok = false
+            """)
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(wrong, file: "r.toml", directory: "/w") }
+        let byKey = Dictionary(error.problems.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byKey["proposer.command.network"]?.message.contains("must be true or false") == true)
+        #expect(byKey["proposer.command.read_only[0]"]?.message.contains("only your own home") == true)
+        #expect(byKey["proposer.command.read_only[1]"]?.message.contains("'/'") == true)
+        #expect(byKey["proposer.command.read_only[2]"]?.message.contains("must not be empty") == true)
+        #expect(byKey["proposer.command.read_only[3]"]?.message.contains("must be a string") == true)
+        let unknown = try #require(byKey["proposer.command.netwrok"])
+        #expect(unknown.message.contains("unknown key"))
+        #expect(unknown.line == 14)
+    }
+
     @Test func aKeyInPlaceOfItsVariableNameIsRefused() throws {
         let text = configWithProposer("[proposer]\nkind = \"anthropic\"\n[proposer.anthropic]\nmodel = \"m\"\napi_key_env = \"sk-ant-api03-abcdef\"\n")
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }

@@ -16,8 +16,10 @@ extension Sandbox {
     /// commands run in (`self`).
     ///
     /// With bubblewrap: the scratch folder is the only writable place; `protected` (the
-    /// repository, its git folder, the loop's state folder) and `homes` (the user's real
-    /// home) are hidden behind an empty tmpfs, so neither readable nor writable; /tmp is
+    /// repository, its git folder, the loop's state folder), `homes` (the user's real home)
+    /// and `runtime` (the user's runtime folder, whose sockets — session bus, ssh and gpg
+    /// agents — a read-only mount does not stop) are hidden behind an empty tmpfs, so neither
+    /// readable nor writable; /tmp is
     /// private and is also `$HOME`; the rest of the system is read-only. The network is kept
     /// unless `spec.network` is false. `spec.readOnly` folders show through the hidden ones,
     /// read-only (`~/` is the first of `homes`); one that would show a protected folder is
@@ -29,7 +31,8 @@ extension Sandbox {
     ///
     /// Without bubblewrap nothing of this applies (the program reaches what the user can).
     public func forProposer(
-        _ spec: AgentCommandSpec, protected: [String], homes: [String] = Sandbox.userHomes()
+        _ spec: AgentCommandSpec, protected: [String], homes: [String] = Sandbox.userHomes(),
+        runtime: [String] = Sandbox.userRuntimeFolders()
     ) throws(ContainmentError) -> Sandbox {
         var sandbox = Sandbox(bubblewrap: bubblewrap, cpuSeconds: cpuSeconds, processes: processes, fileBytes: fileBytes)
         sandbox.network = spec.network
@@ -53,7 +56,7 @@ extension Sandbox {
             readable.append(path)
         }
         sandbox.readOnly = readable
-        sandbox.hidden = Self.hiddenFolders(protectedFolders + homes.map(Self.canonical))
+        sandbox.hidden = Self.hiddenFolders(protectedFolders + (homes + runtime).map(Self.canonical))
         return sandbox
     }
 
@@ -79,6 +82,13 @@ extension Sandbox {
         guard let real = realpath(normal, nil) else { return normal }
         defer { free(real) }
         return String(cString: real)
+    }
+
+    /// The user's runtime folders: `$XDG_RUNTIME_DIR` and `/run/user/<uid>`.
+    public static func userRuntimeFolders(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var folders = ["/run/user/\(getuid())"]
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), !folders.contains(runtime) { folders.append(runtime) }
+        return folders
     }
 
     /// The user's home folders: `$HOME` and the password database's entry, when they differ.

@@ -30,6 +30,8 @@ import Testing
         let repositoryPath: String
         let state: String
         let home: String
+        /// Stands for the user's runtime folder (/run/user/<uid>: agent and bus sockets).
+        let runtime: String
         let scratch: Slot
 
         init(under base: String, fixture: AdapterFixture) throws {
@@ -37,6 +39,7 @@ import Testing
             repositoryPath = root + "/repo"
             state = repositoryPath + "/.git/ratchet"
             home = root + "/home"
+            runtime = root + "/run"
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             _ = try runProgram(["/bin/cp", "-a", fixture.git.path, repositoryPath], in: root)
             repository = try Repository(discovering: repositoryPath)
@@ -44,6 +47,8 @@ import Testing
             try "store\n".write(toFile: state + "/ratchet.sqlite", atomically: false, encoding: .utf8)
             try FileManager.default.createDirectory(atPath: home + "/agent", withIntermediateDirectories: true)
             try "HOME-SECRET\n".write(toFile: home + "/secret.txt", atomically: false, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+            try "socket\n".write(toFile: runtime + "/bus", atomically: false, encoding: .utf8)
             scratch = try Slot(repository: repository, root: state + "/slots/demo/scratch")
             try scratch.sync(to: fixture.bestTree)
         }
@@ -51,7 +56,7 @@ import Testing
         /// The runner for `spec` as a loop derives it from its commands' sandbox.
         func runner(_ spec: AgentCommandSpec, bubblewrap: String) throws -> CommandRunner {
             let loop = Sandbox(bubblewrap: bubblewrap, processes: 4096)
-            let sandbox = try loop.forProposer(spec, protected: [repositoryPath, repository.gitDirectory, state], homes: [home])
+            let sandbox = try loop.forProposer(spec, protected: [repositoryPath, repository.gitDirectory, state], homes: [home], runtime: [runtime])
             return CommandRunner(sandbox: sandbox)
         }
 
@@ -83,6 +88,7 @@ import Testing
             echo planted > "$STATE/planted" 2>/dev/null
             cat "$REALHOME/secret.txt" 2>/dev/null
             echo planted > "$REALHOME/planted" 2>/dev/null
+            test -e '\(layout.runtime)/bus' && echo SAW-RUNTIME
             echo planted > '\(tmpName)' && echo WROTE-TMP
             echo planted > "$REALHOME/agent/planted" 2>/dev/null && echo WROTE-READ-ONLY
             echo "HOME=$HOME"
@@ -110,6 +116,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: layout.home + "/planted"))
         #expect(!output.contains("WROTE-READ-ONLY"))
         #expect(!FileManager.default.fileExists(atPath: layout.home + "/agent/planted"))
+        #expect(!output.contains("SAW-RUNTIME"), "\(base): the runtime folder was visible:\n\(output)")
         // (d) /tmp is private: the write succeeded inside and is gone.
         #expect(output.contains("WROTE-TMP"))
         #expect(!FileManager.default.fileExists(atPath: tmpName))

@@ -33,6 +33,10 @@ public final class SlotGuard {
         }
         public var kind: Kind
         public var path: String
+        public init(kind: Kind, path: String) {
+            self.kind = kind
+            self.path = path
+        }
     }
 
     public let slot: Slot
@@ -74,6 +78,17 @@ public final class SlotGuard {
             full = true
             candidates = try everyPath(tree: tree)
         }
+        // Folders holding a kept file stay too (a metric file in a folder the run made).
+        var keptFolders = Set<String>()
+        if phase == .run {
+            for path in candidates where keep(path) {
+                var prefix = path
+                while let slash = prefix.lastIndex(of: "/") {
+                    prefix = String(prefix[..<slash])
+                    keptFolders.insert(prefix)
+                }
+            }
+        }
         var findings: [Finding] = []
         var removed: [String] = []
         for path in candidates {
@@ -108,7 +123,7 @@ public final class SlotGuard {
                         removed.append(path)
                         needsBuild = true
                     }
-                } else if now != .missing && !keep(path) {
+                } else if now != .missing && !keep(path) && !keptFolders.contains(path) {
                     if try isTrackedFolder(path, tree: tree) { continue }
                     findings.append(Finding(kind: .created, path: path))
                     try slot.remove(path: path)

@@ -76,6 +76,21 @@ let validConfig = """
         #expect(error.description.contains("r.toml"))
     }
 
+    /// `[sandbox] writable`: relative globs, kept; a path that leaves the repository is refused by name.
+    @Test func sandboxWritableGlobs() throws {
+        let good = try LoopConfig.parse(validConfig + "\n[sandbox]\nwritable = [\"src/gen/**\"]\n", file: "r.toml", directory: "/w")
+        #expect(good.sandbox.writable == ["src/gen/**"])
+        let text = validConfig + "\n[sandbox]\nwritable = [\"src/gen/**\", \"/etc/passwd\", \"../x\"]\n"
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
+        #expect(error.problems.map(\.key) == ["sandbox.writable[1]", "sandbox.writable[2]"])
+        #expect(error.problems.first?.message.contains("'/etc/passwd' must be a glob relative to the repository") == true)
+        // Validate's and extra benchmarks' files are the evaluator's too.
+        let config = try LoopConfig.parse(
+            validConfig.replacingOccurrences(of: "[commands.bench]", with: "[commands.validate]\nrun = \"sh check/compare.sh\"\n[commands.bench]"), file: "r.toml",
+            directory: "/w")
+        #expect(config.protectedPaths(fileExists: { $0 == "check/compare.sh" }).contains("check/compare.sh"))
+    }
+
     @Test func wrongTypesMissingCommandsAndBadValuesAreAllReported() throws {
         let text = """
             [loop]

@@ -11,7 +11,8 @@ let package = Package(
     name: "Ratchet",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "ratchet", targets: ["ratchet"])
+        .executable(name: "ratchet", targets: ["ratchet"]),
+        .executable(name: "ratchet-timer", targets: ["ratchet-timer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -86,6 +87,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Times a command from inside the sandbox (see Sources/RatchetTimer/main.c); installed
+        // beside `ratchet`.
+        .executableTarget(name: "ratchet-timer", path: "Sources/RatchetTimer"),
         .executableTarget(
             name: "ratchet-bench-git",
             dependencies: ["Git"],
@@ -109,7 +113,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Core", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AdaptersTests",
             dependencies: [
@@ -137,7 +141,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Core"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["Runner", "Core", "Git", "Store", "Report", "TestSupport"],
+            dependencies: ["Runner", "Core", "Git", "Store", "Report", "Execution", "TestSupport"],
             exclude: ["HostileDiffs"],
             swiftSettings: swiftSettings
         ),

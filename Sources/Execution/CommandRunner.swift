@@ -209,12 +209,21 @@ public struct CommandRunner: Sendable {
             throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))")
         }
 
+        // `ratchet-timer` writes the command's own timing to descriptor 3.
+        var timingPipe: [Int32] = [-1, -1]
+        if sandbox.timer != nil, ratchet_pipe_cloexec(&timingPipe) != 0 {
+            close(outPipe[0]); close(outPipe[1]); close(errPipe[0]); close(errPipe[1])
+            throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))")
+        }
+        defer { if timingPipe[0] >= 0 { close(timingPipe[0]) } }
+
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, standardInput ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        if timingPipe[1] >= 0 { posix_spawn_file_actions_adddup2(&actions, timingPipe[1], Sandbox.timingDescriptor) }
         ratchet_spawn_addchdir(&actions, directory)
 
         var attributes = posix_spawnattr_t()
@@ -249,6 +258,10 @@ public struct CommandRunner: Sendable {
         }
         close(outPipe[1])
         close(errPipe[1])
+        if timingPipe[1] >= 0 {
+            close(timingPipe[1])
+            timingPipe[1] = -1
+        }
         guard spawnResult == 0 else {
             close(outPipe[0]); close(errPipe[0])
             throw ExecutionError(command: command, message: "spawn: \(String(cString: strerror(spawnResult)))")
@@ -354,7 +367,15 @@ public struct CommandRunner: Sendable {
             end = ContinuousClock.now
         }
         let elapsed = end - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        var peak = Int(usage.ru_maxrss) * 1024
+        if timingPipe[0] >= 0, !timedOut, !stopped, let timing = Self.readTiming(timingPipe[0]) {
+            // Timed inside the sandbox: the command alone, not the sandbox's start-up.
+            seconds = timing.wall
+            cpu = timing.cpu
+            peak = timing.peakBytes
+        }
         let exited = (status & 0x7f) == 0
         return CommandResult(
             exitStatus: exited ? (status >> 8) & 0xff : nil,
@@ -367,10 +388,31 @@ public struct CommandRunner: Sendable {
             processGroup: group,
             wasPaused: wasPaused,
             stopped: stopped,
-            peakMemoryBytes: Int(usage.ru_maxrss) * 1024,
-            cpuSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
-                + Double(usage.ru_stime.tv_usec) / 1e6
+            peakMemoryBytes: peak,
+            cpuSeconds: cpu
         )
+    }
+
+    /// The line `ratchet-timer` wrote (`<wall ns> <user us> <system us> <peak KiB>`), read
+    /// once the command is gone (waiting at most 200 ms for it), or `nil`.
+    static func readTiming(_ fd: Int32) -> (wall: Double, cpu: Double, peakBytes: Int)? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256)
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        while bytes.count < 4096 {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 20) <= 0 {
+                if ContinuousClock.now >= deadline { break }
+                continue
+            }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+        guard fields.count == 4, fields[0] >= 0 else { return nil }
+        return (fields[0] / 1e9, (fields[1] + fields[2]) / 1e6, Int(fields[3]) * 1024)
     }
 }
 

@@ -23,6 +23,36 @@ public struct Sandbox: Sendable {
     public var hidden: [String] = []
     /// Keep the network (agent CLIs call their APIs); off by default.
     public var network = false
+    /// Where the command's folder appears inside bubblewrap: every slot at the same path, so
+    /// both arms of a pair run from one path and a bias cannot come from the path (its
+    /// length moves the stack; a build can embed it). `nil`: the folder's own path.
+    public var mountPoint: String?
+    /// `ratchet-timer`, which times the command from inside the sandbox: the sandbox's
+    /// start-up stays out of `wallSeconds`. `nil`: the command is timed from outside.
+    public var timer: String?
+
+    /// The fixed path of every loop command's folder inside bubblewrap.
+    public static let slotMountPoint = "/tmp/ratchet-slot"
+
+    /// The path a command sees for `directory`.
+    public func path(of directory: String) -> String {
+        bubblewrap != nil ? (mountPoint ?? directory) : directory
+    }
+
+    /// `ratchet-timer` beside the running executable (`ratchet`, or the test bundle in the
+    /// same build folder), or `$RATCHET_TIMER`.
+    public static func findTimer() -> String? {
+        let fm = FileManager.default
+        if let named = ProcessInfo.processInfo.environment["RATCHET_TIMER"], !named.isEmpty {
+            return fm.isExecutableFile(atPath: named) ? named : nil
+        }
+        guard let executable = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let folder = (executable as NSString).deletingLastPathComponent
+        for candidate in [folder + "/ratchet-timer", folder + "/../libexec/ratchet/ratchet-timer"] where fm.isExecutableFile(atPath: candidate) {
+            return (candidate as NSString).standardizingPath
+        }
+        return nil
+    }
 
     public init(bubblewrap: String? = nil, cpuSeconds: Int? = nil, memoryBytes: Int? = nil, processes: Int? = nil, fileBytes: Int? = nil) {
         self.bubblewrap = bubblewrap
@@ -31,6 +61,9 @@ public struct Sandbox: Sendable {
         self.processes = processes
         self.fileBytes = fileBytes
     }
+
+    /// The descriptor `ratchet-timer` writes its line to.
+    static let timingDescriptor: Int32 = 3
 
     /// No containment beyond the process group.
     public static let none = Sandbox()
@@ -72,10 +105,16 @@ public struct Sandbox: Sendable {
             for path in readOnly where hidden.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
                 argv += ["--ro-bind-try", path, path]
             }
-            argv += ["--bind", directory, directory]
-            for file in sealed { argv += ["--ro-bind", file.source, file.target] }
-            argv += ["--chdir", directory, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+            let inside = mountPoint ?? directory
+            argv += ["--bind", directory, inside]
+            for file in sealed {
+                let target = file.target.hasPrefix(directory + "/") ? inside + file.target.dropFirst(directory.count) : file.target
+                argv += ["--ro-bind", file.source, target]
+            }
+            argv += ["--chdir", inside, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+            if mountPoint != nil { argv += ["--setenv", "RATCHET_SLOT", inside] }
         }
+        if let timer { argv += [timer, String(Self.timingDescriptor)] }
         return argv + ["/bin/sh", "-c", command]
     }
 }

@@ -41,13 +41,15 @@ extension LoopRunner {
     /// stand between Ratchet and the command, so `wait4`'s rusage would not see its tree.
     func benchCommand(in slot: Slot) -> CommandSpec {
         var command = config.bench
+        // The slot's path as the command sees it (a fixed mount point under bubblewrap).
+        let folder = executor.sandbox.path(of: slot.directory)
         let quote = { (text: String) in "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         if config.metric.needsCallgrind {
             command.run =
-                "valgrind --tool=callgrind --trace-children=yes -q --callgrind-out-file=\(slot.directory)/.ratchet-callgrind.%p /bin/sh -c \(quote(command.run))"
+                "valgrind --tool=callgrind --trace-children=yes -q --callgrind-out-file=\(folder)/.ratchet-callgrind.%p /bin/sh -c \(quote(command.run))"
         }
         if needsPeakMemory, FileManager.default.isExecutableFile(atPath: "/usr/bin/time") {
-            command.run = "/usr/bin/time -f %M -o \(quote(slot.directory + "/.ratchet-maxrss")) /bin/sh -c \(quote(command.run))"
+            command.run = "/usr/bin/time -f %M -o \(quote(folder + "/.ratchet-maxrss")) /bin/sh -c \(quote(command.run))"
         }
         return command
     }

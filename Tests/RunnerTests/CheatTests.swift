@@ -1,4 +1,5 @@
 import Core
+import Execution
 import Foundation
 import Report
 import Runner
@@ -132,10 +133,11 @@ import Testing
 }
 
 /// A measurement apparatus that favours one slot: the bench reads 5% better in slot 1,
-/// where the first candidate is measured. Without the A/A calibration a change that does
-/// nothing is accepted on that bias; with it the floor equals the bias and it is not.
+/// where the first candidate is measured (by its path, which differs between the slots
+/// without bubblewrap). Without the A/A calibration a change that does nothing is accepted
+/// on that bias; with it the floor equals the bias and it is not.
 @Suite(.serialized) struct SlotBiasTests {
-    func fixture(aaPairs: Int) throws -> GitFixture {
+    func fixture(aaPairs: Int, mode: String = "off") throws -> GitFixture {
         let config = """
             \(CheatTests.loopHeader)
             [commands.build]
@@ -151,10 +153,31 @@ import Testing
             max_pairs = 4
             warmup = 0
             aa_pairs = \(aaPairs)
+            [sandbox]
+            mode = "\(mode)"
             \(CheatTests.patchesProposer)
             """
         let (path, text) = CheatTests.patch("01-comment.diff", "# does nothing faster\n" + CheatTests.work)
         return try GitFixture(files: ["src/work.sh": CheatTests.work, "ratchet.toml": config, path: text], label: "slotbias")
+    }
+
+    /// Under bubblewrap every slot is mounted at one path: a bench that depends on its
+    /// folder's path reads the same in both, so there is no slot bias left to pay for.
+    @Test func underBubblewrapBothSlotsRunFromOnePath() async throws {
+        try #require(Sandbox.findBubblewrap() != nil, "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
+        let fixture = try fixture(aaPairs: 3, mode: "auto")
+        defer { fixture.remove() }
+        let config = try fixture.folder.read("ratchet.toml")
+            .replacingOccurrences(of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "[ $PWD = $RATCHET_SLOT ] && echo cost: ${#PWD}")
+        try fixture.commit(files: ["ratchet.toml": config], message: "path-length bench")
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.accepted == 0)
+        let calibration = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "calibration" })
+        #expect(calibration.fields["slot_bias"] == "0.0000", "\(calibration.fields)")
+        let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
+        let values = Set(try workspace.store.samples(candidate: try #require(candidate.id)).map(\.value))
+        #expect(values == [Double(Sandbox.slotMountPoint.count)], "both arms at \(Sandbox.slotMountPoint): \(values)")
+        #expect(candidate.reason?.contains("minimum raised") == false, "\(candidate.reason ?? "")")
     }
 
     /// Both arms of a pair run the bench with the same environment: a bench that reports

@@ -26,10 +26,6 @@ import Testing
         hostile("01-rewrite-bench.diff", "printf 'echo cost: 1\\n' > bench/bench.sh 2>/dev/null"),
         hostile("02-rewrite-test.diff", "printf 'exit 0\\n' > tests/test.sh 2>/dev/null"),
         hostile("03-rewrite-input.diff", "echo 1 > data/input.txt 2>/dev/null"),
-        hostile(
-            "04-write-other-slot.diff",
-            "case $PWD in */0/work) o=../../1/work;; *) o=../../0/work;; esac; printf 'i=0; while [ $i -lt 900 ]; do echo .; i=$((i + 1)); done\\n' > $o/build/work.sh 2>/dev/null"
-        ),
         hostile("05-cache-answer.diff", "if [ -f .answer ]; then echo .; exit 0; fi; touch .answer 2>/dev/null"),
         (
             "patches/06-build-edits-source.diff",
@@ -83,7 +79,16 @@ import Testing
             ".gitignore": "build/\n.answer\n",
         ]
         for (path, text) in patches { files[path] = text }
-        return try GitFixture(files: files, label: label)
+        let fixture = try GitFixture(files: files, label: label)
+        // Knows where the slots are (as a program can find out): makes the baseline's build
+        // output print 900 lines, so the candidate would look 4.5x better.
+        let slots = fixture.path + "/.git/ratchet/slots/tiny"
+        let (path, text) = hostile(
+            "04-write-other-slot.diff",
+            "for o in \(slots)/0/work \(slots)/1/work; do [ \"$(cd $o && pwd -P)\" = \"$(pwd -P)\" ] || printf 'i=0; while [ $i -lt 900 ]; do echo .; i=$((i + 1)); done\\n' > $o/build/work.sh 2>/dev/null; done"
+        )
+        try fixture.commit(files: [path: text], message: "the other-slot writer")
+        return fixture
     }
 
     func run(mode: String) async throws -> [String: CandidateRecord] {
@@ -145,7 +150,8 @@ import Testing
     }
 
     /// Two slots that measure far apart on the same commit stop the loop with the cause,
-    /// instead of raising the minimum effect and going on.
+    /// instead of raising the minimum effect and going on. (The bench depends on its folder's
+    /// path, which differs between the slots without bubblewrap.)
     @Test func slotsThatDisagreeStopTheLoop() async throws {
         let config = """
             \(CheatTests.loopHeader)
@@ -162,6 +168,8 @@ import Testing
             max_pairs = 4
             warmup = 0
             aa_pairs = 3
+            [sandbox]
+            mode = "off"
             \(CheatTests.patchesProposer)
             """
         let (path, text) = CheatTests.patch("01-comment.diff", "# does nothing faster\n" + CheatTests.work)

@@ -1,0 +1,53 @@
+import Execution
+import Foundation
+import TestSupport
+import Testing
+
+/// `ratchet-timer` times a command from inside bubblewrap, and every slot is mounted at one
+/// fixed path there.
+@Suite struct TimerTests {
+    func sandbox() throws -> Sandbox {
+        let bubblewrap = try #require(Sandbox.findBubblewrap(), "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
+        var sandbox = Sandbox(bubblewrap: bubblewrap)
+        sandbox.timer = try #require(Sandbox.findTimer(), "ratchet-timer must be built beside the test bundle (swift build builds it)")
+        sandbox.mountPoint = Sandbox.slotMountPoint
+        return sandbox
+    }
+
+    /// The timer reports the command's own resource use: a 150 MB allocation inside the
+    /// sandbox shows in the peak memory (the sandbox's processes hide it from `wait4` outside).
+    @Test func theTimerSeesTheCommandsOwnUsage() async throws {
+        let folder = try TemporaryFolder("timer")
+        defer { folder.remove() }
+        let runner = CommandRunner(sandbox: try sandbox())
+        let result = try await runner.run(#"python3 -c "x = b'a' * 150_000_000; print(len(x))""#, in: folder.path, timeout: 30)
+        #expect(result.succeeded, "\(result.tail())")
+        #expect((result.peakMemoryBytes ?? 0) > 150_000_000, "\(result.peakMemoryBytes ?? 0)")
+        #expect((result.cpuSeconds ?? 0) > 0)
+        #expect(result.wallSeconds > 0 && result.wallSeconds < 30)
+    }
+
+    /// The command cannot write the timer's line: the descriptor is closed before it runs.
+    @Test func theCommandCannotForgeItsTime() async throws {
+        let folder = try TemporaryFolder("timer")
+        defer { folder.remove() }
+        let runner = CommandRunner(sandbox: try sandbox())
+        let result = try await runner.run("echo '1 0 0 0' >&3; sleep 0.3", in: folder.path, timeout: 30)
+        #expect(result.succeeded)
+        #expect(result.errorOutput.contains("Bad file descriptor") || result.errorOutput.contains("3:"), "\(result.errorOutput)")
+        #expect(result.wallSeconds >= 0.29, "the real time, not the forged 1 ns: \(result.wallSeconds)")
+    }
+
+    /// Every folder appears at the same path inside the sandbox, as `$PWD` and `$RATCHET_SLOT`,
+    /// and what the command writes there lands in the real folder.
+    @Test func everyFolderRunsFromOnePath() async throws {
+        let runner = CommandRunner(sandbox: try sandbox())
+        for label in ["slot-a", "slot-b-with-a-longer-name"] {
+            let folder = try TemporaryFolder(label)
+            defer { folder.remove() }
+            let result = try await runner.run("echo \"$PWD $RATCHET_SLOT\"; echo made > out.txt", in: folder.path, timeout: 30)
+            #expect(result.output == "\(Sandbox.slotMountPoint) \(Sandbox.slotMountPoint)\n", "\(result.output)")
+            #expect(try folder.read("out.txt") == "made\n")
+        }
+    }
+}

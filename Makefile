@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build demo test bench-git bench-decision clean
+.PHONY: setup build demo test bench-git bench-decision bench-timing clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,11 @@ bench-git: setup
 
 bench-decision: setup
 	swift run -c release --scratch-path .build-bench ratchet-bench-decision
+
+# Ratchet's recorded wall time of a bench command against hyperfine's, sandbox on.
+bench-timing: setup
+	swift build -c release --scratch-path .build-bench --product ratchet-timer
+	swift run -c release --scratch-path .build-bench ratchet-bench-timing
 
 clean:
 	rm -rf .build .build-bench

@@ -97,6 +97,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "ratchet-bench-timing",
+            dependencies: ["Execution"],
+            path: "benchmarks/TimingBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "ratchet-bench-decision",
             dependencies: ["Core"],
             path: "benchmarks/DecisionBench",

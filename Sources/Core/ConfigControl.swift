@@ -47,13 +47,45 @@ extension ConfigReader {
         var spec = CheckpointSpec()
         guard let table else { return spec }
         let path = "checkpoint"
-        checkKeys(table, at: path, allowed: ["every_accepts", "review_paths", "suspicious_effect"])
+        checkKeys(
+            table, at: path, allowed: ["every_accepts", "review_paths", "suspicious_effect", "approvals", "rule", "forbid_self_approval"])
         spec.everyAccepts = integer(table, "every_accepts", at: path, range: 0...Int.max) ?? 0
         spec.reviewPaths = strings(table, "review_paths", at: path) ?? []
         if let effect = number(table, "suspicious_effect", at: path) {
             if effect > 0 { spec.suspiciousEffect = effect } else { problem("checkpoint.suspicious_effect", "must be greater than zero, e.g. 0.5 for +50%") }
         }
+        spec.approvals = integer(table, "approvals", at: path, range: 1...ApprovalRule.maximum) ?? 1
+        spec.forbidSelfApproval = boolean(table, "forbid_self_approval", at: path) ?? false
+        spec.rules = approvalRules(table)
         return spec
+    }
+
+    /// `[[checkpoint.rule]] paths = [...], approvals = N`.
+    mutating func approvalRules(_ checkpoint: TOMLTable) -> [ApprovalRule] {
+        guard let raw = checkpoint["rule"] else { return [] }
+        guard let array = raw.array else {
+            problem("checkpoint.rule", "must be an array of tables: [[checkpoint.rule]] with paths and approvals")
+            return []
+        }
+        var rules: [ApprovalRule] = []
+        for (index, element) in array.enumerated() {
+            let at = "checkpoint.rule[\(index)]"
+            guard let table = element.table else {
+                problem(at, "must be a table with paths and approvals")
+                continue
+            }
+            checkKeys(table, at: at, allowed: ["paths", "approvals"])
+            let paths = strings(table, "paths", at: at)
+            if paths == nil { problem("\(at).paths", "missing: the globs this rule covers, e.g. [\"src/crypto/**\"]") }
+            if let paths, paths.isEmpty { problem("\(at).paths", "must list at least one glob, e.g. [\"src/crypto/**\"]") }
+            for (position, pattern) in (paths ?? []).enumerated() where pattern.isEmpty || pattern.hasPrefix("/") || pattern.contains("..") {
+                problem("\(at).paths[\(position)]", "'\(pattern)' must be a glob relative to the repository (no leading '/', no '..')")
+            }
+            let approvals = integer(table, "approvals", at: at, range: 1...ApprovalRule.maximum)
+            if table["approvals"] == nil { problem("\(at).approvals", "missing: how many distinct reviewers must approve, e.g. 2") }
+            if let paths, !paths.isEmpty, let approvals { rules.append(ApprovalRule(paths: paths, approvals: approvals)) }
+        }
+        return rules
     }
 
     mutating func gate(_ table: TOMLTable?) -> GateSpec {

@@ -88,11 +88,23 @@ public struct CheckpointSpec: Sendable, Equatable, Codable {
     public var reviewPaths: [String]
     /// An accepted improvement larger than this (relative, e.g. 0.5 = 50%) waits for review.
     public var suspiciousEffect: Double?
+    /// Distinct human approvals every accepted change needs before it can be promoted.
+    public var approvals: Int
+    /// `[[checkpoint.rule]]`: more approvals for changes touching some paths.
+    public var rules: [ApprovalRule]
+    /// Whether the person who started the run that made a change may approve it.
+    public var forbidSelfApproval: Bool
 
-    public init(everyAccepts: Int = 0, reviewPaths: [String] = [], suspiciousEffect: Double? = nil) {
+    public init(
+        everyAccepts: Int = 0, reviewPaths: [String] = [], suspiciousEffect: Double? = nil, approvals: Int = 1, rules: [ApprovalRule] = [],
+        forbidSelfApproval: Bool = false
+    ) {
         self.everyAccepts = everyAccepts
         self.reviewPaths = reviewPaths
         self.suspiciousEffect = suspiciousEffect
+        self.approvals = approvals
+        self.rules = rules
+        self.forbidSelfApproval = forbidSelfApproval
     }
 
     /// Why an accepted candidate must wait for review, or `nil`.

@@ -19,13 +19,11 @@ public final class LoopOperations {
         self.author = author
     }
 
-    /// `--as`, else git's `user.name <user.email>`, else the OS user.
-    public func identity(_ explicit: String?) -> String {
-        if let explicit, !explicit.trimmingCharacters(in: .whitespaces).isEmpty { return explicit }
-        if let name = repository.configValue("user.name") {
-            return repository.configValue("user.email").map { "\(name) <\($0)>" } ?? name
-        }
-        return ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "uid \(getuid())"
+    /// The person at this terminal: the OS user, with git's `user.name <user.email>` kept
+    /// beside it when set.
+    public func localActor() -> Actor {
+        let git = repository.configValue("user.name").map { name in repository.configValue("user.email").map { "\(name) <\($0)>" } ?? name }
+        return Actor.local(gitIdentity: git)
     }
 
     func fail(_ message: String) -> RunnerError { RunnerError(.invalidRequest, message) }
@@ -42,8 +40,33 @@ public final class LoopOperations {
         try store.candidates(loop: config.name).filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
     }
 
-    /// Records a human approval of an accepted change.
-    public func approve(_ id: Int64, actor: String, note: String?) throws {
+    /// The approvals candidate `record` has, counted against what it needs under the current
+    /// `[checkpoint]`: distinct people, never the loop itself, and not the run's starter when
+    /// `forbid_self_approval` is set.
+    public func tally(_ record: CandidateRecord) throws -> ApprovalTally {
+        let approvers = try store.approvals(candidate: record.id ?? 0).filter { $0.decision == "approved" }.map(\.actor)
+        let paths = (record.paths ?? "").split(separator: "\n").map(String.init)
+        let starter = config.checkpoint.forbidSelfApproval ? try store.starter(ofCandidate: record) : nil
+        return ApprovalTally(
+            approvers: approvers, required: config.checkpoint.requiredApprovals(paths: paths), starter: starter,
+            forbidSelfApproval: config.checkpoint.forbidSelfApproval)
+    }
+
+    /// Records a human approval of an accepted change (a name nobody checked).
+    @discardableResult
+    public func approve(_ id: Int64, actor: String, note: String?) throws -> ApprovalTally {
+        try approve(id, by: .typed(actor), note: note)
+    }
+
+    /// Records `actor`'s approval of an accepted change. The change counts as approved once
+    /// it has the approvals `[checkpoint]` asks for, from distinct people.
+    /// - Parameter reviewed: the reviewer stated they reviewed the change (recorded).
+    /// - Returns: the approvals counted so far.
+    /// - Throws: when the change is not waiting for review, or this approval would not count
+    ///   (the loop's identity, a second approval by the same person, the run's starter under
+    ///   `forbid_self_approval`).
+    @discardableResult
+    public func approve(_ id: Int64, by actor: Actor, note: String?, reviewed: Bool? = nil) throws -> ApprovalTally {
         var record = try candidate(id)
         guard record.outcome == Outcome.accepted.rawValue else {
             throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); only accepted changes are approved")
@@ -51,23 +74,48 @@ public final class LoopOperations {
         guard record.review == "pending" || record.review == nil else {
             throw fail("candidate \(id) was already reviewed (\(record.review ?? ""))")
         }
-        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "approved", actor: actor, note: note))
-        record.review = "approved"
-        try store.update(record)
-        try audit.append(loop: config.name, kind: "approval", actor: actor, ["candidate": String(id), "decision": "approved", "note": note ?? ""])
-        try releaseCheckpointIfClear()
+        let before = try tally(record)
+        let starter = config.checkpoint.forbidSelfApproval ? try store.starter(ofCandidate: record) : nil
+        if let why = ApprovalTally.refusal(
+            of: actor.name, counted: before.counted, starter: starter, forbidSelfApproval: config.checkpoint.forbidSelfApproval)
+        {
+            throw fail("approval of candidate \(id) refused: \(why); it has \(before.summary)")
+        }
+        var approval = ApprovalRecord(candidateId: id, loop: config.name, decision: "approved", by: actor, note: note)
+        approval.reviewed = reviewed
+        _ = try store.add(approval)
+        let after = try tally(record)
+        var fields = actor.auditFields
+        fields.merge(
+            ["candidate": String(id), "decision": "approved", "note": note ?? "", "approvals": "\(after.counted.count)/\(after.required.count)"]
+        ) { _, new in new }
+        if let reviewed { fields["reviewed"] = reviewed ? "yes" : "no" }
+        try audit.append(loop: config.name, kind: "approval", actor: actor.name, fields)
+        if after.isMet {
+            record.review = "approved"
+            try store.update(record)
+            try releaseCheckpointIfClear()
+        }
+        return after
     }
 
     /// Records a human rejection of an accepted change and rolls it back.
     public func reject(_ id: Int64, actor: String, reason: String) throws -> ObjectID {
+        try reject(id, by: .typed(actor), reason: reason)
+    }
+
+    /// Records `actor`'s rejection of an accepted change and rolls it back.
+    public func reject(_ id: Int64, by actor: Actor, reason: String) throws -> ObjectID {
         var record = try candidate(id)
         guard record.outcome == Outcome.accepted.rawValue else {
             throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); nothing to reject")
         }
         guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
-        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "rejected", actor: actor, note: reason))
-        try audit.append(loop: config.name, kind: "approval", actor: actor, ["candidate": String(id), "decision": "rejected", "note": reason])
-        let revert = try rollback(id, actor: actor, reason: "rejected in review: \(reason)")
+        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "rejected", by: actor, note: reason))
+        try audit.append(
+            loop: config.name, kind: "approval", actor: actor.name,
+            actor.auditFields.merging(["candidate": String(id), "decision": "rejected", "note": reason]) { _, new in new })
+        let revert = try rollback(id, by: actor, reason: "rejected in review: \(reason)")
         record = try candidate(id)
         record.review = "rejected"
         try store.update(record)
@@ -78,6 +126,12 @@ public final class LoopOperations {
     /// Reverts one accepted change on the loop branch with a revert commit.
     /// - Throws: when the loop is running, or the revert conflicts with later changes.
     public func rollback(_ id: Int64, actor: String, reason: String? = nil) throws -> ObjectID {
+        try rollback(id, by: .typed(actor), reason: reason)
+    }
+
+    /// Reverts one accepted change on the loop branch with a revert commit, recorded as `actor`'s.
+    public func rollback(_ id: Int64, by actorRecord: Actor, reason: String? = nil) throws -> ObjectID {
+        let actor = actorRecord.name
         var record = try candidate(id)
         guard record.outcome == Outcome.accepted.rawValue, let commitHex = record.commit else {
             throw fail("candidate \(id) has no accepted commit to roll back")
@@ -98,7 +152,8 @@ public final class LoopOperations {
             throw fail("cannot roll back candidate \(id): \(error.message); later accepted changes depend on it — roll those back first, or reset the loop")
         }
         let entry = try audit.append(
-            loop: config.name, kind: "rollback", actor: actor, ["candidate": String(id), "commit": commit.hex, "reason": reason ?? ""])
+            loop: config.name, kind: "rollback", actor: actor,
+            actorRecord.auditFields.merging(["candidate": String(id), "commit": commit.hex, "reason": reason ?? ""]) { _, new in new })
         let message = """
             ratchet(\(config.name)): roll back candidate \(id) (\(record.title))
 
@@ -124,6 +179,12 @@ public final class LoopOperations {
     /// Moves the loop branch back to an earlier reviewed state: the base, or the commit of
     /// an accepted candidate whose changes (and all before it) were approved.
     public func reset(to target: String, actor: String) throws -> ObjectID {
+        try reset(to: target, by: .typed(actor))
+    }
+
+    /// The same, recorded as `actor`'s.
+    public func reset(to target: String, by actorRecord: Actor) throws -> ObjectID {
+        let actor = actorRecord.name
         let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
         defer { withExtendedLifetime(lock) {} }
         workspace.clearStaleBranchLock()
@@ -151,7 +212,8 @@ public final class LoopOperations {
         }
         let dropped = try repository.firstParentHistory(from: tip, to: destination)
         try audit.append(
-            loop: config.name, kind: "reset", actor: actor, ["from": tip.hex, "to": destination.hex, "dropped": dropped.map(\.hex).joined(separator: ",")])
+            loop: config.name, kind: "reset", actor: actor,
+            actorRecord.auditFields.merging(["from": tip.hex, "to": destination.hex, "dropped": dropped.map(\.hex).joined(separator: ",")]) { _, new in new })
         try repository.updateReference(config.branch, to: destination, expecting: tip, message: "ratchet: reset to \(destination.short) by \(actor)")
         for commit in dropped {
             if let id = try candidateID(of: commit), var record = try store.candidate(id: id) {
@@ -172,13 +234,25 @@ public final class LoopOperations {
         try repository.trailers(ofCommit: commit)["Ratchet-Candidate"].flatMap { Int64($0) }
     }
 
-    /// A commit on the loop branch is reviewed when its candidate was approved, or when it
-    /// is a rollback (made by a person).
+    /// A commit on the loop branch is reviewed when its candidate was approved by as many
+    /// people as `[checkpoint]` now asks for, or when it is a rollback (made by a person).
     func isReviewed(_ commit: ObjectID) throws -> Bool {
+        try unreviewedReason(commit) == nil
+    }
+
+    /// Why `commit` is not reviewed, or `nil` when it is.
+    func unreviewedReason(_ commit: ObjectID) throws -> String? {
         let trailers = try repository.trailers(ofCommit: commit)
-        if trailers["Ratchet-Rollback"] != nil { return true }
-        guard let id = trailers["Ratchet-Candidate"].flatMap({ Int64($0) }), let record = try store.candidate(id: id) else { return false }
-        return record.review == "approved"
+        if trailers["Ratchet-Rollback"] != nil { return nil }
+        guard let id = trailers["Ratchet-Candidate"].flatMap({ Int64($0) }), let record = try store.candidate(id: id) else {
+            return "\(commit.short) is not a Ratchet change"
+        }
+        let tally = try tally(record)
+        if record.review == "approved" && tally.isMet { return nil }
+        if record.review != "approved" && record.review != "pending" && record.review != nil {
+            return "candidate \(id) (\(commit.short)) is \(record.review ?? "")"
+        }
+        return "candidate \(id) (\(commit.short), \(record.title)) has \(tally.summary)"
     }
 
     /// What `promote` did.
@@ -187,29 +261,39 @@ public final class LoopOperations {
         public var commit: String
         public var commits: Int
         public var fastForward: Bool
+        /// Why promotion stopped before the loop branch's tip: the first change short of its
+        /// approvals, naming what is missing.
+        public var stoppedAt: String?
     }
 
     /// Moves the approved prefix of the loop branch onto `branch`: a fast-forward when the
     /// target has not moved, else the approved commits replayed onto it with the build and
     /// tests run again on the result. Never overwrites the target.
     public func promote(to branch: String, actor: String) async throws -> Promotion {
+        try await promote(to: branch, by: .typed(actor))
+    }
+
+    /// The same, recorded as `actor`'s.
+    /// - Throws: when no change is approved (naming what the first one lacks), the target
+    ///   already has them, or a replay does not apply or fails its build or tests.
+    public func promote(to branch: String, by actorRecord: Actor) async throws -> Promotion {
+        let actor = actorRecord.name
         guard let loop = try store.loop(named: config.name) else { throw fail("loop '\(config.name)' has never run") }
         guard let tip = try repository.referenceTarget(config.branch) else { throw fail("the loop branch ratchet/\(config.name) does not exist") }
         let base = try ObjectID(hex: loop.baseCommit)
         var approved: ObjectID?
         var count = 0
-        var unreviewed: ObjectID?
+        var stoppedAt: String?
         for commit in try repository.firstParentHistory(from: tip, to: base) {
-            if try isReviewed(commit) {
-                approved = commit
-                count += 1
-            } else {
-                unreviewed = commit
+            if let why = try unreviewedReason(commit) {
+                stoppedAt = why
                 break
             }
+            approved = commit
+            count += 1
         }
         guard let approved else {
-            throw fail("nothing to promote: \(unreviewed.map { "\($0.short) is" } ?? "no change is") not approved yet; see `ratchet review`")
+            throw fail("nothing to promote: \(stoppedAt ?? "no change is approved yet"); see `ratchet review`")
         }
         let reference = branch.hasPrefix("refs/") ? branch : "refs/heads/\(branch)"
         guard reference != config.branch else { throw fail("--to must name another branch than the loop's own") }
@@ -218,7 +302,7 @@ public final class LoopOperations {
         var fastForward = true
         if let current {
             if try repository.isAncestor(approved, of: current) {
-                throw fail("\(branch) already contains every approved change (up to \(approved.short))")
+                throw fail("\(branch) already contains every approved change (up to \(approved.short))" + (stoppedAt.map { "; the next is held: \($0)" } ?? ""))
             }
             if try repository.isAncestor(current, of: approved) {
                 result = approved
@@ -248,8 +332,12 @@ public final class LoopOperations {
         try repository.updateReference(reference, to: result, expecting: current, message: "ratchet: promote \(config.name) by \(actor)")
         try audit.append(
             loop: config.name, kind: "promotion", actor: actor,
-            ["target": reference, "from": current?.hex ?? "", "to": result.hex, "approved_tip": approved.hex, "fast_forward": fastForward ? "yes" : "no"])
-        return Promotion(target: reference, commit: result.hex, commits: count, fastForward: fastForward)
+            actorRecord.auditFields.merging(
+                [
+                    "target": reference, "from": current?.hex ?? "", "to": result.hex, "approved_tip": approved.hex,
+                    "fast_forward": fastForward ? "yes" : "no", "stopped_at": stoppedAt ?? "",
+                ]) { _, new in new })
+        return Promotion(target: reference, commit: result.hex, commits: count, fastForward: fastForward, stoppedAt: stoppedAt)
     }
 
     /// Builds and tests `tree` in a dedicated slot; throws when either fails.

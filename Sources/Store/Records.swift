@@ -171,6 +171,8 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var startedAt: Date
     public var endedAt: Date?
     public var stopReason: String?
+    /// The OS user of the process that started the run (for `forbid_self_approval`).
+    public var startedBy: String?
 
     public init(loop: String, pid: Int, startedAt: Date) {
         self.loop = loop
@@ -189,10 +191,17 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var loop: String
     /// `approved` or `rejected`.
     public var decision: String
-    /// Who decided: `--as`, else git's user, else the OS user.
+    /// Who decided: a personal token's name, or the OS user of a CLI action.
     public var actor: String
     public var note: String?
     public var createdAt: Date
+    /// How `actor` was established: `token`, `session` (a browser session made from a
+    /// token), `os-user` (the CLI), or `typed` (a name given by hand, before personal tokens).
+    public var auth: String?
+    /// The token's id (`token 3`) or the OS user id (`uid 1000`).
+    public var actorId: String?
+    /// The reviewer stated they reviewed the change (API `"reviewed": true`).
+    public var reviewed: Bool?
 
     public init(candidateId: Int64, loop: String, decision: String, actor: String, note: String?) {
         self.candidateId = candidateId
@@ -201,6 +210,12 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.actor = actor
         self.note = note
         self.createdAt = Date()
+    }
+
+    public init(candidateId: Int64, loop: String, decision: String, by actor: Actor, note: String?) {
+        self.init(candidateId: candidateId, loop: loop, decision: decision, actor: actor.name, note: note)
+        auth = actor.auth.rawValue
+        actorId = actor.id
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

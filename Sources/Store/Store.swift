@@ -166,6 +166,29 @@ public final class Store: Sendable {
         migrator.registerMigration("v3-benchmarks") { db in
             try db.alter(table: "sample") { t in t.add(column: "benchmark", .text) }
         }
+        migrator.registerMigration("v4-access") { db in
+            // Personal tokens (only a SHA-256 of each is kept), how each approval's author was
+            // established, and who started each run (for forbid_self_approval).
+            try db.create(table: "access_token") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("hash", .text).notNull().unique()
+                t.column("legacy", .boolean).notNull().defaults(to: false)
+                t.column("createdAt", .datetime).notNull()
+                t.column("createdBy", .text).notNull()
+                t.column("revokedAt", .datetime)
+                t.column("revokedBy", .text)
+                t.column("lastUsedAt", .datetime)
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX access_token_live_name ON access_token(name) WHERE revokedAt IS NULL")
+            try db.alter(table: "approval") { t in
+                t.add(column: "auth", .text)
+                t.add(column: "actorId", .text)
+                t.add(column: "reviewed", .boolean)
+            }
+            try db.alter(table: "run") { t in t.add(column: "startedBy", .text) }
+        }
         return migrator
     }
 
@@ -267,6 +290,7 @@ public final class Store: Sendable {
     public func startRun(loop: String, pid: Int32) throws(StoreError) -> RunRecord {
         try write("start run") { db in
             var record = RunRecord(loop: loop, pid: Int(pid), startedAt: Date())
+            record.startedBy = LocalUser.name
             try record.insert(db)
             return record
         }

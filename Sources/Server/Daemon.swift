@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -66,33 +67,95 @@ public struct Daemon: Sendable {
         public var sources: LoopSources
         public var host: String
         public var port: Int
-        /// Where the token lives; default: the first loop's state folder.
+        /// Where the personal tokens live (`<state>/ratchet.sqlite`); default: the first
+        /// loop's state folder.
         public var stateDirectory: String?
         /// How often a loop held for review re-reads its store.
         public var pollInterval: TimeInterval
+        /// PEM certificate chain and private key: serve HTTPS.
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// Allow plain HTTP on an address other than loopback.
+        public var insecureHTTP: Bool
 
-        public init(sources: LoopSources, host: String = "127.0.0.1", port: Int = 8470, stateDirectory: String? = nil, pollInterval: TimeInterval = 5) {
+        public init(
+            sources: LoopSources, host: String = "127.0.0.1", port: Int = 8470, stateDirectory: String? = nil, pollInterval: TimeInterval = 5,
+            tlsCertificate: String? = nil, tlsKey: String? = nil, insecureHTTP: Bool = false
+        ) {
             self.sources = sources
             self.host = host
             self.port = port
             self.stateDirectory = stateDirectory
             self.pollInterval = pollInterval
+            self.tlsCertificate = tlsCertificate
+            self.tlsKey = tlsKey
+            self.insecureHTTP = insecureHTTP
+        }
+
+        /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+        public static func isLoopback(_ host: String) -> Bool {
+            let plain = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            if plain == "localhost" || plain == "::1" || plain == "0:0:0:0:0:0:0:1" { return true }
+            let parts = plain.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+        }
+
+        /// Refuses what must not start: half a TLS pair, or plain HTTP beyond loopback
+        /// without `--insecure-http`. Checked before anything is bound.
+        /// - Throws: `DaemonError` `.usage`.
+        public func checkTransport() throws(DaemonError) {
+            if (tlsCertificate == nil) != (tlsKey == nil) {
+                throw DaemonError(.usage, "--tls-cert and --tls-key go together: give both (PEM files) for HTTPS")
+            }
+            if tlsCertificate == nil && !insecureHTTP && !Self.isLoopback(host) {
+                throw DaemonError(
+                    .usage,
+                    "refusing plain HTTP on \(host): tokens and session cookies would cross the network in clear text. "
+                        + "Serve HTTPS with --tls-cert FILE --tls-key FILE, keep --host 127.0.0.1 behind an SSH tunnel or a TLS proxy, "
+                        + "or accept the risk with --insecure-http")
+            }
+        }
+
+        /// The TLS configuration from the PEM files, or `nil` for plain HTTP.
+        /// - Throws: `DaemonError` `.config` naming the file that cannot be used.
+        public func tlsConfiguration() throws(DaemonError) -> TLSConfiguration? {
+            guard let certificate = tlsCertificate, let key = tlsKey else { return nil }
+            let chain: [NIOSSLCertificate]
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            } catch {
+                throw DaemonError(.config, "--tls-cert \(certificate): not a readable PEM certificate chain (\(error))")
+            }
+            guard !chain.isEmpty else { throw DaemonError(.config, "--tls-cert \(certificate): holds no certificate") }
+            let privateKey: NIOSSLPrivateKey
+            do {
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw DaemonError(.config, "--tls-key \(key): not a readable PEM private key (\(error))")
+            }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         }
     }
 
     public let state: DaemonState
     public let group: ServiceGroup
     public let scheduler: SchedulerService
-    public let token: AccessToken
+    /// The personal tokens the server accepts.
+    public let access: AccessStore
+    /// `http` or `https`.
+    public let scheme: String
     /// The port the server listens on, once it does (useful with port 0).
     public let boundPort: PortBox
 
     /// Loads and validates the loops and builds the service group (nothing runs yet).
     /// - Parameter onServerRunning: called with the bound port once the server listens.
-    /// - Throws: `DaemonError` when no loop can be loaded, or the token cannot be made.
+    /// - Throws: `DaemonError` when no loop can be loaded, the transport is refused (plain
+    ///   HTTP beyond loopback, a bad certificate) or the token store cannot be opened.
     public static func make(
         _ options: Options, logger: Logger, signals: Bool = true, onServerRunning: (@Sendable (Int) -> Void)? = nil
     ) throws(DaemonError) -> (Daemon, [String: String]) {
+        try options.checkTransport()
+        let tls = try options.tlsConfiguration()
         let files = try options.sources.files()
         guard !files.isEmpty else {
             throw DaemonError(.usage, "no loop to run: pass --config FILE (repeatable) or --loops DIR (a folder of *.toml or */ratchet.toml)")
@@ -105,15 +168,21 @@ public struct Daemon: Sendable {
         guard let stateDirectory = options.stateDirectory ?? catalog.loops.first?.stateDirectory else {
             throw DaemonError(.usage, "no state folder: pass --state DIR")
         }
-        let token = try AccessToken.loadOrCreate(directory: stateDirectory)
+        let access = try AccessStore.open(directory: stateDirectory)
         let displayHost = options.host.contains(":") ? "[\(options.host)]" : options.host
-        let state = DaemonState(catalog: catalog, sources: options.sources, baseURL: "http://\(displayHost):\(options.port)")
+        let scheme = tls == nil ? "http" : "https"
+        let state = DaemonState(catalog: catalog, sources: options.sources, baseURL: "\(scheme)://\(displayHost):\(options.port)")
         let boundPort = PortBox()
-        let server = ReviewServer(state: state, token: token, logger: logger)
-        let application = server.application(host: options.host, port: options.port) { port in
-            boundPort.set(port)
-            state.baseURL.withLock { $0 = "http://\(displayHost):\(port)" }
-            onServerRunning?(port)
+        let server = ReviewServer(state: state, access: access, tls: tls, logger: logger)
+        let application: any Service
+        do {
+            application = try server.application(host: options.host, port: options.port) { port in
+                boundPort.set(port)
+                state.baseURL.withLock { $0 = "\(scheme)://\(displayHost):\(port)" }
+                onServerRunning?(port)
+            }
+        } catch {
+            throw DaemonError(.config, "cannot set up TLS: \(error)")
         }
         let poll = options.pollInterval
         let makeLoop: @Sendable (String) -> LoopService = { LoopService(name: $0, state: state, logger: logger, pollInterval: poll) }
@@ -129,7 +198,7 @@ public struct Daemon: Sendable {
         configuration.maximumGracefulShutdownDuration = .seconds(120)
         let group = ServiceGroup(configuration: configuration)
         scheduler.group.withLock { $0 = group }
-        return (Daemon(state: state, group: group, scheduler: scheduler, token: token, boundPort: boundPort), catalog.problems)
+        return (Daemon(state: state, group: group, scheduler: scheduler, access: access, scheme: scheme, boundPort: boundPort), catalog.problems)
     }
 
     /// Runs until SIGTERM/SIGINT (or `group.triggerGracefulShutdown()`).

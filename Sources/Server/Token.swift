@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Store
 
 #if canImport(Glibc)
     import Glibc
@@ -22,47 +24,32 @@ public struct DaemonError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The bearer token that guards the HTTP API and the review UI: 32 random bytes as hex in
-/// `<state>/token`, readable by its owner only (0600). Created on first use.
-public struct AccessToken: Sendable {
+/// The shared token of Ratchet before personal tokens: 32 random bytes as hex in
+/// `<state>/token`. It is no longer made; an existing one is adopted as the `admin` named
+/// `owner` (see `AccessStore`) and keeps working until `ratchet token revoke owner`, which
+/// also deletes the file.
+public struct SharedTokenFile: Sendable {
     public let value: String
     public let path: String
 
-    /// Reads the token in `directory`, creating it (and the folder) when missing; repairs
-    /// permissions wider than 0600.
-    /// - Throws: `DaemonError` `.io` when the file cannot be created or read, or holds no token.
-    public static func loadOrCreate(directory: String) throws(DaemonError) -> AccessToken {
+    /// The shared token in `directory`, or `nil` when there is none.
+    /// - Throws: `DaemonError` `.io` when the file exists but cannot be read or holds no token.
+    public static func load(directory: String) throws(DaemonError) -> SharedTokenFile? {
         let path = directory + "/token"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw DaemonError(.io, "cannot create state folder \(directory): \(error.localizedDescription)")
-        }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd >= 0 {
-            defer { close(fd) }
-            let token = random()
-            let written = (token + "\n").withCString { write(fd, $0, strlen($0)) }
-            guard written == token.utf8.count + 1 else {
-                unlink(path)
-                throw DaemonError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            return AccessToken(value: token, path: path)
-        }
-        guard errno == EEXIST else { throw DaemonError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
             guard chmod(path, 0o600) == 0 else {
                 throw DaemonError(.io, "\(path) is readable by others and cannot be made private (chmod 600): \(String(cString: strerror(errno)))")
             }
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DaemonError(.io, "cannot read \(path); check its owner and permissions, or delete it to make a new token")
+            throw DaemonError(.io, "cannot read \(path); check its owner and permissions, or delete it (personal tokens replace it)")
         }
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard token.count >= 32, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-            throw DaemonError(.io, "\(path) does not hold a token (32+ letters or digits); delete it and a new one is made")
+            throw DaemonError(.io, "\(path) does not hold a token (32+ letters or digits); delete it (personal tokens replace it)")
         }
-        return AccessToken(value: token, path: path)
+        return SharedTokenFile(value: token, path: path)
     }
 
     /// 32 bytes from the system's random source, as 64 hex digits.
@@ -75,10 +62,6 @@ public struct AccessToken: Sendable {
     }
 
     /// Compares in time independent of where the strings differ.
-    public func matches(_ candidate: String) -> Bool {
-        Self.constantTimeEqual(candidate, value)
-    }
-
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         var difference = UInt8(x.count == y.count ? 0 : 1)
@@ -86,5 +69,91 @@ public struct AccessToken: Sendable {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// The personal tokens of a daemon: kept (as hashes) in the store of its state folder,
+/// `<state>/ratchet.sqlite`, and changed only by `ratchet token add|revoke`, each change
+/// audited. The daemon reads them on every request, so a revocation takes effect at once,
+/// even while the daemon runs.
+public final class AccessStore: Sendable {
+    public let directory: String
+    public let store: Store
+    public let audit: AuditLog
+
+    init(directory: String, store: Store) {
+        self.directory = directory
+        self.store = store
+        audit = AuditLog(store: store, headPath: directory + "/audit.head")
+    }
+
+    /// Opens the tokens of the state folder `directory` (creating the folder and store), and
+    /// adopts the shared token file there, if any, as `owner`.
+    /// - Throws: `DaemonError` `.io` or `.store`.
+    public static func open(directory: String) throws(DaemonError) -> AccessStore {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError(.io, "cannot create state folder \(directory): \(error.localizedDescription)")
+        }
+        let access: AccessStore
+        do {
+            access = AccessStore(directory: directory, store: try Store(path: directory + "/ratchet.sqlite"))
+        } catch {
+            throw DaemonError(.store, error.description)
+        }
+        if let shared = try SharedTokenFile.load(directory: directory) {
+            do {
+                if let adopted = try access.store.adoptLegacyToken(shared.value) {
+                    try access.audit.append(
+                        loop: "", kind: "token_adopted", actor: ApprovalTally.loopIdentity,
+                        ["name": adopted.name, "role": adopted.role.rawValue, "token_id": String(adopted.id ?? 0), "file": shared.path])
+                }
+            } catch {
+                throw DaemonError(.store, error.description)
+            }
+        }
+        return access
+    }
+
+    /// Makes a personal token; the secret is in the result and nowhere else.
+    /// - Throws: `DaemonError` `.usage` for a bad or taken name, `.store` otherwise.
+    public func add(name: String, role: Role, by actor: Actor) throws(DaemonError) -> IssuedToken {
+        if let problem = AccessTokenRecord.problem(withName: name) { throw DaemonError(.usage, "token name '\(name)': \(problem)") }
+        do {
+            let issued = try store.addToken(name: name, role: role, createdBy: actor.name)
+            try audit.append(
+                loop: "", kind: "token_added", actor: actor.name,
+                actor.auditFields.merging(["name": name, "role": role.rawValue, "token_id": String(issued.record.id ?? 0)]) { _, new in new })
+            return issued
+        } catch {
+            if error.message.contains("already named") { throw DaemonError(.usage, error.message) }
+            throw DaemonError(.store, error.description)
+        }
+    }
+
+    /// Revokes the live token `name`: every request and browser session made with it is
+    /// refused from now on. Revoking the adopted shared token also deletes `<state>/token`.
+    /// - Throws: `DaemonError` `.usage` when no live token has that name.
+    public func revoke(name: String, by actor: Actor) throws(DaemonError) -> AccessTokenRecord {
+        let record: AccessTokenRecord
+        do {
+            guard let revoked = try store.revokeToken(name: name, by: actor.name) else {
+                let live = try store.tokens().filter(\.isLive).map(\.name)
+                throw DaemonError(.usage, "no live token named '\(name)' (live: \(live.isEmpty ? "none" : live.joined(separator: ", ")))")
+            }
+            record = revoked
+            try audit.append(
+                loop: "", kind: "token_revoked", actor: actor.name,
+                actor.auditFields.merging(["name": name, "role": record.role.rawValue, "token_id": String(record.id ?? 0)]) { _, new in new })
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError(.store, "\(error)")
+        }
+        if record.legacy, let shared = try? SharedTokenFile.load(directory: directory), AccessTokenRecord.hash(shared.value) == record.hash {
+            unlink(shared.path)
+        }
+        return record
     }
 }

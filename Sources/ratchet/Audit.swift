@@ -41,7 +41,7 @@ struct Audit: AsyncParsableCommand {
     }
 
     struct ShowLog: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the audit trail.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the audit trail; each actor with how it was established (token, browser session, OS user, the loop).")
 
         @OptionGroup var options: ConfigOption
         @Flag(help: "Print JSON.") var json = false
@@ -52,9 +52,12 @@ struct Audit: AsyncParsableCommand {
                 let workspace = try options.open()
                 let entries = try workspace.audit.entries(loop: all ? nil : workspace.config.name)
                 if json { return try printJSON(entries) }
+                let hidden: Set<String> = ["auth", "actor_id", "git_user"]
                 for entry in entries {
-                    let fields = entry.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                    print("\(String(entry.seq).padded(5)) \(entry.time)  \(entry.kind.padded(16)) \(entry.actor.padded(12)) \(fields)")
+                    let all = entry.fields
+                    let fields = all.filter { !hidden.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    let how = Actor.established(actor: entry.actor, fields: all)
+                    print("\(String(entry.seq).padded(5)) \(entry.time)  \(entry.kind.padded(16)) \(entry.actor.padded(12)) [\(how)] \(fields)")
                 }
             }
         }

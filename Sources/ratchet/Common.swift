@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Runner
+import Store
 
 /// `--config`, shared by every verb that works on a loop.
 struct ConfigOption: ParsableArguments {
@@ -55,13 +56,25 @@ func reporting(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Runs a human action on the loop: its operations, and who is acting (`--as`, else git's
-/// user, else the OS user).
-func acting(_ options: ConfigOption, as actor: String?, _ body: (LoopOperations, String) async throws -> Void) async throws {
+/// Runs a human action on the loop: its operations, and who is acting: the OS user (git's
+/// identity is kept beside it). A name given with `--as` is recorded as a claim, not as the
+/// actor.
+func acting(_ options: ConfigOption, as claimed: String?, _ body: (LoopOperations, Actor) async throws -> Void) async throws {
     try await reporting {
         let operations = LoopOperations(workspace: try options.open())
-        try await body(operations, operations.identity(actor))
+        try await body(operations, cliActor(operations, claimed: claimed))
     }
+}
+
+/// The OS user at this terminal; `--as NAME` is kept as `as_given` when it differs.
+func cliActor(_ operations: LoopOperations, claimed: String?) -> Actor {
+    var actor = operations.localActor()
+    if let claimed = claimed?.trimmingCharacters(in: .whitespacesAndNewlines), !claimed.isEmpty, claimed != actor.name {
+        actor.details["as_given"] = claimed
+        FileHandle.standardError.write(
+            Data("ratchet: note: recorded as the OS user \(actor.name); --as \(claimed) is kept beside it as a claim, not as who acted\n".utf8))
+    }
+    return actor
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Logging
 import Server
+import Store
 
 /// How the daemon writes its logs.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
@@ -16,7 +17,7 @@ struct DaemonCommand: AsyncParsableCommand {
         discussion: """
             Each loop runs when its [schedule] window is open (windows = ["22:00-06:00"], days = [...], or always = true, the default) and is stopped at the next safe point when the window ends; a morning report is then written into <state>/reports/. A loop waiting at a checkpoint is started again once the change is reviewed (in the UI, the API or with `ratchet approve`); one stopped by a budget once the budget no longer trips.
 
-            The review UI and the JSON API listen on http://HOST:PORT behind the token in <state>/token (`ratchet token` prints it and the login link). /metrics is in Prometheus text format.
+            The review UI and the JSON API listen on http://HOST:PORT (https with --tls-cert and --tls-key). Each person logs in with a personal token (`ratchet token add NAME --role reviewer`); what they do is recorded under that name. A daemon on an address other than loopback refuses plain HTTP unless --insecure-http is given. /metrics is in Prometheus text format.
 
             SIGHUP reloads the configuration (a file that fails validation keeps its previous config, and the log says why). SIGTERM or SIGINT stop every loop at its next safe point and exit 0. See docs/daemon.md for systemd units.
             """)
@@ -30,11 +31,20 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "The port of the HTTP API and review UI (0: any free port).")
     var port: Int = 8470
 
-    @Option(help: "The address to listen on. Keep 127.0.0.1 unless a TLS proxy is in front.")
+    @Option(help: "The address to listen on. Beyond loopback, serve HTTPS (--tls-cert, --tls-key) or pass --insecure-http.")
     var host: String = "127.0.0.1"
 
-    @Option(help: "The folder holding the access token (default: the first loop's state folder).")
+    @Option(help: "The folder holding the personal tokens (default: the first loop's state folder).")
     var state: String?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on an address other than loopback (tokens cross the network in clear text).")
+    var insecureHTTP = false
 
     @Option(help: "Log format: text or json (one object per line).")
     var logFormat: LogFormat = .text
@@ -57,8 +67,8 @@ struct DaemonCommand: AsyncParsableCommand {
                 return handler
             }
             let logger = Logger(label: "ratchet")
-            if !["127.0.0.1", "::1", "localhost"].contains(host) {
-                logger.warning("listening on \(host): the token and session cookie travel in clear text; put a TLS proxy in front, or keep 127.0.0.1")
+            if !Daemon.Options.isLoopback(host) && tlsCert == nil && insecureHTTP {
+                logger.warning("listening on \(host) over plain HTTP (--insecure-http): tokens and session cookies cross the network in clear text")
             }
             var configs = self.configs
             if configs.isEmpty && loops == nil {
@@ -67,12 +77,15 @@ struct DaemonCommand: AsyncParsableCommand {
                 }
                 configs = ["ratchet.toml"]
             }
-            let options = Daemon.Options(sources: LoopSources(configPaths: configs, loopsDirectory: loops), host: host, port: port, stateDirectory: state)
+            let options = Daemon.Options(
+                sources: LoopSources(configPaths: configs, loopsDirectory: loops), host: host, port: port, stateDirectory: state, tlsCertificate: tlsCert,
+                tlsKey: tlsKey, insecureHTTP: insecureHTTP)
+            let scheme = tlsCert == nil ? "http" : "https"
             let daemon: Daemon
             let problems: [String: String]
             do throws(DaemonError) {
                 (daemon, problems) = try Daemon.make(options, logger: logger) { port in
-                    logger.info("review UI and API on http://\(host):\(port)/ (log in with the link `ratchet token` prints)")
+                    logger.info("review UI and API on \(scheme)://\(host):\(port)/ (log in with a personal token: `ratchet token add NAME`)")
                 }
             } catch {
                 throw Failure(daemon: error)
@@ -83,7 +96,10 @@ struct DaemonCommand: AsyncParsableCommand {
             for entry in daemon.state.catalog.loops {
                 logger.info("loop \(entry.name): schedule \(entry.config.schedule.summary) (\(entry.configPath))")
             }
-            logger.info("token in \(daemon.token.path)")
+            if (try? daemon.access.store.hasLiveToken()) != true {
+                logger.warning("no live access token: nobody can log in; make one with `ratchet token add NAME --role admin --state \(daemon.access.directory)`")
+            }
+            logger.info("tokens in \(daemon.access.store.path)")
             do {
                 try await daemon.run()
             } catch {

@@ -15,16 +15,17 @@ struct Pause: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Pause every loop that uses this state folder.") var all = false
-    @Option(name: .customLong("as"), help: "Who is pausing (default: git user, else the OS user).") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
 
     func run() async throws {
         try await reporting {
             let workspace = try options.open()
             let operations = LoopOperations(workspace: workspace)
-            let who = operations.identity(actor)
+            let who = cliActor(operations, claimed: actor)
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
-            try pause.pause(global: all, note: "by \(who) at \(Date().formatted(.iso8601))")
-            try workspace.audit.append(loop: workspace.config.name, kind: "pause_requested", actor: who, ["scope": all ? "all" : "loop"])
+            try pause.pause(global: all, note: "by \(who.name) at \(Date().formatted(.iso8601))")
+            try workspace.audit.append(
+                loop: workspace.config.name, kind: "pause_requested", actor: who.name, who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
             print("paused \(all ? "all loops" : "loop \(workspace.config.name)") (\(all ? pause.globalFlag : pause.loopFlag)); `ratchet resume\(all ? " --all" : "")` continues")
         }
     }
@@ -35,15 +36,16 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Clear the global pause flag.") var all = false
-    @Option(name: .customLong("as"), help: "Who is resuming.") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
 
     func run() async throws {
         try await reporting {
             let workspace = try options.open()
-            let who = LoopOperations(workspace: workspace).identity(actor)
+            let who = cliActor(LoopOperations(workspace: workspace), claimed: actor)
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
             let cleared = pause.resume(global: all)
-            try workspace.audit.append(loop: workspace.config.name, kind: "resume_requested", actor: who, ["scope": all ? "all" : "loop"])
+            try workspace.audit.append(
+                loop: workspace.config.name, kind: "resume_requested", actor: who.name, who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
             if cleared {
                 print("resumed \(all ? "all loops" : "loop \(workspace.config.name)")")
             } else {

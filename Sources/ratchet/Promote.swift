@@ -16,12 +16,13 @@ struct Promote: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Option(help: "The target branch.") var to: String
-    @Option(name: .customLong("as"), help: "Who promotes.") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            let result = try await operations.promote(to: to, actor: who)
+            let result = try await operations.promote(to: to, by: who)
             print("promoted \(result.commits) approved change(s) to \(to) at \(result.commit.prefix(10)) (\(result.fastForward ? "fast-forward" : "replayed and re-tested"))")
+            if let stopped = result.stoppedAt { print("stopped before \(stopped)") }
         }
     }
 }
@@ -31,13 +32,13 @@ struct Rollback: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Argument(help: "Candidate id.") var id: Int64
-    @Option(name: .customLong("as"), help: "Who rolls back.") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
     @Option(help: "Why.") var reason: String?
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            let revert = try operations.rollback(id, actor: who, reason: reason).short
-            print("candidate \(id) rolled back by \(who): revert commit \(revert) on the loop branch")
+            let revert = try operations.rollback(id, by: who, reason: reason).short
+            print("candidate \(id) rolled back by \(who.name): revert commit \(revert) on the loop branch")
         }
     }
 }
@@ -48,12 +49,12 @@ struct Reset: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Option(help: "Where to: base, a candidate id, or a commit on the loop branch whose history is approved.") var to: String
-    @Option(name: .customLong("as"), help: "Who resets.") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            let destination = try operations.reset(to: to, actor: who).short
-            print("loop branch reset to \(destination) by \(who)")
+            let destination = try operations.reset(to: to, by: who).short
+            print("loop branch reset to \(destination) by \(who.name)")
         }
     }
 }

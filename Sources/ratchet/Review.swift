@@ -37,13 +37,13 @@ struct Approve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
     @Argument(help: "Candidate id.") var id: Int64
-    @Option(name: .customLong("as"), help: "Who approves (default: git user.name/user.email, else the OS user).") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded as the approver.") var actor: String?
     @Option(help: "A note kept with the approval.") var note: String?
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            try operations.approve(id, actor: who, note: note)
-            print("candidate \(id) approved by \(who)")
+            let tally = try operations.approve(id, by: who, note: note)
+            print("candidate \(id) \(tally.isMet ? "approved" : "approval recorded, not yet approved") by \(who.name): \(tally.summary)")
         }
     }
 }
@@ -54,12 +54,12 @@ struct Reject: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Argument(help: "Candidate id.") var id: Int64
     @Option(help: "Why (required).") var reason: String
-    @Option(name: .customLong("as"), help: "Who rejects.") var actor: String?
+    @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded.") var actor: String?
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            let revert = try operations.reject(id, actor: who, reason: reason).short
-            print("candidate \(id) rejected by \(who) and rolled back (revert commit \(revert))")
+            let revert = try operations.reject(id, by: who, reason: reason).short
+            print("candidate \(id) rejected by \(who.name) and rolled back (revert commit \(revert))")
         }
     }
 }

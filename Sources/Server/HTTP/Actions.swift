@@ -6,7 +6,7 @@ import Runner
 import Store
 
 /// The human actions the API and the UI offer, on top of `LoopOperations` and `PauseSwitch`:
-/// each is recorded in the store and the audit log with the identity given, and wakes the
+/// each is recorded in the store and the audit log with the authenticated actor, and wakes the
 /// loop's service so a loop held for review continues at once.
 struct Actions: Sendable {
     let state: DaemonState
@@ -40,18 +40,6 @@ struct Actions: Sendable {
             throw RequestFailure(.conflict, "candidate id \(id) exists in loops \(found.map(\.0.name).joined(separator: ", ")); add ?loop=NAME")
         }
         return first
-    }
-
-    /// A usable identity: trimmed, one line, at most 200 characters.
-    static func identity(_ raw: String?) throws(RequestFailure) -> String {
-        let trimmed = (raw ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else {
-            throw RequestFailure(.badRequest, "say who you are: send \"as\" (e.g. {\"as\": \"Ada <ada@example.com>\"}); it is recorded in the audit log")
-        }
-        guard trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            throw RequestFailure(.badRequest, "\"as\" must be one line of at most 200 characters")
-        }
-        return trimmed
     }
 
     static func note(_ raw: String?) throws(RequestFailure) -> String? {
@@ -97,72 +85,73 @@ struct Actions: Sendable {
         }
     }
 
-    func approve(_ id: Int64, loop: String?, actor: String?, note: String?) throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    /// Approves as `actor`; the message says whether the change now has all its approvals.
+    func approve(_ id: Int64, loop: String?, actor: Actor, note: String?, reviewed: Bool? = nil) throws(RequestFailure) -> (String, ApprovalTally) {
         let note = try Self.note(note)
         let (entry, _) = try locate(id, loop: loop)
-        try operate(entry) { try $0.approve(id, actor: who, note: note) }
-        return "candidate \(id) approved by \(who)"
+        let tally = try operate(entry) { try $0.approve(id, by: actor, note: note, reviewed: reviewed) }
+        let state = tally.isMet ? "approved" : "approval recorded, not yet approved"
+        return ("candidate \(id): \(state) by \(actor.name): \(tally.summary)", tally)
     }
 
-    func reject(_ id: Int64, loop: String?, actor: String?, reason: String?) throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    func reject(_ id: Int64, loop: String?, actor: Actor, reason: String?) throws(RequestFailure) -> String {
         guard let reason = try Self.note(reason) else {
             throw RequestFailure(.badRequest, "a rejection needs a reason: send \"reason\" (or \"note\")")
         }
         let (entry, _) = try locate(id, loop: loop)
-        let revert = try operate(entry) { try $0.reject(id, actor: who, reason: reason) }
-        return "candidate \(id) rejected by \(who) and rolled back (revert \(revert.short))"
+        let revert = try operate(entry) { try $0.reject(id, by: actor, reason: reason) }
+        return "candidate \(id) rejected by \(actor.name) and rolled back (revert \(revert.short))"
     }
 
-    func rollback(_ id: Int64, loop: String?, actor: String?, reason: String?) throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    func rollback(_ id: Int64, loop: String?, actor: Actor, reason: String?) throws(RequestFailure) -> String {
         let reason = try Self.note(reason)
         let (entry, _) = try locate(id, loop: loop)
-        let revert = try operate(entry) { try $0.rollback(id, actor: who, reason: reason) }
-        return "candidate \(id) rolled back by \(who) (revert \(revert.short))"
+        let revert = try operate(entry) { try $0.rollback(id, by: actor, reason: reason) }
+        return "candidate \(id) rolled back by \(actor.name) (revert \(revert.short))"
     }
 
-    func pause(_ loop: String, actor: String?, note: String?) throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    func pause(_ loop: String, actor: Actor, note: String?) throws(RequestFailure) -> String {
         let note = try Self.note(note)
         let entry = try entry(loop)
         let flag = PauseSwitch(stateDirectory: entry.stateDirectory, loop: entry.name)
         do {
-            try flag.pause(note: "by \(who) at \(Date().formatted(.iso8601))" + (note.map { ": \($0)" } ?? ""))
-            try entry.audit.append(loop: entry.name, kind: "pause_requested", actor: who, ["scope": "loop", "note": note ?? "", "via": "http"])
+            try flag.pause(note: "by \(actor.name) at \(Date().formatted(.iso8601))" + (note.map { ": \($0)" } ?? ""))
+            try entry.audit.append(
+                loop: entry.name, kind: "pause_requested", actor: actor.name,
+                actor.auditFields.merging(["scope": "loop", "note": note ?? "", "via": "http"]) { _, new in new })
         } catch {
             throw Self.failure(error)
         }
         state.control(entry.name).wakeup.signal()
-        return "loop \(entry.name) paused by \(who)"
+        return "loop \(entry.name) paused by \(actor.name)"
     }
 
-    func resume(_ loop: String, actor: String?) throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    func resume(_ loop: String, actor: Actor) throws(RequestFailure) -> String {
         let entry = try entry(loop)
         let flag = PauseSwitch(stateDirectory: entry.stateDirectory, loop: entry.name)
         let cleared = flag.resume()
         do {
-            try entry.audit.append(loop: entry.name, kind: "resume_requested", actor: who, ["scope": "loop", "via": "http"])
+            try entry.audit.append(
+                loop: entry.name, kind: "resume_requested", actor: actor.name,
+                actor.auditFields.merging(["scope": "loop", "via": "http"]) { _, new in new })
         } catch {
             throw Self.failure(error)
         }
         state.control(entry.name).wakeup.signal()
-        var message = cleared ? "loop \(entry.name) resumed by \(who)" : "loop \(entry.name) was not paused"
+        var message = cleared ? "loop \(entry.name) resumed by \(actor.name)" : "loop \(entry.name) was not paused"
         if let still = flag.reason { message += "; still \(still)" }
         return message
     }
 
-    func promote(_ loop: String, to branch: String?, actor: String?) async throws(RequestFailure) -> String {
-        let who = try Self.identity(actor)
+    func promote(_ loop: String, to branch: String?, actor: Actor) async throws(RequestFailure) -> String {
         guard let branch, !branch.isEmpty else { throw RequestFailure(.badRequest, "name the target branch: ?to=BRANCH") }
         let entry = try entry(loop)
         let operations = try operations(entry)
         do {
-            let result = try await operations.promote(to: branch, actor: who)
-            return "promoted \(result.commits) approved change(s) of \(entry.name) to \(branch) at \(result.commit.prefix(10)) by \(who)"
+            let result = try await operations.promote(to: branch, by: actor)
+            return "promoted \(result.commits) approved change(s) of \(entry.name) to \(branch) at \(result.commit.prefix(10)) by \(actor.name)"
                 + (result.fastForward ? " (fast-forward)" : " (replayed and re-tested)")
+                + (result.stoppedAt.map { "; stopped before \($0)" } ?? "")
         } catch {
             throw Self.failure(error)
         }

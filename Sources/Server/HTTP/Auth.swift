@@ -1,59 +1,175 @@
+import Core
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
+import Store
 import Synchronization
 
-/// A browser session made by `/login?token=…`: the cookie value, its CSRF token (a hidden
-/// field every form must send back), and the name the reviewer signs with.
+/// Who is making a request, established from a personal token (a bearer header, or the
+/// browser session opened with it).
+public struct Principal: Sendable, Equatable {
+    public var tokenID: Int64
+    public var name: String
+    public var role: Role
+    /// The browser session, when the request came with its cookie.
+    public var sessionID: String?
+
+    /// The actor recorded with what this principal does.
+    var actor: Actor {
+        Actor(
+            name: name, auth: sessionID == nil ? .token : .session, id: "token \(tokenID)",
+            details: sessionID.map { ["session": String($0.prefix(8))] } ?? [:])
+    }
+}
+
+/// The request context of the review server: the caller's address (for rate limiting) and,
+/// once `AuthMiddleware` has run, who the caller is.
+struct ReviewContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+    var principal: Principal?
+    var session: Session?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The address failed attempts are counted against.
+    var address: String { remoteAddress?.ipAddress ?? "unknown" }
+
+    /// The principal, allowed `permission`.
+    /// - Throws: `RequestFailure` 401 without one, 403 when the role does not allow it.
+    func require(_ permission: Permission) throws(RequestFailure) -> Principal {
+        guard let principal else { throw RequestFailure(.unauthorized, "log in with a personal token (`ratchet token add NAME`)") }
+        guard principal.role.allows(permission) else {
+            throw RequestFailure(
+                .forbidden,
+                "\(principal.name) is a \(principal.role.rawValue); to \(permission.rawValue) takes the \(permission.leastRole.rawValue) role "
+                    + "(`ratchet token add NAME --role \(permission.leastRole.rawValue)`)")
+        }
+        return principal
+    }
+}
+
+/// A browser session opened with a personal token: the cookie value, its CSRF token (a
+/// hidden field every form must send back), and the token it stands for.
 struct Session: Sendable {
     var id: String
     var csrf: String
-    var identity: String?
-    var expires: Date
+    var tokenID: Int64
+    var created: Date
+    var lastSeen: Date
+
+    var expires: Date { min(created.addingTimeInterval(Authenticator.lifetime), lastSeen.addingTimeInterval(Authenticator.idle)) }
 }
 
-/// Who may use the server: API clients with the bearer token, browsers with a session
-/// cookie made from it.
-final class Authenticator: Sendable {
-    static let cookieName = "ratchet_session"
-    static let lifetime: TimeInterval = 7 * 86_400
-    static let maxSessions = 256
+/// Counts failed token attempts per address: past `limit` in `window`, that address is
+/// refused (429) until the window has passed, valid token or not.
+final class FailureLimiter: Sendable {
+    let limit: Int
+    let window: TimeInterval
+    private let failures = Mutex<[String: [Date]]>([:])
 
-    let token: AccessToken
-    private let sessions = Mutex<[String: Session]>([:])
-
-    init(token: AccessToken) {
-        self.token = token
+    init(limit: Int = 10, window: TimeInterval = 300) {
+        self.limit = limit
+        self.window = window
     }
 
-    /// Whether `request` carries `Authorization: Bearer <token>`.
-    func hasBearer(_ request: Request) -> Bool {
-        guard let header = request.headers[.authorization] else { return false }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-        return token.matches(String(parts[1]).trimmingCharacters(in: .whitespaces))
-    }
-
-    /// The live session named by the request's cookie, if any.
-    func session(_ request: Request) -> Session? {
-        guard let id = Self.cookies(request)[Self.cookieName] else { return nil }
-        return sessions.withLock { sessions in
-            guard let session = sessions[id] else { return nil }
-            if session.expires < Date() {
-                sessions[id] = nil
-                return nil
-            }
-            return session
+    /// Seconds until `address` may try again, or `nil` when it may now.
+    func blocked(_ address: String, now: Date = Date()) -> Int? {
+        failures.withLock { failures in
+            let recent = (failures[address] ?? []).filter { now.timeIntervalSince($0) < window }
+            failures[address] = recent.isEmpty ? nil : recent
+            guard recent.count >= limit, let oldest = recent.first else { return nil }
+            return max(1, Int((window - now.timeIntervalSince(oldest)).rounded(.up)))
         }
     }
 
-    /// A new session (the oldest is dropped past `maxSessions`).
-    func createSession(identity: String?) -> Session {
-        let session = Session(id: AccessToken.random(), csrf: AccessToken.random(), identity: identity, expires: Date().addingTimeInterval(Self.lifetime))
+    func fail(_ address: String, now: Date = Date()) {
+        failures.withLock { failures in
+            if failures.count > 10_000 { failures = failures.filter { ($0.value.last.map { now.timeIntervalSince($0) } ?? window) < window } }
+            failures[address, default: []].append(now)
+        }
+    }
+}
+
+/// Who may use the server: API clients with a personal token as a bearer header, browsers
+/// with a session cookie opened with one. Every request looks the token up in the store,
+/// so a revoked token (and every session opened with it) is refused at once.
+final class Authenticator: Sendable {
+    static let cookieName = "ratchet_session"
+    /// A session ends 12 hours after login, or after 2 hours without a request.
+    static let lifetime: TimeInterval = 12 * 3600
+    static let idle: TimeInterval = 2 * 3600
+    static let maxSessions = 256
+
+    let access: AccessStore
+    /// Whether the server speaks TLS: cookies are then `Secure`.
+    let secure: Bool
+    let limiter = FailureLimiter()
+    private let sessions = Mutex<[String: Session]>([:])
+
+    init(access: AccessStore, secure: Bool) {
+        self.access = access
+        self.secure = secure
+    }
+
+    enum Outcome {
+        case none
+        case refused
+        case principal(Principal)
+    }
+
+    /// The live token whose secret is `secret`.
+    func token(secret: String) -> AccessTokenRecord? {
+        guard !secret.isEmpty, secret.count <= 200, let record = try? access.store.liveToken(secret: secret) else { return nil }
+        access.store.touchToken(record)
+        return record
+    }
+
+    /// The principal of `Authorization: Bearer <token>`: `.none` without the header,
+    /// `.refused` when the token is unknown or revoked.
+    func bearer(_ request: Request) -> Outcome {
+        guard let header = request.headers[.authorization] else { return .none }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .refused }
+        guard let record = token(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)), let id = record.id else { return .refused }
+        return .principal(Principal(tokenID: id, name: record.name, role: record.role, sessionID: nil))
+    }
+
+    /// The live session named by the request's cookie, and its principal. A session whose
+    /// token was revoked, or that expired, is ended here.
+    func session(_ request: Request) -> (Session, Principal)? {
+        guard let id = Self.cookies(request)[Self.cookieName] else { return nil }
+        let now = Date()
+        guard
+            let session = sessions.withLock({ sessions -> Session? in
+                guard var session = sessions[id] else { return nil }
+                guard session.expires > now else {
+                    sessions[id] = nil
+                    return nil
+                }
+                session.lastSeen = now
+                sessions[id] = session
+                return session
+            })
+        else { return nil }
+        guard let record = try? access.store.token(id: session.tokenID), record.isLive else {
+            end(session.id)
+            return nil
+        }
+        return (session, Principal(tokenID: session.tokenID, name: record.name, role: record.role, sessionID: session.id))
+    }
+
+    /// A new session for `token` (the oldest is dropped past `maxSessions`).
+    func createSession(_ token: AccessTokenRecord) -> Session {
+        let now = Date()
+        let session = Session(id: SharedTokenFile.random(), csrf: SharedTokenFile.random(), tokenID: token.id ?? 0, created: now, lastSeen: now)
         sessions.withLock { sessions in
-            let now = Date()
             sessions = sessions.filter { $0.value.expires > now }
-            if sessions.count >= Self.maxSessions, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires }) {
+            if sessions.count >= Self.maxSessions, let oldest = sessions.min(by: { $0.value.lastSeen < $1.value.lastSeen }) {
                 sessions[oldest.key] = nil
             }
             sessions[session.id] = session
@@ -61,14 +177,19 @@ final class Authenticator: Sendable {
         return session
     }
 
-    /// Remembers the name a reviewer signed an action with, to fill the next form.
-    func remember(identity: String, for id: String) {
-        sessions.withLock { $0[id]?.identity = identity }
+    /// Ends a session (logout).
+    func end(_ id: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site.
-    static func cookieHeader(_ session: Session) -> String {
-        "\(cookieName)=\(session.id); Path=/; Max-Age=\(Int(lifetime)); HttpOnly; SameSite=Strict"
+    /// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site; `Secure` under TLS.
+    func cookieHeader(_ session: Session) -> String {
+        "\(Self.cookieName)=\(session.id); Path=/; Max-Age=\(Int(Self.lifetime)); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+    }
+
+    /// `Set-Cookie` that clears the session cookie.
+    func clearCookieHeader() -> String {
+        "\(Self.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 
     static func cookies(_ request: Request) -> [String: String] {
@@ -103,27 +224,55 @@ final class Authenticator: Sendable {
     }
 }
 
-/// Refuses requests without credentials: `/api/*` and `/metrics` want the bearer token,
-/// pages a session cookie (or the bearer token). `/login` is open.
+/// Establishes who is calling: `/api/*` and `/metrics` want a personal token as a bearer
+/// header; pages a session cookie (or the bearer header). `/login` is open. Failed token
+/// attempts are counted per address; past the limit the address gets 429 for a while.
 struct AuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ReviewContext
     let auth: Authenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if path == "/login" || path == "/favicon.ico" { return try await next(request, context) }
-        if path.hasPrefix("/api/") || path == "/api" || path == "/metrics" {
-            guard auth.hasBearer(request) else {
-                var response = Responses.json(
-                    ["error": "unauthorized: send the header `Authorization: Bearer <token>`; `ratchet token` prints the token"], status: .unauthorized)
-                response.headers[.wwwAuthenticate] = "Bearer realm=\"ratchet\""
-                return response
-            }
+        let api = path.hasPrefix("/api/") || path == "/api" || path == "/metrics"
+        var context = context
+        switch auth.bearer(request) {
+        case .principal(let principal):
+            if let wait = auth.limiter.blocked(context.address) { return Self.tooMany(wait, api: api) }
+            context.principal = principal
             return try await next(request, context)
+        case .refused:
+            if let wait = auth.limiter.blocked(context.address) { return Self.tooMany(wait, api: api) }
+            auth.limiter.fail(context.address)
+            return Self.unauthorized(api: api, revoked: true)
+        case .none:
+            if !api, let (session, principal) = auth.session(request) {
+                context.principal = principal
+                context.session = session
+                return try await next(request, context)
+            }
+            return Self.unauthorized(api: api, revoked: false)
         }
-        guard auth.session(request) != nil || auth.hasBearer(request) else {
-            return Responses.html(Pages.loginNeeded(), status: .unauthorized)
-        }
-        return try await next(request, context)
+    }
+
+    static func unauthorized(api: Bool, revoked: Bool) -> Response {
+        guard api else { return Responses.html(Pages.loginNeeded(), status: .unauthorized) }
+        let message =
+            revoked
+            ? "unauthorized: the token is unknown or was revoked; ask for a new one (`ratchet token add NAME`)"
+            : "unauthorized: send the header `Authorization: Bearer <token>` with a personal token (`ratchet token add NAME`)"
+        var response = Responses.json(["error": message], status: .unauthorized)
+        response.headers[.wwwAuthenticate] = "Bearer realm=\"ratchet\""
+        return response
+    }
+
+    static func tooMany(_ seconds: Int, api: Bool) -> Response {
+        let message = "too many failed token attempts from this address; try again in \(seconds) s"
+        var response =
+            api
+            ? Responses.json(["error": message], status: .tooManyRequests)
+            : Responses.html(Pages.message("Too many attempts", message, back: nil, viewer: nil), status: .tooManyRequests)
+        response.headers[.retryAfter] = String(seconds)
+        return response
     }
 }

@@ -9,32 +9,55 @@ import Store
 enum Pages {
     typealias E = HTML
 
-    static func shell(title: String, session: Session?, body: String) -> String {
+    /// Who looks at a page: their name and role, and the CSRF token of their session
+    /// (`nil` for a bearer request, which has no forms to send).
+    struct Viewer: Sendable {
+        var name: String
+        var role: Role
+        var csrf: String?
+
+        func may(_ permission: Permission) -> Bool { csrf != nil && role.allows(permission) }
+    }
+
+    static func shell(title: String, viewer: Viewer?, body: String) -> String {
         var header = "<header class=\"top\"><a href=\"/\">Ratchet</a><span class=\"sub\">review</span>"
         header += "<a href=\"/\" class=\"sub\">queue</a><a href=\"/audit\" class=\"sub\">audit log</a>"
-        if let identity = session?.identity { header += "<span class=\"sub\">signed as \(E.escape(identity))</span>" }
+        if let viewer {
+            header += "<span class=\"sub\" id=\"signed-in\">signed in as <strong>\(E.escape(viewer.name))</strong> (\(viewer.role.rawValue))</span>"
+            if viewer.csrf != nil {
+                header += "<form method=\"post\" action=\"/logout\" class=\"logout\">\(csrfField(viewer))<button id=\"logout\">Log out</button></form>"
+            }
+        }
         header += "</header>"
         return HTML.page(title: title, body: header + "<main>" + body + "</main>")
     }
 
-    static func loginNeeded() -> String {
+    /// The login form: a personal token in a password field, posted to `/login`.
+    static func loginNeeded(next: String = "/", problem: String? = nil) -> String {
         HTML.page(
             title: "Ratchet: log in",
             body: """
                 <header class="top"><span>Ratchet</span><span class="sub">review</span></header><main>
-                <h1>Log in</h1><div class="card"><p>This page needs a session. Open the login link that <code>ratchet token</code> prints
-                (<code>/login?token=…</code>) in this browser; the session cookie lasts a week.</p></div></main>
+                <h1>Log in</h1>\(problem.map { "<div class=\"error\" id=\"login-error\">\(E.escape($0))</div>" } ?? "")
+                <div class="card"><form method="post" action="/login" class="actions" id="login">
+                <label>your personal token<input type="password" id="token" name="token" autocomplete="current-password" required></label>
+                <input type="hidden" name="next" value="\(E.escape(next))">
+                <button class="approve" id="login-button">Log in</button></form>
+                <p class="muted">An admin makes your token with <code>ratchet token add YOUR-NAME --role reviewer</code>; it is shown once.
+                What you approve here is recorded under that name. The session ends after 12 hours, 2 hours idle, on logout,
+                or when the token is revoked.</p></div></main>
                 """)
     }
 
-    static func message(_ title: String, _ text: String, back: String?, session: Session?) -> String {
+    static func message(_ title: String, _ text: String, back: String?, viewer: Viewer?) -> String {
         shell(
-            title: title, session: session,
+            title: title, viewer: viewer,
             body: "<h1>\(E.escape(title))</h1><div class=\"error\">\(E.escape(text))</div>" + (back.map { "<p><a href=\"\(E.escape($0))\">back</a></p>" } ?? ""))
     }
 
     static let doneMessages: [String: String] = [
         "approved": "Approved: recorded in the audit log with your name.",
+        "approval_recorded": "Your approval is recorded under your name; the change needs more approvals before it can be promoted.",
         "rejected": "Rejected: recorded, and the change was rolled back on the loop branch.",
         "rolled_back": "Rolled back: a revert commit is on the loop branch.",
         "paused": "Paused: no new step starts; running commands are stopped.",
@@ -54,8 +77,8 @@ enum Pages {
         E.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)
     }
 
-    static func csrfField(_ session: Session?) -> String {
-        "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(session?.csrf ?? ""))\">"
+    static func csrfField(_ viewer: Viewer?) -> String {
+        "<input type=\"hidden\" name=\"csrf\" value=\"\(E.escape(viewer?.csrf ?? ""))\">"
     }
 
     // MARK: The queue
@@ -66,7 +89,7 @@ enum Pages {
         var candidates: [CandidateRecord]
     }
 
-    static func queue(rows: [LoopRow], problems: [String: String], session: Session?, done: String?) -> String {
+    static func queue(rows: [LoopRow], problems: [String: String], viewer: Viewer?, done: String?) -> String {
         var body = flash(done)
         let pending = rows.flatMap { row in row.candidates.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
             .sorted { ($0.checkpoint != nil ? 0 : 1, $0.finishedAt ?? $0.createdAt) < ($1.checkpoint != nil ? 0 : 1, $1.finishedAt ?? $1.createdAt) }
@@ -102,11 +125,14 @@ enum Pages {
             body += "<td class=\"num good\">\(E.escape(E.percent(overview?.improvement)))</td>"
             body += "<td class=\"muted\">\(E.escape((overview?.budgetLines ?? []).joined(separator: "; ")))</td>"
             let paused = PauseSwitch(stateDirectory: row.entry.stateDirectory, loop: row.entry.name).isPaused
-            body += "<td><form method=\"post\" action=\"/loops/\(E.escape(row.entry.name))/act\" class=\"actions\">\(csrfField(session))"
-            body += "<input type=\"hidden\" name=\"as\" value=\"\(E.escape(session?.identity ?? ""))\">"
-            body += paused
-                ? "<button name=\"action\" value=\"resume\">Resume</button>" : "<button name=\"action\" value=\"pause\">Pause</button>"
-            body += "</form></td></tr>"
+            if viewer?.may(.pause) == true {
+                body += "<td><form method=\"post\" action=\"/loops/\(E.escape(row.entry.name))/act\" class=\"actions\">\(csrfField(viewer))"
+                body += paused
+                    ? "<button name=\"action\" value=\"resume\">Resume</button>" : "<button name=\"action\" value=\"pause\">Pause</button>"
+                body += "</form></td></tr>"
+            } else {
+                body += "<td class=\"muted\">\(paused ? "paused" : "")</td></tr>"
+            }
         }
         body += "</table>"
         for (file, problem) in problems.sorted(by: { $0.key < $1.key }) {
@@ -115,7 +141,7 @@ enum Pages {
         let recent = rows.flatMap(\.candidates).sorted { $0.createdAt > $1.createdAt }.prefix(15)
         body += "<h2>Recent candidates</h2>"
         body += candidateTable(Array(recent))
-        return shell(title: "Ratchet review queue", session: session, body: body)
+        return shell(title: "Ratchet review queue", viewer: viewer, body: body)
     }
 
     static func candidateTable(_ candidates: [CandidateRecord]) -> String {
@@ -132,7 +158,7 @@ enum Pages {
         return body + "</table>"
     }
 
-    static func loop(_ entry: LoopEntry, candidates: [CandidateRecord], outcome: String?, session: Session?) -> String {
+    static func loop(_ entry: LoopEntry, candidates: [CandidateRecord], outcome: String?, viewer: Viewer?) -> String {
         var body = "<h1>Loop \(E.escape(entry.name))</h1><p class=\"muted\">\(E.escape(entry.configPath)) · schedule \(E.escape(entry.config.schedule.summary))</p><p>"
         for filter in ["all", "accepted", "rejected", "inconclusive", "interrupted"] {
             let selected = (outcome ?? "all") == filter
@@ -141,12 +167,12 @@ enum Pages {
         }
         body += "</p>"
         body += candidateTable(candidates.reversed())
-        return shell(title: "Ratchet loop \(entry.name)", session: session, body: body)
+        return shell(title: "Ratchet loop \(entry.name)", viewer: viewer, body: body)
     }
 
     // MARK: One candidate
 
-    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, session: Session?, done: String?) -> String {
+    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, viewer: Viewer?, done: String?) -> String {
         let id = c.id ?? 0
         var body = flash(done)
         body += "<h1>\(E.escape(c.title)) \(E.pill(c.outcome ?? c.state))" + (c.review.map { " " + E.pill($0) } ?? "") + "</h1>"
@@ -183,9 +209,15 @@ enum Pages {
         if c.outcome == Outcome.accepted.rawValue {
             body += "<div class=\"card\" id=\"review\"><h2 style=\"margin-top:0\">Review</h2>"
             let open = c.review != "rolled_back" && c.review != "rejected" && c.review != "reset"
-            if open {
-                body += "<form method=\"post\" action=\"/candidates/\(id)/act?loop=\(E.escape(entry.name))\" class=\"actions\">\(csrfField(session))"
-                body += "<label>your name<input type=\"text\" id=\"as\" name=\"as\" required value=\"\(E.escape(session?.identity ?? ""))\"></label>"
+            if let approvals = detail.approvalStatus {
+                body += "<p id=\"approvals\" class=\"\(detail.approvalsMissing == 0 ? "good" : "warn")\">\(E.escape(approvals))</p>"
+            }
+            if open && viewer?.may(.review) != true {
+                body += "<p class=\"muted\" id=\"no-review\">Signed in as \(E.escape(viewer?.name ?? "nobody")) (\(viewer?.role.rawValue ?? "no role")): "
+                body += "reviewing takes the reviewer role.</p>"
+            } else if open {
+                body += "<form method=\"post\" action=\"/candidates/\(id)/act?loop=\(E.escape(entry.name))\" class=\"actions\">\(csrfField(viewer))"
+                body += "<p class=\"muted\">You act as <strong>\(E.escape(viewer?.name ?? ""))</strong>, the name of your token.</p>"
                 body += "<label>note (required to reject)<textarea id=\"note\" name=\"note\"></textarea></label>"
                 if c.review == "pending" || c.review == nil {
                     body += "<button class=\"approve\" name=\"action\" value=\"approve\">Approve</button>"
@@ -198,7 +230,8 @@ enum Pages {
             if !detail.approvals.isEmpty {
                 body += "<h3>Decisions</h3><ul id=\"decisions\">"
                 for approval in detail.approvals {
-                    body += "<li>\(E.pill(approval.decision)) by <strong>\(E.escape(approval.actor))</strong> \(E.escape(time(approval.createdAt)))"
+                    body += "<li>\(E.pill(approval.decision)) by <strong>\(E.escape(approval.actor))</strong>"
+                    body += " <span class=\"muted\">(\(E.escape(established(approval))))</span> \(E.escape(time(approval.createdAt)))"
                     body += (approval.note.map { ": \(E.escape($0))" } ?? "") + "</li>"
                 }
                 body += "</ul>"
@@ -225,17 +258,29 @@ enum Pages {
             if let prompt = c.prompt { body += "<details><summary>prompt</summary><pre>\(E.escape(prompt))</pre></details>" }
             if let response = c.response { body += "<details><summary>response</summary><pre>\(E.escape(response))</pre></details>" }
         }
-        return shell(title: "Ratchet: \(c.title)", session: session, body: body)
+        return shell(title: "Ratchet: \(c.title)", viewer: viewer, body: body)
     }
 
-    static func audit(_ entries: [AuditEntry], session: Session?) -> String {
-        var body = "<h1>Audit log <span class=\"muted\">(latest \(entries.count))</span></h1><table><tr><th class=\"num\">seq</th><th>time (UTC)</th><th>loop</th><th>kind</th><th>actor</th><th>details</th></tr>"
+    /// How an approval's author was established, in words.
+    static func established(_ approval: ApprovalRecord) -> String {
+        var fields: [String: String] = [:]
+        fields["auth"] = approval.auth
+        fields["actor_id"] = approval.actorId
+        return Actor.established(actor: approval.actor, fields: fields)
+    }
+
+    static func audit(_ entries: [AuditEntry], viewer: Viewer?) -> String {
+        var body = "<h1>Audit log <span class=\"muted\">(latest \(entries.count))</span></h1><table id=\"audit\"><tr><th class=\"num\">seq</th><th>time (UTC)</th><th>loop</th><th>kind</th><th>actor</th><th>established by</th><th>details</th></tr>"
         for entry in entries.reversed() {
-            let fields = entry.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let all = entry.fields
+            let hidden: Set<String> = ["auth", "actor_id"]
+            let fields = all.filter { !hidden.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             body += "<tr><td class=\"num\">\(entry.seq)</td><td class=\"muted\">\(E.escape(entry.time))</td><td>\(E.escape(entry.loop))</td>"
-            body += "<td>\(E.escape(entry.kind))</td><td>\(E.escape(entry.actor))</td><td class=\"muted\">\(E.escape(fields.count > 300 ? String(fields.prefix(299)) + "…" : fields))</td></tr>"
+            body += "<td>\(E.escape(entry.kind))</td><td class=\"actor\">\(E.escape(entry.actor))</td>"
+            body += "<td class=\"established\">\(E.escape(Actor.established(actor: entry.actor, fields: all)))</td>"
+            body += "<td class=\"muted\">\(E.escape(fields.count > 300 ? String(fields.prefix(299)) + "…" : fields))</td></tr>"
         }
-        return shell(title: "Ratchet audit log", session: session, body: body + "</table>")
+        return shell(title: "Ratchet audit log", viewer: viewer, body: body + "</table>")
     }
 
     static func time(_ date: Date) -> String {

@@ -14,13 +14,27 @@ struct CandidateDetail: Codable, Sendable {
     var prompt: String?
     var response: String?
     var lowerIsBetter: Bool
+    /// For accepted changes: approvals needed, who counts, how many are missing, in words.
+    var approvalsRequired: Int?
+    var approvalsCounted: [String]?
+    var approvalsMissing: Int?
+    var approvalStatus: String?
 
     static func load(_ entry: LoopEntry, _ record: CandidateRecord) throws(StoreError) -> CandidateDetail {
         let id = record.id ?? 0
-        return CandidateDetail(
+        let approvals = try entry.store.approvals(candidate: id)
+        var detail = CandidateDetail(
             candidate: CandidateSummary(record), diff: record.diff, diffStat: DiffView(record.diff ?? ""), samples: try entry.store.samples(candidate: id),
-            steps: try entry.store.steps(candidate: id), approvals: try entry.store.approvals(candidate: id), prompt: record.prompt,
+            steps: try entry.store.steps(candidate: id), approvals: approvals, prompt: record.prompt,
             response: record.response, lowerIsBetter: entry.config.metric.decision.direction == .lower)
+        if record.outcome == Outcome.accepted.rawValue {
+            let tally = try entry.tally(record, approvals: approvals)
+            detail.approvalsRequired = tally.required.count
+            detail.approvalsCounted = tally.counted
+            detail.approvalsMissing = tally.missing
+            detail.approvalStatus = tally.summary
+        }
+        return detail
     }
 
     /// Measured (not warm-up) samples of the objective as baseline/candidate pairs, in pair
@@ -55,5 +69,17 @@ struct LoopStatus: Codable, Sendable {
         return LoopStatus(
             loop: entry.name, config: entry.configPath, schedule: entry.config.schedule.summary, daemon: phase, state: overview?.state ?? "never run",
             overview: overview)
+    }
+}
+
+extension LoopEntry {
+    /// The approvals of `record`, counted against the loop's `[checkpoint]` (as `promote` counts them).
+    func tally(_ record: CandidateRecord, approvals: [ApprovalRecord]) throws(StoreError) -> ApprovalTally {
+        let checkpoint = config.checkpoint
+        let starter = checkpoint.forbidSelfApproval ? try store.starter(ofCandidate: record) : nil
+        let paths = (record.paths ?? "").split(separator: "\n").map(String.init)
+        return ApprovalTally(
+            approvers: approvals.filter { $0.decision == "approved" }.map(\.actor), required: checkpoint.requiredApprovals(paths: paths),
+            starter: starter, forbidSelfApproval: checkpoint.forbidSelfApproval)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Which way a metric is better.
 public enum Direction: String, Sendable, Codable, CaseIterable {
@@ -52,6 +53,16 @@ public struct DecisionPolicy: Sendable, Equatable, Codable {
 
     /// The false-accept rate the rule guarantees: `1 - confidence`.
     public var alpha: Double { 1 - confidence }
+
+    /// The share of `alpha` spent on the outlier screen (see `SequentialDecision`): the
+    /// sequential test runs at `alpha * (1 - outlierShare)`, and the chance that the screen
+    /// leaves out any pair of Gaussian data, over every look up to `maxPairs`, is at most
+    /// `alpha * outlierShare`.
+    public static let outlierShare = 0.1
+
+    /// The screen looks from this many pairs on (with fewer, a deleted-residual test has
+    /// almost no degrees of freedom).
+    public static let outlierFirstLook = 4
 
     /// Checks that the policy describes a usable rule.
     /// - Throws: `DecisionError.invalidPolicy` naming the field to fix.
@@ -233,19 +244,53 @@ public struct SequentialDecision: Sendable {
     /// c(n) for n in 0..<criticalTable.count; computed once, since a loop calls
     /// `evaluate` after every pair.
     private let criticalTable: [Double]
+    /// screenTable[m]: the studentized deleted residual beyond which the outlier screen
+    /// leaves a pair out of m kept pairs; infinity where it does not look.
+    private let screenTable: [Double]
 
-    /// Pair counts beyond this compute their critical value on demand.
+    /// Pair counts beyond this compute their critical value on demand (and are not screened).
     private static let tableLimit = 256
 
     public init(policy: DecisionPolicy) {
         self.policy = policy
         let alpha = policy.alpha
         let limit = Swift.min(Swift.max(policy.maxPairs, 2), Self.tableLimit)
-        if alpha > 0, alpha < 1 {
-            criticalTable = (0...limit).map { SequentialTTest.criticalT(pairs: $0, alpha: alpha) }
-        } else {
+        guard alpha > 0, alpha < 1 else {
             criticalTable = []
+            screenTable = []
+            return
         }
+        let key = TableKey(alpha: alpha, limit: limit)
+        if let known = Self.tables.withLock({ $0[key] }) {
+            (criticalTable, screenTable) = known
+            return
+        }
+        let testAlpha = alpha * (1 - DecisionPolicy.outlierShare)
+        criticalTable = (0...limit).map { SequentialTTest.criticalT(pairs: $0, alpha: testAlpha) }
+        screenTable = Self.screenLimits(looks: limit, alpha: alpha)
+        Self.tables.withLock { $0[key] = (criticalTable, screenTable) }
+    }
+
+    private struct TableKey: Hashable {
+        var alpha: Double
+        var limit: Int
+    }
+
+    /// The tables depend only on alpha and the number of looks, and take about 2 ms to
+    /// compute: a loop, and a simulation that makes a rule per trial, computes them once.
+    private static let tables = Mutex<[TableKey: ([Double], [Double])]>([:])
+
+    /// The screen's limits: with `looks` looks from `DecisionPolicy.outlierFirstLook` on, and
+    /// at look n one test of the most extreme of n pairs (n tests of one pair each, by
+    /// Bonferroni), the budget alpha * outlierShare is split evenly over all those tests.
+    /// For Gaussian data the studentized deleted residual of one pair among m follows
+    /// Student's t with m - 2 degrees of freedom exactly, so each limit is a t quantile.
+    static func screenLimits(looks: Int, alpha: Double) -> [Double] {
+        let first = DecisionPolicy.outlierFirstLook
+        guard looks >= first else { return [] }
+        let tests = (first...looks).reduce(0, +)
+        let level = alpha * DecisionPolicy.outlierShare / Double(2 * tests)
+        return (0...looks).map { m in m >= first ? Statistics.studentTQuantile(1 - level, df: Double(m - 2)) : .infinity }
     }
 
     /// The multiple of the standard error s / sqrt(n) that the confidence bounds
@@ -253,7 +298,42 @@ public struct SequentialDecision: Sendable {
     /// data no verdict is possible before this becomes finite).
     public func criticalT(pairs: Int) -> Double {
         if pairs >= 0, pairs < criticalTable.count { return criticalTable[pairs] }
-        return SequentialTTest.criticalT(pairs: pairs, alpha: policy.alpha)
+        return SequentialTTest.criticalT(pairs: pairs, alpha: policy.alpha * (1 - DecisionPolicy.outlierShare))
+    }
+
+    /// The pairs (0-based, ascending) the outlier screen leaves out of `gains`: while the most
+    /// extreme kept pair's studentized deleted residual (its distance from the mean of the
+    /// others, in their standard deviations, times sqrt(1 + 1/(m - 1))) exceeds the limit for
+    /// the m pairs kept, it is left out; at most one pair in five. A pair is never left out
+    /// when the others have no scatter (a deterministic metric: a differing pair is real).
+    public func outliers(_ gains: [Double]) -> [Int] {
+        let n = gains.count
+        guard n >= DecisionPolicy.outlierFirstLook, n < screenTable.count else { return [] }
+        var kept = Array(gains.indices)
+        var out: [Int] = []
+        while out.count < n / 5 {
+            let m = kept.count
+            guard m >= DecisionPolicy.outlierFirstLook else { break }
+            let summary = Statistics.Summary(kept.map { gains[$0] })
+            let tiny = 1e-18 * Double(m) * Swift.max(1, summary.mean * summary.mean)
+            var worst: Int?
+            var worstScore = 0.0
+            for index in kept {
+                let deviation = gains[index] - summary.mean
+                let others = summary.sumOfSquares - deviation * deviation * Double(m) / Double(m - 1)
+                guard others > tiny else { continue }
+                let spread = (others / Double(m - 2)).squareRoot() * (1 + 1 / Double(m - 1)).squareRoot()
+                let score = abs(deviation) * Double(m) / Double(m - 1) / spread
+                if score > worstScore {
+                    worstScore = score
+                    worst = index
+                }
+            }
+            guard let worst, worstScore > screenTable[m] else { break }
+            out.append(worst)
+            kept.removeAll { $0 == worst }
+        }
+        return out.sorted()
     }
 
     /// Evaluates all pairs measured so far. Call it after every new pair.
@@ -261,42 +341,53 @@ public struct SequentialDecision: Sendable {
     ///   `.nonPositiveSample` or `.notFinite` naming the first bad pair.
     public func evaluate(_ pairs: [SamplePair]) throws(DecisionError) -> DecisionReport {
         try policy.validate()
-        let gains = try Self.logImprovements(pairs, direction: policy.direction)
-        let n = gains.count
+        let all = try Self.logImprovements(pairs, direction: policy.direction)
+        let n = all.count
+        let left = outliers(all)
+        let gains = left.isEmpty ? all : all.indices.filter { !left.contains($0) }.map { all[$0] }
+        let m = gains.count
         let summary = Statistics.Summary(gains)
-        let mean = n > 0 ? summary.mean : 0
+        let mean = m > 0 ? summary.mean : 0
         let threshold = log1p(policy.minEffect)
         let deterministic =
-            n >= 2 && summary.maximum - summary.minimum <= 1e-12 * Swift.max(1, abs(mean))
+            m >= 2 && summary.maximum - summary.minimum <= 1e-12 * Swift.max(1, abs(mean))
 
         var lowerG = -Double.infinity
         var upperG = Double.infinity
         if deterministic {
             lowerG = mean
             upperG = mean
-        } else if n >= 2 {
-            let halfWidth = criticalT(pairs: n) * summary.standardDeviation / Double(n).squareRoot()
+        } else if m >= 2 {
+            let halfWidth = criticalT(pairs: m) * summary.standardDeviation / Double(m).squareRoot()
             lowerG = mean - halfWidth
             upperG = mean + halfWidth
         }
+        // Pairs left out in the baseline's favour (the candidate's run was the slow one) may
+        // not outnumber those in the candidate's favour by more than one at an accept: a
+        // candidate that is itself sometimes very slow must not hide it behind the screen.
+        let against = left.filter { all[$0] < mean }.count
+        let lopsided = against - (left.count - against) > 1
 
         let verdict: Verdict
         var futile: Double?
+        var heldBack = false
         if n < policy.minPairs {
             verdict = .needMore
         } else if deterministic {
             // A last-bit difference between ln(b / c) and ln(1 + minEffect) is not an improvement.
             verdict = mean - threshold > 1e-12 * Swift.max(1, abs(threshold)) ? .accept : .reject
-        } else if lowerG > threshold {
+        } else if lowerG > threshold, !lopsided {
             verdict = .accept
         } else if upperG < threshold {
             verdict = .reject
         } else if n >= policy.maxPairs {
+            heldBack = lowerG > threshold
             verdict = .inconclusive
-        } else if let chance = acceptChance(pairs: n, summary: summary, threshold: threshold), chance < policy.futility {
+        } else if !(lowerG > threshold), let chance = futileChance(gains, measured: n, summary: summary, threshold: threshold) {
             futile = chance
             verdict = .inconclusive
         } else {
+            heldBack = lowerG > threshold
             verdict = .needMore
         }
 
@@ -310,23 +401,51 @@ public struct SequentialDecision: Sendable {
             reason: ""
         )
         report.reason = reason(for: report, deterministic: deterministic, futile: futile)
+        if !left.isEmpty {
+            let values = left.map { ReasonFormat.percent(expm1(all[$0])) }.joined(separator: ", ")
+            report.reason += "; \(left.count) of \(n) pairs left out as outliers (\(values))"
+            if heldBack {
+                report.reason += ", \(against) of them against the candidate: no accept while those outnumber the others by more than one"
+            }
+        }
         return report
+    }
+
+    /// The futility rule's chance, when it stops: the candidate is hopeless both with every
+    /// kept pair and with the most extreme kept pair left out too (so one stall that the
+    /// screen cannot yet tell from noise does not end a good candidate). `nil` to go on.
+    /// Either way it only ever turns a would-be accept into a stop.
+    func futileChance(_ gains: [Double], measured n: Int, summary: Statistics.Summary, threshold: Double) -> Double? {
+        guard let chance = acceptChance(kept: gains.count, measured: n, summary: summary, threshold: threshold), chance < policy.futility
+        else { return nil }
+        guard gains.count >= DecisionPolicy.futilityFirstLook,
+            let extreme = gains.indices.max(by: { abs(gains[$0] - summary.mean) < abs(gains[$1] - summary.mean) })
+        else { return chance }
+        var trimmed = gains
+        trimmed.remove(at: extreme)
+        let trimmedSummary = Statistics.Summary(trimmed)
+        guard let other = acceptChance(kept: trimmed.count, measured: n, summary: trimmedSummary, threshold: threshold, looseStart: true)
+        else { return chance }
+        return other < policy.futility ? Swift.max(chance, other) : nil
     }
 
     /// The chance of an accept by `maxPairs` if the mean of g were its optimistic reading
     /// now (estimate + 1.645 standard errors) and the scatter stayed as seen: the final mean
-    /// of all `maxPairs` pairs must clear `threshold` by c(maxPairs) s / sqrt(maxPairs).
-    /// `nil` before the futility rule looks (off, too few pairs, or no finite bound).
-    func acceptChance(pairs n: Int, summary: Statistics.Summary, threshold: Double) -> Double? {
-        let total = policy.maxPairs
-        guard policy.futility > 0, n >= Swift.max(policy.minPairs, DecisionPolicy.futilityFirstLook), n < total else { return nil }
+    /// of the `kept` pairs and the `maxPairs - measured` still to come must clear `threshold`
+    /// by c(total) s / sqrt(total). `nil` before the futility rule looks (off, too few pairs,
+    /// or no finite bound).
+    func acceptChance(kept: Int, measured n: Int, summary: Statistics.Summary, threshold: Double, looseStart: Bool = false) -> Double? {
+        guard policy.futility > 0, n >= Swift.max(policy.minPairs, DecisionPolicy.futilityFirstLook), n < policy.maxPairs,
+            looseStart || kept >= DecisionPolicy.futilityFirstLook, kept >= 2
+        else { return nil }
+        let remaining = Double(policy.maxPairs - n)
+        let total = kept + policy.maxPairs - n
         let critical = criticalT(pairs: total)
         let sd = summary.standardDeviation
         guard critical.isFinite, sd > 0 else { return nil }
-        let remaining = Double(total - n)
         let finalBound = threshold + critical * sd / Double(total).squareRoot()
-        let needed = (Double(total) * finalBound - Double(n) * summary.mean) / remaining
-        let optimistic = summary.mean + DecisionPolicy.futilityOptimism * sd / Double(n).squareRoot()
+        let needed = (Double(total) * finalBound - Double(kept) * summary.mean) / remaining
+        let optimistic = summary.mean + DecisionPolicy.futilityOptimism * sd / Double(kept).squareRoot()
         return 1 - Statistics.normalCDF((needed - optimistic) / (sd / remaining.squareRoot()))
     }
 
@@ -573,12 +692,63 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
         self.floor = floor
     }
 
-    /// The minimum effect a candidate must show in this set-up: `configured` on top of a
-    /// bias in the candidate slot's favour, (1 + configured)(1 + bias) - 1, so the change
-    /// itself is still `configured` better; and never less than `floor`, which covers the
-    /// bias's own uncertainty.
-    public func minimumEffect(configured: Double) -> Double {
-        Swift.max(expm1(log1p(configured) + log1p(Swift.max(0, bias))), floor)
+    /// Whether the bias in the candidate slot's favour is beyond what A/A noise explains at
+    /// 99%: log(1 + bias) above `significanceLimit` standard errors (any bias above 0 when
+    /// there is no scatter, as with instruction counts).
+    public var isBeyondNoise: Bool { isBeyondNoise(pooledWith: Statistics.Summary()) }
+
+    /// `isBeyondNoise` with the scatter of the decision's own pairs pooled in: the A/A pairs
+    /// alone give the standard error few degrees of freedom (8 with 10 pairs, one left out),
+    /// so a 5% bias at CV 3% would pass for noise 60% of the time; pooled with the pairs of
+    /// the decision so far (the same benchmark on the same machine), the limit falls from
+    /// about 4 standard errors toward 2.4.
+    public func isBeyondNoise(pooledWith decision: Statistics.Summary) -> Bool {
+        let g = log1p(bias)
+        let (error, limit) = pooledError(decision)
+        guard error > 0 else { return g > 1e-12 }
+        return g > limit * error
+    }
+
+    /// The standard error of the bias with the decision's scatter pooled in, and the limit in
+    /// standard errors for it.
+    func pooledError(_ decision: Statistics.Summary) -> (error: Double, limit: Double) {
+        guard pairs >= 2 else { return (standardError, .infinity) }
+        let aaDegrees = Double(pairs - 1)
+        guard decision.count >= 2 else { return (standardError, Self.significanceLimit(pairs: pairs, trimmed: trimmed)) }
+        let aaSquares = standardError * standardError * Double(pairs) * aaDegrees
+        let degrees = aaDegrees + Double(decision.count - 1)
+        let sd = ((aaSquares + decision.sumOfSquares) / degrees).squareRoot()
+        return (sd / Double(pairs).squareRoot(), Statistics.studentTQuantile(Self.pooledLevel, df: degrees))
+    }
+
+    /// The one-sided level of the pooled limit: stricter than the A/A-only 99%, because it is
+    /// looked at again after every pair and each look may raise the minimum.
+    static let pooledLevel = 0.995
+
+    /// The one-sided 99% limit for mean / standard error of the A/A pairs: Student's t with
+    /// pairs - 1 degrees of freedom, widened by 1 + 1.25 / sqrt(pairs + 1) when the most
+    /// extreme pair was left out (that shrinks the standard error: by simulation, the 99%
+    /// quantile of the trimmed statistic is 1.35 t at 10 pairs, 1.22 t at 20, 1.13 t at 40;
+    /// the widening is at or above that from 8 pairs on).
+    static func significanceLimit(pairs: Int, trimmed: Bool) -> Double {
+        guard pairs >= 2 else { return .infinity }
+        let t = Statistics.studentTQuantile(0.99, df: Double(pairs - 1))
+        return trimmed ? t * (1 + 1.25 / Double(pairs + 1).squareRoot()) : t
+    }
+
+    /// The minimum effect a candidate must show in this set-up. A/A is a tripwire, not a tax:
+    /// a bias within noise (`isBeyondNoise` false) leaves `configured` alone, since raising
+    /// the minimum by every calibration's scatter costs real wins (in simulation, a true +5%
+    /// at CV 3% went from 90% to 63% accepted). A bias beyond noise is paid for in full:
+    /// `configured` on top of the bias plus one standard error,
+    /// (1 + configured) exp(log(1 + bias) + se) - 1, so the change itself is still
+    /// `configured` better. A bias far beyond noise stops the loop instead (the runner's
+    /// `slotBiasLimit`). `decision` pools the decision's own scatter in (see
+    /// `isBeyondNoise(pooledWith:)`); the minimum never falls below `configured`, so however
+    /// it moves during a decision the false-accept bound at `configured` holds.
+    public func minimumEffect(configured: Double, pooledWith decision: Statistics.Summary = Statistics.Summary()) -> Double {
+        guard isBeyondNoise(pooledWith: decision) else { return configured }
+        return expm1(log1p(configured) + log1p(bias) + pooledError(decision).error)
     }
 
     /// "slot bias +0.4% +/- 0.8% over 11 A/A pairs: floor +1.2%".

@@ -153,208 +153,98 @@ extension LoopRunner {
         return .values(values)
     }
 
-    /// The per-pair log improvement of every benchmark (main first), each in its direction.
-    func improvements(_ pairs: [(baseline: RunValues, candidate: RunValues)]) -> [[Double]] {
-        let main = pairs.map { log(improvementRatio($0.baseline.objective, $0.candidate.objective, config.metric.decision.direction)) }
-        let extras = config.benchmarks.enumerated().map { index, spec in
-            pairs.map { pair -> Double in
-                guard index < pair.baseline.extras.count, index < pair.candidate.extras.count else { return 0 }
-                return log(improvementRatio(pair.baseline.extras[index], pair.candidate.extras[index], spec.direction))
-            }
-        }
-        return [main] + extras
-    }
-
-    func improvementRatio(_ baseline: Double, _ candidate: Double, _ direction: Direction) -> Double {
-        guard baseline > 0, candidate > 0 else { return 1 }
-        return direction == .lower ? baseline / candidate : candidate / baseline
-    }
-
-    /// The pair the decision rule sees: the main benchmark's, or — with `[[benchmark]]`s — a
-    /// synthetic pair whose ratio is the weighted combined gain.
+    /// The pair the decision rule sees (the Core pipeline's rule: the main benchmark's, or the
+    /// weighted combined gain with `[[benchmark]]`s), for the A/A and drift measurements.
     func decisionPair(_ baseline: RunValues, _ candidate: RunValues) -> SamplePair {
-        guard !config.benchmarks.isEmpty else { return SamplePair(baseline: baseline.objective, candidate: candidate.objective) }
-        let g = MultiBenchmark.combined(improvements([(baseline, candidate)]), weights: [1] + config.benchmarks.map(\.weight)).first ?? 0
-        return config.metric.decision.direction == .lower ? SamplePair(baseline: 1, candidate: exp(-g)) : SamplePair(baseline: 1, candidate: exp(g))
+        DecisionPipeline.decisionPair(MeasuredPair(baseline: baseline.sample, candidate: candidate.sample), metric: config.metric, benchmarks: config.benchmarks)
     }
 
-    /// Interleaved baseline/candidate runs, in random order within each pair, until the
-    /// decision rule stops, then (for an accept) a fresh confirmation round. Every run is
+    /// Interleaved baseline/candidate runs, in random order within each pair, for as long as
+    /// the Core `DecisionPipeline` asks (the decision, then a confirmation round for an
+    /// accept), after the configured warm-ups of each round that has them. Every run is
     /// stored as a sample; a pair with a run that spanned a pause is stored as discarded and
-    /// measured again.
+    /// measured again. The outcome, verdict and reason are the pipeline's.
     func measure(_ candidate: inout CandidateRecord, step: StepRecord) async throws -> Measured {
-        var policy = config.metric.decision
-        if let calibration { policy.minEffect = calibration.minimumEffect(configured: policy.minEffect) }
+        var pipeline = DecisionPipeline(metric: config.metric, benchmarks: config.benchmarks, calibration: calibration)
         let id = candidate.id ?? 0
         var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9)
         let arms: [(name: String, slot: Slot)] = [("baseline", baselineSlot), ("candidate", candidateSlot)]
 
         var pairNumber = 0
-        var allPairs: [(baseline: RunValues, candidate: RunValues)] = []
-        var reports: [DecisionReport] = []
-        // Round 1 decides; an accept is then confirmed by a fresh round 2 — of the plain
-        // command's wall time when `confirm_with = "wall_time"`.
-        for round in 1...(config.metric.confirm ? 2 : 1) {
-            let plain = round == 2 && config.metric.confirmWith == .wallTime
+        var started: DecisionPipeline.Round?
+        var attempts = 0
+        while case .measure(let round) = pipeline.next {
+            let plain = round.isWallTime
             // Samples of the wall-time round are stored under their own name, apart from the objective's.
             let label: String? = plain ? Self.wallTimeConfirmation : nil
-            var roundPolicy = policy
-            if round == 2 { roundPolicy.confidence = config.metric.effectiveConfirmConfidence }
-            if plain {
-                // Wall time is noisy where instruction counts are not: the round gets at least
-                // the pairs a noisy verdict needs (3 at 95%, 4 at 99%) and room for 20.
-                roundPolicy = DecisionPolicy(
-                    direction: .lower, minEffect: 0, confidence: roundPolicy.confidence, minPairs: max(policy.minPairs, 3),
-                    maxPairs: max(policy.maxPairs, 20))
-            }
-            if round == 1 || plain {
-                for warm in 0..<config.metric.warmup {
-                    for (position, arm) in arms.enumerated() {
-                        switch try await benchOnce(arm.slot, role: arm.name, step: step, plain: plain) {
-                        case .failed(let reason): return .failed(reason)
-                        case .values(let run):
-                            try store.add(
-                                SampleRecord(
-                                    candidateId: id, pair: warm, arm: arm.name, position: position, value: run.objective, wallSeconds: run.wall,
-                                    warmup: true, benchmark: label))
+            if started != round {
+                if round != .decide { emit(.note(round.announcement)) }
+                started = round
+                attempts = 0
+                if round.warmsUp {
+                    for warm in 0..<config.metric.warmup {
+                        for (position, arm) in arms.enumerated() {
+                            switch try await benchOnce(arm.slot, role: arm.name, step: step, plain: plain) {
+                            case .failed(let reason): return .failed(reason)
+                            case .values(let run):
+                                try store.add(
+                                    SampleRecord(
+                                        candidateId: id, pair: warm, arm: arm.name, position: position, value: run.objective, wallSeconds: run.wall,
+                                        warmup: true, benchmark: label))
+                            }
                         }
                     }
                 }
             }
-            let decision = SequentialDecision(policy: roundPolicy)
-            var pairs: [SamplePair] = []
-            var attempts = 0
-            var report: DecisionReport?
-            while report == nil && attempts < roundPolicy.maxPairs * 3 {
-                attempts += 1
-                if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-                let order = rng.next() & 1 == 0 ? [0, 1] : [1, 0]
-                let seed = UInt32(truncatingIfNeeded: rng.next())
-                var runs: [Int: RunValues] = [:]
-                var positions: [Int: Int] = [:]
-                for (position, armIndex) in order.enumerated() {
-                    switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed, plain: plain) {
-                    case .failed(let reason): return .failed(reason)
-                    case .values(let run):
-                        runs[armIndex] = run
-                        positions[armIndex] = position
-                    }
+            guard attempts < pipeline.roundPolicy.maxPairs * 3 else { return .failed("too many measurements were spoiled by pauses") }
+            attempts += 1
+            if let reason = try await safePoint() { throw Interrupted(reason: reason) }
+            let order = rng.next() & 1 == 0 ? [0, 1] : [1, 0]
+            let seed = UInt32(truncatingIfNeeded: rng.next())
+            var runs: [Int: RunValues] = [:]
+            var positions: [Int: Int] = [:]
+            for (position, armIndex) in order.enumerated() {
+                switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed, plain: plain) {
+                case .failed(let reason): return .failed(reason)
+                case .values(let run):
+                    runs[armIndex] = run
+                    positions[armIndex] = position
                 }
-                guard let base = runs[0], let cand = runs[1] else { continue }
-                let spoiled = base.spoiled || cand.spoiled
-                for (armIndex, run) in [(0, base), (1, cand)] {
+            }
+            guard let base = runs[0], let cand = runs[1] else { continue }
+            let spoiled = base.spoiled || cand.spoiled
+            for (armIndex, run) in [(0, base), (1, cand)] {
+                try store.add(
+                    SampleRecord(
+                        candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: run.objective,
+                        wallSeconds: run.wall, warmup: spoiled, benchmark: label))
+                for (index, value) in run.extras.enumerated() where index < config.benchmarks.count {
                     try store.add(
                         SampleRecord(
-                            candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: run.objective,
-                            wallSeconds: run.wall, warmup: spoiled, benchmark: label))
-                    for (index, value) in run.extras.enumerated() where index < config.benchmarks.count {
-                        try store.add(
-                            SampleRecord(
-                                candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: value,
-                                wallSeconds: 0, warmup: spoiled, benchmark: config.benchmarks[index].name))
-                    }
-                }
-                pairNumber += 1
-                if spoiled {
-                    emit(.note("pair spanned a pause: discarded, measuring again"))
-                    continue
-                }
-                if allPairs.isEmpty && config.metric.outputsMustMatch, let mismatch = outputMismatch(base.output, cand.output) {
-                    return .rejected(.outputMismatch, mismatch)
-                }
-                if plain {
-                    pairs.append(SamplePair(baseline: base.objective, candidate: cand.objective))
-                } else {
-                    allPairs.append((base, cand))
-                    pairs.append(decisionPair(base, cand))
-                }
-                do {
-                    let current = try decision.evaluate(pairs)
-                    emit(
-                        .sample(
-                            sequence: candidate.sequence, pair: pairs.count, baseline: base.objective, candidate: cand.objective,
-                            estimate: pairs.count >= 2 ? current.estimate : nil))
-                    if current.verdict != .needMore || pairs.count >= roundPolicy.maxPairs { report = current }
-                } catch {
-                    return .failed("benchmark values cannot be compared: \(error)")
+                            candidateId: id, pair: pairNumber, arm: arms[armIndex].name, position: positions[armIndex] ?? 0, value: value,
+                            wallSeconds: 0, warmup: spoiled, benchmark: config.benchmarks[index].name))
                 }
             }
-            guard let report else { return .failed("too many measurements were spoiled by pauses") }
-            reports.append(report)
-            if report.verdict != .accept { break }
-            if round == 1 && config.metric.confirm {
+            pairNumber += 1
+            if spoiled {
+                emit(.note("pair spanned a pause: discarded, measuring again"))
+                continue
+            }
+            pipeline.add(MeasuredPair(baseline: base.sample, candidate: cand.sample))
+            if case .done(.failed) = pipeline.next {
+            } else if let report = pipeline.report {
                 emit(
-                    .note(
-                        config.metric.confirmWith == .wallTime
-                            ? "accepted in round 1; confirming with the plain command's wall time" : "accepted in round 1; confirming with a fresh round"))
+                    .sample(
+                        sequence: candidate.sequence, pair: report.pairs, baseline: base.objective, candidate: cand.objective,
+                        estimate: report.pairs >= 2 ? report.estimate : nil))
             }
         }
-        guard var final = reports.last else { return .failed("no measurement") }
-        if reports.count == 2 && config.metric.confirmWith == .wallTime {
-            // The decision's numbers stay the objective's; the wall-time round only confirms.
-            final = reports[0]
-            if reports[1].verdict == .accept {
-                final.reason += "; confirmed by wall time: " + reports[1].reason
-            } else {
-                final.verdict = .reject
-                final.reason = "not confirmed by wall time: " + reports[1].reason + "; the objective had: " + reports[0].reason
-            }
-        } else if reports.count == 2 {
-            if final.verdict == .accept {
-                final.reason = "confirmed: " + final.reason + " (first round: " + Format.effect(reports[0]) + ")"
-            } else {
-                final.verdict = .reject
-                final.reason = "not confirmed by a fresh round: " + final.reason + "; the first round had " + Format.effect(reports[0])
-            }
+        guard case .done(let outcome) = pipeline.next else { return .failed("no measurement") }
+        switch outcome {
+        case .decided(let report): return .decided(report)
+        case .rejected(let kind, let reason): return .rejected(kind, reason)
+        case .failed(let reason): return .failed(reason)
         }
-        if let calibration, policy.minEffect > config.metric.decision.minEffect {
-            final.reason += " (minimum raised from \(Format.percent(config.metric.decision.minEffect)) by the A/A " + calibration.summary + ")"
-        }
-        if final.verdict == .accept, let violation = constraintViolation(allPairs) {
-            return .rejected(.constraint, violation + "; objective: " + final.reason)
-        }
-        if final.verdict == .accept, !config.benchmarks.isEmpty {
-            let names = ["bench"] + config.benchmarks.map(\.name)
-            let regressions = MultiBenchmark.significantRegressions(
-                names: names, improvements: improvements(allPairs), alpha: 1 - config.metric.decision.confidence)
-            if !regressions.isEmpty {
-                let list = regressions.map { String(format: "%@ %+.1f%% (upper bound %+.1f%%)", $0.name, $0.estimate * 100, $0.upper * 100) }
-                return .rejected(.notBetter, "combined gain, but a significant regression on " + list.joined(separator: ", ") + "; combined: " + final.reason)
-            }
-            final.reason = "combined over \(names.count) benchmarks: " + final.reason
-        }
-        return .decided(final)
-    }
-
-    /// Why a constraint metric forbids the candidate, or `nil`.
-    func constraintViolation(_ pairs: [(baseline: RunValues, candidate: RunValues)]) -> String? {
-        for (index, constraint) in config.metric.constraints.enumerated() {
-            let samples = pairs.compactMap { pair -> SamplePair? in
-                guard index < pair.baseline.constraints.count, index < pair.candidate.constraints.count else { return nil }
-                return SamplePair(baseline: pair.baseline.constraints[index], candidate: pair.candidate.constraints[index])
-            }
-            guard !samples.isEmpty, let g = try? SequentialDecision.logImprovements(samples, direction: constraint.direction) else { continue }
-            let change = exp(g.reduce(0, +) / Double(g.count)) - 1
-            if change < -constraint.maxRegression {
-                return String(format: "constraint %@ (%@): %.1f%% worse, the limit is %.1f%%", constraint.name, constraint.source.name, -change * 100, constraint.maxRegression * 100)
-            }
-        }
-        return nil
-    }
-
-    /// A description of how two bench outputs differ, or `nil` when they match.
-    func outputMismatch(_ baseline: String, _ candidate: String) -> String? {
-        var ignore = config.metric.matchIgnore.map { [$0] } ?? []
-        if case .regex(let pattern) = config.metric.source { ignore.append(pattern) }
-        let a = MetricExtractor.comparable(baseline, ignoring: ignore)
-        let b = MetricExtractor.comparable(candidate, ignoring: ignore)
-        guard a != b else { return nil }
-        let firstA = a.split(separator: "\n", omittingEmptySubsequences: false)
-        let firstB = b.split(separator: "\n", omittingEmptySubsequences: false)
-        let line = zip(firstA, firstB).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(firstA.count, firstB.count)
-        let expected = line < firstA.count ? String(firstA[line]) : "(end of output)"
-        let actual = line < firstB.count ? String(firstB[line]) : "(end of output)"
-        return "bench output differs from the best's at line \(line + 1): expected '\(expected.prefix(120))', got '\(actual.prefix(120))'"
     }
 
     // MARK: Noise floor and drift
@@ -492,17 +382,12 @@ extension LoopRunner {
             (reference, "reference"), (baselineSlot, "baseline"), count: max(config.metric.decision.minPairs, 6), seed: UInt64(decided) &* 0xD1F7,
             step: nil)
         guard case .pairs(let pairs) = measuredPairs else { return }
-        guard let g = try? SequentialDecision.logImprovements(pairs, direction: config.metric.decision.direction), g.count >= 2 else { return }
-        let summary = Statistics.Summary(g)
-        let t = Statistics.studentTQuantile((1 + config.metric.decision.confidence) / 2, df: Double(g.count - 1))
-        let half = t * summary.standardDeviation / Double(g.count).squareRoot()
-        let measured = expm1(summary.mean)
-        let lower = expm1(summary.mean - half)
-        let upper = expm1(summary.mean + half)
         let claimed = CandidateRecord.cumulativeImprovement(try store.candidates(loop: config.name))
-        // A last-digit difference is not a drift when both are exact (deterministic metrics).
-        let slack = 1e-9 * max(1, abs(claimed))
-        let drifted = claimed < lower - slack || claimed > upper + slack
+        guard
+            let drift = DriftMeasurement.assess(
+                pairs: pairs, direction: config.metric.decision.direction, confidence: config.metric.decision.confidence, claimed: claimed)
+        else { return }
+        let (measured, lower, upper, drifted) = (drift.measured, drift.lower, drift.upper, drift.drifted)
         try audit.append(
             loop: config.name, kind: "drift_check",
             [
@@ -514,5 +399,12 @@ extension LoopRunner {
             "the accepts claimed \(Format.percent(claimed)); the best measures \(Format.percent(measured)) "
             + "[\(Format.percent(lower)), \(Format.percent(upper)), \(level)%] against the original base now (\(pairs.count) pairs)"
         emit(.note(drifted ? "DRIFT: " + numbers + ": the claimed improvement is not what the machine measures now" : "drift check: " + numbers))
+    }
+}
+
+extension LoopRunner.RunValues {
+    /// The run as the Core decision sees it.
+    var sample: RunSample {
+        RunSample(objective: objective, constraints: constraints, extras: extras, output: output)
     }
 }

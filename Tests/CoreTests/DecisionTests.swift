@@ -288,15 +288,16 @@ import Testing
         #expect(farAgainst.floor == 0)
     }
 
-    @Test func minimumEffectIsTheConfiguredOneOnTopOfTheBias() {
-        // No bias in the candidate's favour: the configured minimum, or the floor if higher.
+    @Test func minimumEffectIsTheConfiguredOneUnlessTheBiasIsBeyondNoise() {
+        // No bias in the candidate's favour, or one within noise: the configured minimum.
         let none = NoiseFloor(pairs: 10, trimmed: true, bias: -0.01, standardError: 0.005, floor: 0)
         #expect(none.minimumEffect(configured: 0.02) == 0.02)
         let unsure = NoiseFloor(pairs: 10, trimmed: true, bias: 0.001, standardError: 0.03, floor: 0.031)
-        #expect(unsure.minimumEffect(configured: 0.02) == 0.031)
-        // A +5% bias: the change itself must still be 2% better, 1.02 * 1.05 - 1 = 7.1%.
+        #expect(unsure.minimumEffect(configured: 0.02) == 0.02)
+        // A +5% bias at 12 standard errors: the change itself must still be 2% better, on top of
+        // the bias and its standard error: 1.02 * 1.05 * e^0.004 - 1 = 7.5%.
         let biased = NoiseFloor(pairs: 10, trimmed: true, bias: 0.05, standardError: 0.004, floor: 0.054)
-        #expect(abs(biased.minimumEffect(configured: 0.02) - 0.071) < 1e-12)
+        #expect(abs(biased.minimumEffect(configured: 0.02) - (1.02 * 1.05 * exp(0.004) - 1)) < 1e-12)
     }
 
     @Test func noiseFloorLeavesOutTheMostExtremePair() {

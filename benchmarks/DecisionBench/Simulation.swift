@@ -88,6 +88,8 @@ struct Tally {
 protocol Rule {
     var policy: DecisionPolicy { get }
     func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict
+    /// The verdict and the pairs it took over one series, looking after every pair.
+    func decide(_ series: [SamplePair]) -> (Verdict, Int)
 }
 
 extension Rule {
@@ -102,15 +104,52 @@ extension Rule {
     }
 }
 
-/// The rule under test.
-struct SequentialRule: Rule {
-    let decision: SequentialDecision
-    var policy: DecisionPolicy { decision.policy }
+/// The rule under test, run through the loop's own `DecisionPipeline` (one round: no
+/// calibration, no confirmation), fed one pair at a time as the loop feeds it.
+struct PipelineRule: Rule {
+    let policy: DecisionPolicy
 
-    init(_ policy: DecisionPolicy) { decision = SequentialDecision(policy: policy) }
+    init(_ policy: DecisionPolicy) { self.policy = policy }
+
+    /// The `[metric]` table of a loop with this policy and no confirmation round.
+    static func metric(_ policy: DecisionPolicy, confirm: Bool = false) -> MetricSpec {
+        var metric = MetricSpec(source: .wallTime, decision: policy, warmup: 0)
+        metric.confirm = confirm
+        return metric
+    }
 
     func verdict(_ pairs: ArraySlice<SamplePair>) -> Verdict {
-        (try? decision.evaluate(Array(pairs)))?.verdict ?? .inconclusive
+        decide(Array(pairs)).0
+    }
+
+    func decide(_ series: [SamplePair]) -> (Verdict, Int) {
+        run(DecisionPipeline(metric: Self.metric(policy), calibration: nil), series)
+    }
+}
+
+/// Feeds `series` to `pipeline` until it is done; the verdict and the pairs it used (every
+/// round); `.needMore` when the series ran out first. A rejection other than the objective's
+/// (constraints, outputs) counts as a reject.
+func run(_ start: DecisionPipeline, _ series: [SamplePair], confirmation: [SamplePair] = []) -> (Verdict, Int) {
+    var pipeline = start
+    var used = 0
+    var sources = [series, confirmation]
+    var round: DecisionPipeline.Round = .decide
+    while case .measure(let next) = pipeline.next {
+        if next != round {
+            round = next
+            sources.removeFirst()
+        }
+        guard let source = sources.first, pipeline.pairsInRound < source.count else { return (.needMore, used) }
+        let pair = source[pipeline.pairsInRound]
+        used += 1
+        pipeline.add(MeasuredPair(baseline: RunSample(objective: pair.baseline), candidate: RunSample(objective: pair.candidate)))
+    }
+    guard case .done(let outcome) = pipeline.next else { return (.inconclusive, used) }
+    switch outcome {
+    case .decided(let report): return (report.verdict, used)
+    case .rejected: return (.reject, used)
+    case .failed: return (.inconclusive, used)
     }
 }
 
@@ -179,22 +218,28 @@ func simulate(
     return tallies
 }
 
-/// How the minimum effect is raised from an A/A calibration, for the pipeline table.
+/// The A/A rule of a pipeline row: the loop's (the calibration handed to the pipeline), or
+/// earlier rules kept as reference rows, whose minimum is computed here and handed to the
+/// same pipeline as its configured minimum.
 enum PipelineFloor: CaseIterable {
     /// No calibration: the configured minimum only.
     case none
-    /// The rule before this benchmark's version: the best against itself in ONE slot (6
-    /// pairs, the most extreme |g| left out), floor = |mean g| + t(99.5%) s / sqrt(n).
+    /// The rule before the slot-bias floor: the best against itself in ONE slot (6 pairs,
+    /// the most extreme |g| left out), floor = |mean g| + t(99.5%) s / sqrt(n).
     case upperBoundOneSlot
-    /// The loop's rule: 10 pairs across the two slots; the minimum is min_effect on top of
-    /// the bias, and at least bias + one standard error.
+    /// The previous slot-bias rule: min_effect on top of the bias, and at least the bias plus
+    /// one standard error, whatever the bias (a tax on every calibration).
+    case alwaysRaised
+    /// The loop's rule (`NoiseFloor.minimumEffect`): 10 pairs across the two slots; a bias
+    /// within noise leaves the minimum alone, one beyond noise is paid in full.
     case slotBias
 
     var label: String {
         switch self {
         case .none: "none"
         case .upperBoundOneSlot: "old: 99% bound, 1 slot, 6"
-        case .slotBias: "slot bias, 2 slots, 10"
+        case .alwaysRaised: "prev: always raised, 2 slots"
+        case .slotBias: "loop: tripwire, 2 slots, 10"
         }
     }
 
@@ -202,29 +247,8 @@ enum PipelineFloor: CaseIterable {
         switch self {
         case .none: "nofloor"
         case .upperBoundOneSlot: "oldfloor"
+        case .alwaysRaised: "prevfloor"
         case .slotBias: "slotfloor"
-        }
-    }
-
-    /// The minimum effect the loop would use after this rule's calibration.
-    func minimum(
-        configured: Double, model: NoiseModel, slotBias: Double, confidence: Double, using rng: inout Xoshiro256StarStar
-    ) -> Double {
-        switch self {
-        case .none:
-            return configured
-        case .upperBoundOneSlot:
-            // One slot cannot see a slot bias: both sides run the same build.
-            let pairs = SimulatedSeries(model: model, effect: 0).pairs(count: 6, using: &rng)
-            var g = pairs.map { log($0.candidate) - log($0.baseline) }
-            if let worst = g.indices.max(by: { abs(g[$0]) < abs(g[$1]) }) { g.remove(at: worst) }
-            let summary = Statistics.Summary(g)
-            let n = Double(g.count)
-            let t = Statistics.studentTQuantile((1 + confidence) / 2, df: n - 1)
-            return max(configured, expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot()))
-        case .slotBias:
-            let pairs = SimulatedSeries(model: model, effect: slotBias).pairs(count: 10, using: &rng)
-            return SequentialDecision.noiseFloor(aaPairs: pairs, direction: .lower).minimumEffect(configured: configured)
         }
     }
 }
@@ -236,10 +260,10 @@ struct PipelineResult {
     var meanMinimum: Double { tally.trials > 0 ? minimumSum / Double(tally.trials) : 0 }
 }
 
-/// One calibration and one candidate per trial, as the loop runs them: the minimum effect
-/// raised to the floor, a sequential decision, and for an accept a fresh confirmation round.
-/// `slotBias` makes every run in the candidate slot read that much better. Pairs counted are
-/// the decision's (both rounds), not the calibration's.
+/// One calibration and one candidate per trial, as the loop runs them, through the loop's
+/// `DecisionPipeline`: the calibration, the decision and for an accept a fresh confirmation
+/// round. `slotBias` makes every run in the candidate slot read that much better. Pairs
+/// counted are the decision's (both rounds), not the calibration's.
 func simulatePipeline(
     floor rule: PipelineFloor, effect: Double, slotBias: Double, model: NoiseModel, policy: DecisionPolicy, trials: Int,
     using rng: inout Xoshiro256StarStar
@@ -247,21 +271,35 @@ func simulatePipeline(
     var result = PipelineResult()
     let apparent = (1 + effect) * (1 + slotBias) - 1
     for _ in 0..<trials {
-        var raised = policy
-        raised.minEffect = rule.minimum(
-            configured: policy.minEffect, model: model, slotBias: slotBias, confidence: policy.confidence, using: &rng)
-        var confirming = raised
-        confirming.confidence = min(0.9, raised.confidence)
-        var final = Verdict.accept
-        var pairs = 0
-        for round in 0..<2 where final == .accept {
-            let decision = SequentialRule(round == 0 ? raised : confirming)
-            let (verdict, n) = decision.decide(SimulatedSeries(model: model, effect: apparent).pairs(count: policy.maxPairs, using: &rng))
-            pairs += n
-            final = verdict
+        var configured = policy
+        var calibration: NoiseFloor?
+        switch rule {
+        case .none:
+            break
+        case .upperBoundOneSlot:
+            // One slot cannot see a slot bias: both sides run the same build.
+            let pairs = SimulatedSeries(model: model, effect: 0).pairs(count: 6, using: &rng)
+            var g = pairs.map { log($0.candidate) - log($0.baseline) }
+            if let worst = g.indices.max(by: { abs(g[$0]) < abs(g[$1]) }) { g.remove(at: worst) }
+            let summary = Statistics.Summary(g)
+            let n = Double(g.count)
+            let t = Statistics.studentTQuantile((1 + policy.confidence) / 2, df: n - 1)
+            configured.minEffect = max(policy.minEffect, expm1(abs(summary.mean) + t * summary.standardDeviation / n.squareRoot()))
+        case .alwaysRaised:
+            let floor = SequentialDecision.noiseFloor(
+                aaPairs: SimulatedSeries(model: model, effect: slotBias).pairs(count: 10, using: &rng), direction: .lower)
+            configured.minEffect = max(expm1(log1p(policy.minEffect) + log1p(max(0, floor.bias))), floor.floor)
+        case .slotBias:
+            calibration = SequentialDecision.noiseFloor(
+                aaPairs: SimulatedSeries(model: model, effect: slotBias).pairs(count: 10, using: &rng), direction: .lower)
         }
-        result.tally.record(final, after: pairs)
-        result.minimumSum += raised.minEffect
+        let pipeline = DecisionPipeline(metric: PipelineRule.metric(configured, confirm: true), calibration: calibration)
+        let series = SimulatedSeries(model: model, effect: apparent)
+        let first = series.pairs(count: policy.maxPairs, using: &rng)
+        let second = series.pairs(count: policy.maxPairs, using: &rng)
+        let (verdict, pairs) = run(pipeline, first, confirmation: second)
+        result.tally.record(verdict, after: pairs)
+        result.minimumSum += pipeline.minimumEffect
     }
     return result
 }

@@ -61,7 +61,8 @@ extension Tally {
 let aaPolicy = DecisionPolicy(
     direction: .lower, minEffect: 0, confidence: 1 - alpha, minPairs: 3, maxPairs: maxPairs)
 let aaTrialsPerModel = 2000
-print("Ratchet decision rule benchmark (anytime-valid sequential t-test; seeded simulation)")
+print("Ratchet decision rule benchmark (anytime-valid sequential t-test with an outlier screen, run through the")
+print("loop's Core DecisionPipeline; seeded simulation)")
 print("")
 print("A/A: baseline vs itself, alpha \(percent(alpha)), minEffect 0, pairs 3..\(maxPairs), ", terminator: "")
 print("\(aaTrialsPerModel) trials per model; last column: Bonferroni t at every look")
@@ -72,7 +73,7 @@ var aaBonferroniTotal = Tally()
 var aaWorstRate = 0.0
 for (index, model) in NoiseModel.all.enumerated() {
     let tallies = simulate(
-        [SequentialRule(aaPolicy), BonferroniRule(aaPolicy)],
+        [PipelineRule(aaPolicy), BonferroniRule(aaPolicy)],
         series: SimulatedSeries(model: model, effect: 0),
         trials: aaTrialsPerModel, seed: 1000 + UInt64(index))
     let t = tallies[0]
@@ -125,7 +126,7 @@ let powerCases = [
 var powerAtCV3 = 0.0
 var powerAtCV3Pairs = Double(maxPairs)
 let rules: [(name: String, rule: any Rule, key: String)] = [
-    ("sequential (this)", SequentialRule(powerPolicy), ""),
+    ("sequential (this)", PipelineRule(powerPolicy), ""),
     ("Bonferroni t", BonferroniRule(powerPolicy), "_bonferroni"),
     ("fixed 30+30 t", FixedRule(policy: powerPolicy), "_fixed"),
 ]
@@ -198,7 +199,7 @@ let others: [(label: String, series: SimulatedSeries, key: String)] = [
 ]
 var meanPairsOf: [String: Double] = [:]
 for (index, other) in others.enumerated() {
-    let t = simulate([SequentialRule(powerPolicy)], series: other.series, trials: 1000, seed: 3000 + UInt64(index))[0]
+    let t = simulate([PipelineRule(powerPolicy)], series: other.series, trials: 1000, seed: 3000 + UInt64(index))[0]
     print(
         otherTable.line(
             other.label, "\(t.trials)", "\(t.accepts)", "\(t.rejects)", "\(t.inconclusive)", fixed(t.meanPairs, 2)))
@@ -225,11 +226,13 @@ do {
 // MARK: - The loop's pipeline: slot-bias floor, decision, confirmation
 
 print("")
-print("Loop pipeline (A/A calibration -> minimum raised to its floor -> decision -> confirmation round),")
+print("Loop pipeline (Core DecisionPipeline: A/A calibration -> minimum -> decision -> confirmation round),")
 print("  CV 3% per run, min_effect 1%, confidence 99% (confirmation round 90%); slot bias: the candidate slot reads that much faster")
-let pipelineTable = Table(widths: [34, 26, 7, 8, 11, 11])
+let pipelineTable = Table(widths: [34, 30, 7, 8, 11, 11])
 print(pipelineTable.line("scenario", "floor rule", "trials", "accepts", "mean min.", "mean pairs"))
 do {
+    var headline: [(String, String)] = []
+    defer { json += headline }
     let scenarios: [(label: String, effect: Double, bias: Double, key: String)] = [
         ("+5% improvement, no slot bias", 0.05, 0, "power"),
         ("no change, no slot bias", 0, 0, "null"),
@@ -248,6 +251,14 @@ do {
                     ruleIndex == 0 ? scenario.label : "", floorRule.label, "\(result.tally.trials)", percent(result.tally.acceptRate),
                     percent(result.meanMinimum), fixed(result.tally.meanPairs, 2)))
             json.append(("pipeline_\(scenario.key)_\(floorRule.key)_accept_rate", fixed(result.tally.acceptRate)))
+            if floorRule == .slotBias {
+                switch scenario.key {
+                case "power": headline.append(("pipeline_power_5pct_cv3", fixed(result.tally.acceptRate)))
+                case "null": headline.append(("pipeline_null_accept_rate", fixed(result.tally.acceptRate)))
+                case "bias2": headline.append(("pipeline_bias2_null_accept_rate", fixed(result.tally.acceptRate)))
+                default: break
+                }
+            }
         }
     }
 }
@@ -281,12 +292,12 @@ print("Real A/A on this machine: /bin/sh -c '\(script)'")
 print("  \(realTrials) trials, alpha 1%, minEffect 0, pairs 3..\(maxPairs), order alternating AB/BA")
 do {
     _ = try timeShell(script)  // warm up the page cache
-    let rule = SequentialDecision(policy: aaPolicy)
     var tally = Tally()
     var allPairs: [SamplePair] = []
     var runTimes = Statistics.Summary()
     for _ in 0..<realTrials {
         var pairs: [SamplePair] = []
+        var pipeline = DecisionPipeline(metric: PipelineRule.metric(aaPolicy), calibration: nil)
         var verdict = Verdict.needMore
         while !verdict.isFinal {
             let first = try timeShell(script)
@@ -297,7 +308,10 @@ do {
             runTimes.add(first)
             runTimes.add(second)
             pairs.append(pair)
-            verdict = (try? rule.evaluate(pairs))?.verdict ?? .inconclusive
+            pipeline.add(MeasuredPair(baseline: RunSample(objective: pair.baseline), candidate: RunSample(objective: pair.candidate)))
+            if case .done(let outcome) = pipeline.next {
+                if case .decided(let report) = outcome { verdict = report.verdict } else { verdict = .inconclusive }
+            }
         }
         tally.record(verdict, after: pairs.count)
         allPairs += pairs

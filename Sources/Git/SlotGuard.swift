@@ -46,7 +46,6 @@ public final class SlotGuard {
     public private(set) var outputs: [String: WorkFile] = [:]
     /// A run changed build output: the slot is built again before its next run.
     public var needsBuild = false
-    private var trackedCache: (tree: ObjectID, folders: Set<String>)?
 
     /// Opens the guard on `slot`, first making the slot exactly its tree (a process that
     /// opens a slot cannot trust what an earlier one, or a command it ran, left there).
@@ -124,7 +123,6 @@ public final class SlotGuard {
                         needsBuild = true
                     }
                 } else if now != .missing && !keep(path) && !keptFolders.contains(path) {
-                    if try isTrackedFolder(path, tree: tree) { continue }
                     findings.append(Finding(kind: .created, path: path))
                     try slot.remove(path: path)
                     removed.append(path)
@@ -155,21 +153,6 @@ public final class SlotGuard {
 
     private func trackedBelow(_ folder: String, tree: ObjectID) throws(GitError) -> [String] {
         try repository.treeFiles(tree).map(\.path).filter { $0.hasPrefix(folder + "/") }
-    }
-
-    private func isTrackedFolder(_ path: String, tree: ObjectID) throws(GitError) -> Bool {
-        if trackedCache?.tree != tree {
-            var folders = Set<String>()
-            for file in try repository.treeFiles(tree) {
-                var prefix = file.path
-                while let slash = prefix.lastIndex(of: "/") {
-                    prefix = String(prefix[..<slash])
-                    if !folders.insert(prefix).inserted { break }
-                }
-            }
-            trackedCache = (tree, folders)
-        }
-        return trackedCache?.folders.contains(path) ?? false
     }
 
     static func names(in folder: String) throws(GitError) -> [String] {

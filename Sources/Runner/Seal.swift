@@ -58,15 +58,15 @@ extension LoopRunner {
             }
             for finding in findings {
                 let place = own ? finding.path : guarded.slot.directory + "/" + finding.path
+                // With no command just ended (`slot == nil`), a write comes from a process left running.
+                let intruder = slot == nil ? "a process left running wrote into \(place) (\(step))" : "wrote into the other slot at run time (\(step)): \(place)"
                 switch finding.kind {
                 case .evaluator:
-                    problems.append("evaluator file changed at run time (\(step)): \(place)")
+                    problems.append(own ? "evaluator file changed at run time (\(step)): \(place)" : intruder)
                 case .tracked:
-                    problems.append(own ? "tracked file changed at run time (\(step)): \(place)" : "wrote into the other slot at run time (\(step)): \(place)")
+                    problems.append(own ? "tracked file changed at run time (\(step)): \(place)" : intruder)
                 case .writable, .created, .output:
-                    if !own && finding.kind != .writable {
-                        problems.append("wrote into the other slot at run time (\(step)): \(place)")
-                    }
+                    if !own && finding.kind != .writable { problems.append(intruder) }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Report
 import Runner
@@ -18,8 +19,9 @@ func run(_ arguments: [String]) async throws -> (Int32, String) {
     try await offPool { try runProgramStatus(arguments) }
 }
 
-/// The review UI in a real browser: log in with the token link, open the change from the
-/// queue, type a name and a note, click Approve; the store and the audit log have it.
+/// The review UI in a real browser: log in by pasting a personal token, open the change from
+/// the queue, type a note, click Approve; the store and the audit log have it under the
+/// token's name, established through a browser session; logging out ends the session.
 @Suite(.serialized) struct BrowserTests {
     @Test(.enabled(if: chromiumReady, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"))
     func reviewerApprovesInHeadlessChromium() async throws {
@@ -33,16 +35,19 @@ func run(_ arguments: [String]) async throws -> (Int32, String) {
                 try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
                 try await Self.screenshots(to: shots, chromium: chromium, base: base, daemon: daemon, id: id)
             }
-            var arguments = ["python3", script, base, daemon.token.value]
+            let token = try personalToken(daemon, "selenium-reviewer")
+            var arguments = ["python3", script, base, token, "selenium-reviewer"]
             if let shots { arguments.append(shots + "/approved.png") }
             let (status, output) = try await run(arguments)
             #expect(status == 0, "the browser script failed (exit \(status)):\n\(output)")
             let entry = try #require(daemon.state.entry(named: "tiny"))
             let approval = try #require(try entry.store.approvals(candidate: id).first)
-            #expect(approval.actor == "Selenium Reviewer")
+            #expect(approval.actor == "selenium-reviewer")
+            #expect(approval.auth == "session")
             #expect(approval.note == "checked in a real browser")
             let audited = try entry.audit.recent(limit: 500, loop: "tiny").last { $0.kind == "approval" }
-            #expect(audited?.actor == "Selenium Reviewer")
+            #expect(audited?.actor == "selenium-reviewer")
+            #expect(audited?.fields["auth"] == "session")
             #expect(audited?.fields["candidate"] == String(id))
         }
     }
@@ -50,7 +55,7 @@ func run(_ arguments: [String]) async throws -> (Int32, String) {
     /// `chromium --screenshot` of the review page (logged in through the token link, which
     /// redirects to it) and of the HTML morning report, into `directory`.
     static func screenshots(to directory: String, chromium: String, base: String, daemon: Daemon, id: Int64) async throws {
-        let page = "\(base)/login?token=\(daemon.token.value)&next=/candidates/\(id)%3Floop%3Dtiny"
+        let page = "\(base)/login?token=\(try personalToken(daemon, "screenshots", role: .viewer))&next=/candidates/\(id)%3Floop%3Dtiny"
         let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1700"]
         let (status, output) = try await run([chromium] + flags + ["--screenshot=\(directory)/review.png", page])
         #expect(status == 0, "\(output)")

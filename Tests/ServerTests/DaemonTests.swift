@@ -66,7 +66,7 @@ import Testing
             let accepted = try entry.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }
             #expect(accepted.count == 1)
             let id = try #require(accepted.first?.id)
-            let reply = try await http("POST", port, "/api/candidates/\(id)/approve", token: daemon.token.value, json: ["as": "Ada <ada@example.com>", "note": "ok"])
+            let reply = try await http("POST", port, "/api/candidates/\(id)/approve", token: try personalToken(daemon, "ada"), json: ["reviewed": "true", "note": "ok"])
             #expect(reply.status == 200, "\(reply.body)")
             // Woken by the approval, not by the 30 s poll: a second accept follows quickly.
             #expect(await eventually(40) { (try? entry.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }.count) == 2 })

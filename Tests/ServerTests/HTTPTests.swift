@@ -17,11 +17,12 @@ import Testing
         return (fixture, id)
     }
 
-    @Test func apiNeedsTheTokenListsAndApprovesWithTheIdentity() async throws {
+    @Test func apiNeedsATokenListsAndApprovesAsItsOwner() async throws {
         let (fixture, id) = try await Self.heldLoop()
         defer { fixture.remove() }
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
-            let token = daemon.token.value
+            let token = try personalToken(daemon, "ada", role: .admin)
+            let grace = try personalToken(daemon, "grace", role: .reviewer)
             // No token, a wrong one: 401, and nothing leaks.
             let anonymous = try await http("GET", port, "/api/loops")
             #expect(anonymous.status == 401)
@@ -50,36 +51,45 @@ import Testing
             #expect((detail["samples"] as? [Any])?.isEmpty == false)
             #expect((detail["steps"] as? [[String: Any]])?.map { $0["step"] as? String } .contains("measure") == true)
 
-            // An action needs an identity, then is recorded with it.
-            let anonymousApproval = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: [:])
-            #expect(anonymousApproval.status == 400)
-            #expect(anonymousApproval.body.contains("\\\"as\\\"") || anonymousApproval.body.contains("as"))
-            let approval = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: ["as": "Ada <ada@example.com>", "note": "numbers check out"])
+            // An approval must say the change was reviewed; it is recorded under the token's
+            // name, whatever `as` says.
+            let unstated = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: [:])
+            #expect(unstated.status == 400)
+            #expect(unstated.body.contains("reviewed"))
+            let approval = try await http(
+                "POST", port, "/api/candidates/\(id)/approve", token: token, json: ["as": "Linus", "reviewed": "true", "note": "numbers check out"])
             #expect(approval.status == 200, "\(approval.body)")
-            let again = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: ["as": "Ada"])
+            let again = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: ["reviewed": "true"])
             #expect(again.status == 409)
             #expect(again.body.contains("already reviewed"))
 
             let audit = try #require(try await http("GET", port, "/api/audit?loop=tiny", token: token).json as? [[String: Any]])
             let entry = try #require(audit.last { $0["kind"] as? String == "approval" })
-            #expect(entry["actor"] as? String == "Ada <ada@example.com>")
+            #expect(entry["actor"] as? String == "ada")
+            let fields = try #require(try JSONSerialization.jsonObject(with: Data((entry["payload"] as? String ?? "").utf8)) as? [String: String])
+            #expect(fields["auth"] == "token")
+            #expect(fields["actor_id"]?.hasPrefix("token ") == true)
+            #expect(fields["as_given"] == "Linus", "a name sent in `as` is kept as a claim, not as the actor")
+            #expect(fields["reviewed"] == "yes")
             let store = try #require(daemon.state.entry(named: "tiny")?.store)
             #expect(try store.approvals(candidate: id).first?.note == "numbers check out")
+            #expect(try store.approvals(candidate: id).first?.auth == "token")
 
             // Pause and resume, audited with who.
-            let paused = try await http("POST", port, "/api/loops/tiny/pause", token: token, json: ["as": "Grace", "note": "lunch"])
+            let paused = try await http("POST", port, "/api/loops/tiny/pause", token: grace, json: ["note": "lunch"])
             #expect(paused.status == 200, "\(paused.body)")
             let state = try #require(daemon.state.entry(named: "tiny")?.stateDirectory)
             #expect(FileManager.default.fileExists(atPath: state + "/tiny.pause"))
-            #expect(try await http("POST", port, "/api/loops/tiny/resume", token: token, json: ["as": "Grace"]).status == 200)
+            #expect(try await http("POST", port, "/api/loops/tiny/resume", token: grace).status == 200)
             #expect(!FileManager.default.fileExists(atPath: state + "/tiny.pause"))
             let auditLog = try #require(daemon.state.entry(named: "tiny")?.audit)
-            let kinds = try auditLog.recent(limit: 500, loop: "tiny").filter { $0.actor == "Grace" }.map(\.kind)
+            let kinds = try auditLog.recent(limit: 500, loop: "tiny").filter { $0.actor == "grace" }.map(\.kind)
             #expect(kinds == ["pause_requested", "resume_requested"])
 
-            // Promote needs ?to=; the approved change reaches the branch.
-            #expect(try await http("POST", port, "/api/loops/tiny/promote", token: token, json: ["as": "Ada"]).status == 400)
-            let promoted = try await http("POST", port, "/api/loops/tiny/promote?to=release", token: token, json: ["as": "Ada"])
+            // Promote needs ?to= and the admin role; the approved change reaches the branch.
+            #expect(try await http("POST", port, "/api/loops/tiny/promote", token: token).status == 400)
+            #expect(try await http("POST", port, "/api/loops/tiny/promote?to=release", token: grace).status == 403)
+            let promoted = try await http("POST", port, "/api/loops/tiny/promote?to=release", token: token)
             #expect(promoted.status == 200, "\(promoted.body)")
             #expect(try fixture.git("rev-parse", "release").count >= 40)
 
@@ -109,7 +119,7 @@ import Testing
             }
         }
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
-            let login = try await http("GET", port, "/login?token=\(daemon.token.value)")
+            let login = try await http("GET", port, "/login?token=\(try personalToken(daemon, "viewer", role: .viewer))")
             let cookie = String(try #require(login.header("Set-Cookie")).split(separator: ";")[0])
             let page = try await http("GET", port, "/candidates/\(id)?loop=tiny", cookie: cookie)
             #expect(page.status == 200)
@@ -123,13 +133,13 @@ import Testing
 
     /// Browser flow: login sets a strict HttpOnly cookie; a form POST without the session's
     /// CSRF token, or from another origin, is refused and changes nothing; with both it is
-    /// recorded under the name typed.
+    /// recorded under the token's name, whatever the form says.
     @Test func loginCookieAndCSRF() async throws {
         let (fixture, id) = try await Self.heldLoop()
         defer { fixture.remove() }
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
             #expect(try await http("GET", port, "/login?token=wrong").status == 401)
-            let login = try await http("GET", port, "/login?token=\(daemon.token.value)&next=//evil.example/")
+            let login = try await http("GET", port, "/login?token=\(try personalToken(daemon, "linus"))&next=//evil.example/")
             #expect(login.status == 303)
             #expect(login.header("Location") == "/")
             let setCookie = try #require(login.header("Set-Cookie"))
@@ -160,7 +170,8 @@ import Testing
                 form: formEncode([("csrf", String(csrf)), ("as", "Linus"), ("note", "fine & dandy"), ("action", "approve")]))
             #expect(ok.status == 303, "\(ok.body)")
             #expect(ok.header("Location")?.contains("done=approved") == true)
-            #expect(try store.approvals(candidate: id).first?.actor == "Linus")
+            #expect(try store.approvals(candidate: id).first?.actor == "linus")
+            #expect(try store.approvals(candidate: id).first?.auth == "session")
             #expect(try store.approvals(candidate: id).first?.note == "fine & dandy")
         }
     }
@@ -175,7 +186,7 @@ import Testing
         record.diff = (record.diff ?? "") + "+<img src=x onerror=alert(1)>\n"
         try workspace.store.update(record)
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
-            let token = daemon.token.value
+            let token = try personalToken(daemon, "viewer", role: .viewer)
             for path in ["/", "/candidates/\(id)", "/loops/tiny"] {
                 let page = try await http("GET", port, path, token: token)
                 #expect(page.status == 200)

@@ -3,7 +3,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Core
 import Server
+import Store
 import ServiceLifecycle
 import TestSupport
 import Testing
@@ -29,10 +31,13 @@ func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) async re
 /// Runs a daemon over `configs` on a free 127.0.0.1 port for the duration of `body`, then
 /// shuts it down gracefully and waits for it to finish.
 func withDaemon<T: Sendable>(
-    configs: [String], loops: String? = nil, pollInterval: TimeInterval = 1, _ body: @Sendable (Daemon, Int) async throws -> T
+    configs: [String], loops: String? = nil, pollInterval: TimeInterval = 1, tls: (certificate: String, key: String)? = nil,
+    _ body: @Sendable (Daemon, Int) async throws -> T
 ) async throws -> T {
     let (daemon, problems) = try Daemon.make(
-        Daemon.Options(sources: LoopSources(configPaths: configs, loopsDirectory: loops), port: 0, pollInterval: pollInterval), logger: testLogger(),
+        Daemon.Options(
+            sources: LoopSources(configPaths: configs, loopsDirectory: loops), port: 0, pollInterval: pollInterval, tlsCertificate: tls?.certificate,
+            tlsKey: tls?.key), logger: testLogger(),
         signals: false)
     #expect(problems.isEmpty, "\(problems)")
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -65,11 +70,25 @@ struct HTTPReply: Sendable {
 
 let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
 
+/// A personal token for `name` in the daemon's token store (as `ratchet token add` makes it).
+func personalToken(_ daemon: Daemon, _ name: String, role: Role = .reviewer) throws -> String {
+    try daemon.access.add(name: name, role: role, by: Actor.typed("test")).secret
+}
+
+/// A browser session of `token`: the cookie (`name=value`) and the CSRF token of `page`.
+func browserSession(_ port: Int, token: String, page: String = "/") async throws -> (cookie: String, csrf: String) {
+    let login = try await http("GET", port, "/login?token=\(token)")
+    let cookie = String(try #require(login.header("Set-Cookie")).split(separator: ";")[0])
+    let body = try await http("GET", port, page, cookie: cookie).body
+    let csrf = String(try #require(body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1))
+    return (cookie, csrf)
+}
+
 func http(
     _ method: String, _ port: Int, _ path: String, token: String? = nil, cookie: String? = nil, headers extra: [(String, String)] = [],
-    json: [String: String]? = nil, form: String? = nil
+    json: [String: String]? = nil, form: String? = nil, scheme: String = "http", client: HTTPClient = httpClient
 ) async throws -> HTTPReply {
-    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+    var request = HTTPClientRequest(url: "\(scheme)://127.0.0.1:\(port)\(path)")
     request.method = HTTPMethod(rawValue: method)
     if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
     if let cookie { request.headers.add(name: "Cookie", value: cookie) }
@@ -81,7 +100,7 @@ func http(
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: form))
     }
-    let response = try await httpClient.execute(request, timeout: .seconds(30))
+    let response = try await client.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 16 << 20)
     return HTTPReply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: String(buffer: body))
 }

@@ -60,6 +60,11 @@ public struct ApprovalRequirement: Sendable, Equatable {
     /// `src/crypto/keys.c matches src/crypto/**` when a rule raised the count; `nil` when
     /// the loop's `[checkpoint] approvals` applies.
     public var because: String?
+
+    public init(count: Int, because: String?) {
+        self.count = count
+        self.because = because
+    }
 }
 
 extension CheckpointSpec {

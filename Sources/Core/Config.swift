@@ -329,14 +329,34 @@ struct ConfigReader {
         var section = ""
         var candidates: [Int] = []
         let wanted = parts.map { $0.split(separator: "[").first.map(String.init) ?? $0 }.joined(separator: ".")
+        // `checkpoint.rule[1].approvals`: look inside the second `[[checkpoint.rule]]` only.
+        var table: (path: String, index: Int)?
+        let all = key.split(separator: ".").map(String.init)
+        for (position, part) in all.enumerated() {
+            guard let open = part.firstIndex(of: "["), let number = Int(part[part.index(after: open)...].dropLast()) else { continue }
+            let path = (all[..<position].map { $0.split(separator: "[").first.map(String.init) ?? $0 } + [String(part[..<open])]).joined(separator: ".")
+            if lines.contains(where: { $0.trimmingCharacters(in: " \t").hasPrefix("[[\(path)]]") }) { table = (path, number) }
+            break
+        }
+        var occurrence = -1
+        // The `[[table]]` line itself: the answer when no key line inside it matches.
+        var header: Int?
         for (index, raw) in lines.enumerated() {
             let line = raw.trimmingCharacters(in: " \t")
             if line.hasPrefix("[") {
                 section = line.trimmingCharacters(in: "[] \t")
                 if let comment = section.firstIndex(of: "#") { section = String(section[..<comment]).trimmingCharacters(in: "] \t") }
-                if section == key.split(separator: "[").first.map(String.init) { candidates.append(index + 1) }
+                if line.hasPrefix("[["), section == table?.path { occurrence += 1 }
+                if section == key.split(separator: "[").first.map(String.init) {
+                    if table == nil {
+                        candidates.append(index + 1)
+                    } else if occurrence == table?.index {
+                        header = header ?? index + 1
+                    }
+                }
                 continue
             }
+            if let table, occurrence != table.index { continue }
             let name = line.split(separator: "=", maxSplits: 1).first.map { String($0).trimmingCharacters(in: " \t\"") }
             if name == leaf && (section == wanted || (wanted.hasPrefix(section) && !section.isEmpty && wanted.count > section.count)) {
                 candidates.append(index + 1)
@@ -344,7 +364,7 @@ struct ConfigReader {
                 candidates.append(index + 1)
             }
         }
-        return candidates.first
+        return candidates.first ?? header
     }
 
     mutating func problem(_ key: String, _ message: String) {

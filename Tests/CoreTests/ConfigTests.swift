@@ -161,3 +161,97 @@ let validConfig = """
         #expect(Paths.relative("/elsewhere", to: "/w/a") == nil)
     }
 }
+
+/// `[checkpoint] approvals`, `[[checkpoint.rule]]` and `forbid_self_approval`, and how many
+/// approvals a change needs.
+@Suite struct ApprovalConfigTests {
+    static let rules = """
+
+        [checkpoint]
+        approvals = 1
+        forbid_self_approval = true
+
+        [[checkpoint.rule]]
+        paths = ["src/crypto/**"]
+        approvals = 2
+
+        [[checkpoint.rule]]
+        paths = ["src/keys/*.pem", "deploy/**"]
+        approvals = 3
+        """
+
+    @Test func parsesApprovalsRulesAndSelfApproval() throws {
+        let config = try LoopConfig.parse(validConfig + Self.rules, file: "r.toml", directory: "/w")
+        #expect(config.checkpoint.approvals == 1)
+        #expect(config.checkpoint.forbidSelfApproval)
+        #expect(config.checkpoint.rules == [ApprovalRule(paths: ["src/crypto/**"], approvals: 2), ApprovalRule(paths: ["src/keys/*.pem", "deploy/**"], approvals: 3)])
+        let plain = try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w")
+        #expect(plain.checkpoint.approvals == 1 && plain.checkpoint.rules.isEmpty && !plain.checkpoint.forbidSelfApproval)
+    }
+
+    @Test func theStrictestMatchingRuleDecides() throws {
+        let checkpoint = try LoopConfig.parse(validConfig + Self.rules, file: "r.toml", directory: "/w").checkpoint
+        #expect(checkpoint.requiredApprovals(paths: ["src/main.c"]) == ApprovalRequirement(count: 1, because: nil))
+        #expect(checkpoint.requiredApprovals(paths: ["src/main.c", "src/crypto/aes.c"]).count == 2)
+        let both = checkpoint.requiredApprovals(paths: ["src/crypto/aes.c", "src/keys/a.pem"])
+        #expect(both.count == 3)
+        #expect(both.because == "src/keys/a.pem matches src/keys/*.pem")
+    }
+
+    /// Every problem at once, each with its key and the line of that rule, not the first one's.
+    @Test func badRulesAreAllReportedWithKeyAndLine() throws {
+        let text = validConfig + """
+
+            [checkpoint]
+            approvals = 0
+            forbid_self_approval = "yes"
+
+            [[checkpoint.rule]]
+            paths = ["src/crypto/**"]
+            approvals = 2
+
+            [[checkpoint.rule]]
+            paths = ["/etc/**"]
+            approvals = 11
+            colour = "red"
+
+            [[checkpoint.rule]]
+            approvals = 2
+            """
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
+        let byKey = Dictionary(error.problems.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        func line(_ prefix: String, after: Int = 0) -> Int? {
+            lines.indices.first { $0 >= after && lines[$0].hasPrefix(prefix) }.map { $0 + 1 }
+        }
+        #expect(byKey["checkpoint.approvals"]?.message.contains("between 1 and 10") == true)
+        #expect(byKey["checkpoint.forbid_self_approval"]?.message.contains("true or false") == true)
+        let second = try #require(line("[[checkpoint.rule]]", after: (line("[[checkpoint.rule]]") ?? 0)))
+        #expect(byKey["checkpoint.rule[1].paths[0]"]?.message.contains("relative to the repository") == true)
+        #expect(byKey["checkpoint.rule[1].approvals"]?.line == line("approvals = 11"))
+        #expect(byKey["checkpoint.rule[1].colour"]?.line == line("colour"))
+        #expect((byKey["checkpoint.rule[1].approvals"]?.line ?? 0) > second)
+        #expect(byKey["checkpoint.rule[2].paths"]?.message.contains("missing") == true)
+        #expect(byKey["checkpoint.rule[0].approvals"] == nil)
+    }
+
+    /// Distinct people count once; the loop never counts; the run's starter does not count
+    /// when self-approval is forbidden.
+    @Test func tallyCountsDistinctPeopleOnly() {
+        let two = ApprovalRequirement(count: 2, because: "src/a.c matches src/**")
+        let tally = ApprovalTally(approvers: ["ada", "Ada ", "ratchet", "root"], required: two, starter: "root", forbidSelfApproval: true)
+        #expect(tally.counted == ["ada"])
+        #expect(tally.ignored.map { $0.name } == ["Ada ", "ratchet", "root"])
+        #expect(!tally.isMet && tally.missing == 1)
+        #expect(tally.summary == "1 of 2 approvals (by ada); needs 1 more from another reviewer (src/a.c matches src/** needs 2)")
+        let allowed = ApprovalTally(approvers: ["ada", "root"], required: two, starter: "root", forbidSelfApproval: false)
+        #expect(allowed.isMet && allowed.counted == ["ada", "root"])
+    }
+
+    @Test func rolesAllowWhatTheyName() {
+        #expect(Role.viewer.allows(.view) && !Role.viewer.allows(.review) && !Role.viewer.allows(.pause) && !Role.viewer.allows(.promote))
+        #expect(Role.reviewer.allows(.review) && Role.reviewer.allows(.pause) && !Role.reviewer.allows(.promote))
+        #expect(Role.admin.allows(.promote))
+        #expect(Permission.promote.leastRole == .admin && Permission.review.leastRole == .reviewer)
+    }
+}

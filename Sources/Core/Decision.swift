@@ -698,6 +698,24 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
         self.floor = floor
     }
 
+    /// The largest slot bias a measurement set-up may show on its own: max(3 × min_effect, 10%).
+    public static func setUpLimit(minEffect: Double) -> Double {
+        max(3 * minEffect, 0.10)
+    }
+
+    /// Whether the two slots disagree far beyond what a set-up explains, in either direction:
+    /// the bias's 99.9% confidence interval (Student t over the A/A pairs' degrees of freedom,
+    /// so three noisy pairs on a loaded machine cannot trip it) lies wholly beyond
+    /// `setUpLimit`. Slots that hold the same commit (checked file by file) and still do this
+    /// are not measuring the same code: the loop stops instead of raising the minimum.
+    public func isSetUpError(minEffect: Double) -> Bool {
+        let limit = log1p(Self.setUpLimit(minEffect: minEffect))
+        let g = abs(log1p(bias))
+        guard standardError > 0 else { return g > limit }
+        guard pairs >= 2 else { return false }
+        return g - Statistics.studentTQuantile(0.999, df: Double(pairs - 1)) * standardError > limit
+    }
+
     /// Whether the bias in the candidate slot's favour is beyond what A/A noise explains at
     /// 99%: log(1 + bias) above `significanceLimit` standard errors (any bias above 0 when
     /// there is no scatter, as with instruction counts).
@@ -749,7 +767,7 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
     /// `configured` on top of the bias plus one standard error,
     /// (1 + configured) exp(log(1 + bias) + se) - 1, so the change itself is still
     /// `configured` better. A bias far beyond noise stops the loop instead (the runner's
-    /// `slotBiasLimit`). `decision` pools the decision's own scatter in (see
+    /// `NoiseFloor.setUpLimit`). `decision` pools the decision's own scatter in (see
     /// `isBeyondNoise(pooledWith:)`); the minimum never falls below `configured`, so however
     /// it moves during a decision the false-accept bound at `configured` holds.
     public func minimumEffect(configured: Double, pooledWith decision: Statistics.Summary = Statistics.Summary()) -> Double {

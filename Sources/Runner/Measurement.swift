@@ -327,8 +327,8 @@ extension LoopRunner {
         // Both slots hold the same commit, checked file by file: a bias far beyond what a
         // measurement set-up can explain means they do not run the same code. That is an
         // error to fix, not a correction to absorb into the minimum effect.
-        let limit = Self.slotBiasLimit(minEffect: config.metric.decision.minEffect)
-        if abs(measured.bias) > limit && abs(measured.bias) > 3 * measured.standardError {
+        let limit = NoiseFloor.setUpLimit(minEffect: config.metric.decision.minEffect)
+        if measured.isSetUpError(minEffect: config.metric.decision.minEffect) {
             try audit.append(
                 loop: config.name, kind: "calibration_failed",
                 ["best": bestCommit.hex, "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError)])
@@ -353,12 +353,6 @@ extension LoopRunner {
             emit(.note("the minimum effect is \(Format.percent(minimum)) with this slot bias (min_effect \(Format.percent(config.metric.decision.minEffect)))"))
         }
         return true
-    }
-
-    /// The largest A/A slot bias taken as a measurement set-up's (absorbed into the minimum
-    /// effect): max(3 × min_effect, 10%). Beyond it, and beyond 3 standard errors, the loop stops.
-    static func slotBiasLimit(minEffect: Double) -> Double {
-        max(3 * minEffect, 0.10)
     }
 
     /// Every `drift_every` candidates, measures the original base against the best again

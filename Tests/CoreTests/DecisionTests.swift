@@ -259,6 +259,20 @@ import Testing
 
     // MARK: - Noise floor
 
+    /// Slots far apart on the same commit are a set-up error; a few noisy pairs are not.
+    @Test func aSlotBiasFarBeyondTheLimitIsASetUpError() {
+        #expect(NoiseFloor.setUpLimit(minEffect: 0.01) == 0.10)
+        #expect(NoiseFloor.setUpLimit(minEffect: 0.05) == 0.15000000000000002)
+        // Deterministic metrics (no scatter): the bias itself against the limit, either sign.
+        #expect(NoiseFloor(pairs: 3, trimmed: false, bias: 11.03, standardError: 0, floor: 11.03).isSetUpError(minEffect: 0.01))
+        #expect(NoiseFloor(pairs: 3, trimmed: false, bias: -0.3, standardError: 0, floor: 0).isSetUpError(minEffect: 0.01))
+        #expect(!NoiseFloor(pairs: 3, trimmed: false, bias: 0.05, standardError: 0, floor: 0.05).isSetUpError(minEffect: 0.01))
+        // +77.6% +/- 13.1% over 3 pairs (a loaded machine): t(99.9%, 2 df) = 22.3, far from sure.
+        #expect(!NoiseFloor(pairs: 3, trimmed: false, bias: 0.776, standardError: 0.131, floor: 0.9).isSetUpError(minEffect: 0.02))
+        // +40% +/- 2% over 9 pairs: t(99.9%, 8 df) = 4.5; 0.336 - 0.09 > log(1.1).
+        #expect(NoiseFloor(pairs: 9, trimmed: true, bias: 0.40, standardError: 0.02, floor: 0.43).isSetUpError(minEffect: 0.01))
+    }
+
     @Test func noiseFloorIsTheSlotBiasPlusOneStandardError() throws {
         let identical = [SamplePair](repeating: SamplePair(baseline: 3, candidate: 3), count: 5)
         let none = SequentialDecision.noiseFloor(aaPairs: identical, direction: .lower)

@@ -153,28 +153,11 @@ import Testing
     /// instead of raising the minimum effect and going on. (The bench depends on its folder's
     /// path, which differs between the slots without bubblewrap.)
     @Test func slotsThatDisagreeStopTheLoop() async throws {
-        let config = """
-            \(CheatTests.loopHeader)
-            [commands.build]
-            run = "cp src/work.sh built.sh"
-            [commands.bench]
-            run = "case $PWD in */1/work) echo cost: 70;; *) echo cost: 100;; esac"
-            [metric]
-            source = "regex"
-            pattern = 'cost: (\\d+)'
-            direction = "lower"
-            min_effect = 0.01
-            min_pairs = 2
-            max_pairs = 4
-            warmup = 0
-            aa_pairs = 3
-            [sandbox]
-            mode = "off"
-            \(CheatTests.patchesProposer)
-            """
-        let (path, text) = CheatTests.patch("01-comment.diff", "# does nothing faster\n" + CheatTests.work)
-        let fixture = try GitFixture(files: ["src/work.sh": CheatTests.work, "ratchet.toml": config, path: text], label: "slotsdiffer")
+        // The slot-bias workspace (sandbox off), with slot 1 reading 30% better.
+        let fixture = try SlotBiasTests().fixture(aaPairs: 3)
         defer { fixture.remove() }
+        let config = try fixture.folder.read("ratchet.toml").replacingOccurrences(of: "echo cost: 95", with: "echo cost: 70")
+        try fixture.commit(files: ["ratchet.toml": config], message: "a 30% slot bias")
         await #expect {
             _ = try await runLoop(fixture)
         } throws: { error in

@@ -2,6 +2,8 @@
 #define RATCHET_CGIT2_SHIM_H
 #include <git2.h>
 #include <git2/sys/repository.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/mempack.h>
 
 /// Option-struct initialisers are macros in libgit2; these make them callable from Swift.
 static inline git_apply_options ratchet_apply_options(void) {

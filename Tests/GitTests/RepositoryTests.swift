@@ -52,6 +52,76 @@ import Testing
         #expect(result.hex == expectedTree)
     }
 
+    /// Deep paths, a mode change, a folder emptied by a deletion, a rename into new folders,
+    /// a new symlink and a binary edit: the tree equals what `git apply --cached` makes, and
+    /// the only objects written are the result's own (no intermediate trees on disk).
+    @Test func applyMatchesGitApplyCachedForDeepPathsModesAndFolders() throws {
+        let fixture = try GitFixture(files: [
+            "src/deep/er/still/x.txt": (1...12).map { "line \($0)\n" }.joined(),
+            "src/deep/er/y.txt": "y\n",
+            "bin/run.sh": "#!/bin/sh\necho hi\n",
+            "k/only/f.txt": "alone\n",
+            "docs/old.md": "# Title\nline one\nline two\nline three\n",
+            "data/blob.bin": "a\u{0}b\u{1}c\n",
+            "keep.txt": "keep\n",
+        ])
+        defer { fixture.remove() }
+        // The change is made, and checked with the git CLI, in a clone, so none of its
+        // objects exist in the fixture before Ratchet applies the patch there.
+        let oracle = try TemporaryFolder("oracle")
+        defer { oracle.remove() }
+        try runProgram(["git", "clone", "-q", fixture.path, oracle.path + "/clone"], in: oracle.path)
+        let clone = oracle.path + "/clone"
+        func git(_ arguments: String..., environment: [String: String] = [:]) throws -> String {
+            try runProgram(["git"] + arguments, in: clone, environment: environment)
+        }
+        try oracle.write("clone/src/deep/er/still/x.txt", (1...12).map { $0 == 2 || $0 == 11 ? "LINE \($0)\n" : "line \($0)\n" }.joined())
+        try oracle.write("clone/bin/run.sh", "#!/bin/sh\necho hello\n", executable: true)
+        _ = try git("rm", "-q", "k/only/f.txt")
+        // Moved into new folders and edited: `-M` finds the rename.
+        _ = try git("rm", "-q", "docs/old.md")
+        try oracle.write("clone/docs/archive/2024/old.md", "# Title\nline one\nline 2\nline three\n")
+        try oracle.write("clone/new/a/b/c.txt", "c\n")
+        try FileManager.default.createSymbolicLink(atPath: clone + "/new/link", withDestinationPath: "../keep.txt")
+        try oracle.write("clone/data/blob.bin", "a\u{0}B\u{1}c\u{2}\n")
+        _ = try git("add", "-A")
+        let patch = try git("diff", "--cached", "-M", "--binary", "HEAD")
+        _ = try git("commit", "-q", "-m", "change")
+        let committed = try git("rev-parse", "HEAD^{tree}").trimmingCharacters(in: .whitespacesAndNewlines)
+        // `git apply --cached` of the patch onto the base, in a separate index, gives the same tree.
+        try patch.write(toFile: oracle.path + "/change.diff", atomically: true, encoding: .utf8)
+        let index = ["GIT_INDEX_FILE": oracle.path + "/oracle-index"]
+        _ = try git("read-tree", "HEAD~1", environment: index)
+        _ = try git("apply", "--cached", oracle.path + "/change.diff", environment: index)
+        #expect(try git("write-tree", environment: index).trimmingCharacters(in: .whitespacesAndNewlines) == committed)
+
+        func objects() throws -> Set<String> {
+            Set(try fixture.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split(separator: "\n").map(String.init))
+        }
+        let repo = try Repository(discovering: fixture.path)
+        let base = try repo.tree(ofCommit: try repo.resolveCommit("main"))
+        let summary = try repo.parsePatch(patch)
+        #expect(Set(summary.files.map(\.status)) == [.modified, .added, .deleted, .renamed])
+        #expect(summary.files.contains { $0.newPath == "bin/run.sh" && $0.oldMode == 0o100644 && $0.newMode == 0o100755 })
+        let before = try objects()
+        let result = try repo.apply(patch: patch, to: base)
+        #expect(result.hex == committed)
+        #expect(try repo.entry(at: "k/only", inTree: result) == nil)
+        let resultObjects = Set(try git("ls-tree", "-r", "-t", "--format=%(objectname)", committed).split(separator: "\n").map(String.init))
+        let written = try objects().subtracting(before)
+        #expect(!written.isEmpty)
+        #expect(written.isSubset(of: resultObjects.union([result.hex])))
+
+        // A patch that fails half-way (its second file does not match) writes nothing.
+        let failing = try repo.makePatch(path: "keep.txt", old: Array("keep\n".utf8), new: Array("kept\n".utf8))
+            + (try repo.makePatch(path: "src/deep/er/y.txt", old: Array("not y\n".utf8), new: Array("z\n".utf8)))
+        let settled = try objects()
+        let error = try #require(throws: GitError.self) { try repo.apply(patch: failing, to: base) }
+        #expect(error.code == .applyFailed)
+        #expect(error.message.contains("did not apply"))
+        #expect(try objects() == settled)
+    }
+
     @Test func emptyGarbageAndNonApplyingDiffsAreTypedErrors() throws {
         let fixture = try GitFixture(files: ["a.txt": "one\ntwo\n"])
         defer { fixture.remove() }

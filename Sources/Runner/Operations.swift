@@ -52,6 +52,11 @@ public final class LoopOperations {
             forbidSelfApproval: config.checkpoint.forbidSelfApproval)
     }
 
+    /// Approvals `actor` made in the last `seconds` (to notice a burst).
+    public func recentApprovals(by actor: String, within seconds: TimeInterval) throws -> Int {
+        try store.approvalCount(actor: actor, since: Date().addingTimeInterval(-seconds))
+    }
+
     /// Records a human approval of an accepted change (a name nobody checked).
     @discardableResult
     public func approve(_ id: Int64, actor: String, note: String?) throws -> ApprovalTally {
@@ -60,13 +65,18 @@ public final class LoopOperations {
 
     /// Records `actor`'s approval of an accepted change. The change counts as approved once
     /// it has the approvals `[checkpoint]` asks for, from distinct people.
-    /// - Parameter reviewed: the reviewer stated they reviewed the change (recorded).
+    /// - Parameters:
+    ///   - reviewed: the reviewer stated they reviewed the change (recorded).
+    ///   - reviewSeconds: seconds from opening the change's page to this approval (recorded).
+    ///   - burst: the approval was confirmed as part of a burst (recorded, flagged in the audit).
     /// - Returns: the approvals counted so far.
     /// - Throws: when the change is not waiting for review, or this approval would not count
     ///   (the loop's identity, a second approval by the same person, the run's starter under
     ///   `forbid_self_approval`).
     @discardableResult
-    public func approve(_ id: Int64, by actor: Actor, note: String?, reviewed: Bool? = nil) throws -> ApprovalTally {
+    public func approve(
+        _ id: Int64, by actor: Actor, note: String?, reviewed: Bool? = nil, reviewSeconds: Double? = nil, burst: Bool = false
+    ) throws -> ApprovalTally {
         var record = try candidate(id)
         guard record.outcome == Outcome.accepted.rawValue else {
             throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); only accepted changes are approved")
@@ -83,6 +93,8 @@ public final class LoopOperations {
         }
         var approval = ApprovalRecord(candidateId: id, loop: config.name, decision: "approved", by: actor, note: note)
         approval.reviewed = reviewed
+        approval.reviewSeconds = reviewSeconds
+        approval.burst = burst ? true : nil
         _ = try store.add(approval)
         let after = try tally(record)
         var fields = actor.auditFields
@@ -90,6 +102,8 @@ public final class LoopOperations {
             ["candidate": String(id), "decision": "approved", "note": note ?? "", "approvals": "\(after.counted.count)/\(after.required.count)"]
         ) { _, new in new }
         if let reviewed { fields["reviewed"] = reviewed ? "yes" : "no" }
+        if let reviewSeconds { fields["review_seconds"] = String(format: "%.0f", reviewSeconds) }
+        if burst { fields["burst"] = "yes" }
         try audit.append(loop: config.name, kind: "approval", actor: actor.name, fields)
         if after.isMet {
             record.review = "approved"

@@ -202,6 +202,10 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var actorId: String?
     /// The reviewer stated they reviewed the change (API `"reviewed": true`).
     public var reviewed: Bool?
+    /// Seconds from opening the change's page (with its diff) to this decision, in the UI.
+    public var reviewSeconds: Double?
+    /// Made in a burst of approvals (more than 5 in a minute), confirmed explicitly.
+    public var burst: Bool?
 
     public init(candidateId: Int64, loop: String, decision: String, actor: String, note: String?) {
         self.candidateId = candidateId
@@ -216,6 +220,27 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.init(candidateId: candidateId, loop: loop, decision: decision, actor: actor.name, note: note)
         auth = actor.auth.rawValue
         actorId = actor.id
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A reviewer opened a change's page, diff included (review depth).
+public struct ReviewViewRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "review_view"
+    public var id: Int64?
+    public var candidateId: Int64
+    public var loop: String
+    public var actor: String
+    public var actorId: String?
+    public var openedAt: Date
+
+    public init(candidateId: Int64, loop: String, actor: String, actorId: String?, openedAt: Date = Date()) {
+        self.candidateId = candidateId
+        self.loop = loop
+        self.actor = actor
+        self.actorId = actorId
+        self.openedAt = openedAt
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

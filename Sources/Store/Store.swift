@@ -189,6 +189,22 @@ public final class Store: Sendable {
             }
             try db.alter(table: "run") { t in t.add(column: "startedBy", .text) }
         }
+        migrator.registerMigration("v5-review-depth") { db in
+            // Who opened which change's page (with its diff), and how long each decision took.
+            try db.create(table: "review_view") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
+                t.column("loop", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("actorId", .text)
+                t.column("openedAt", .datetime).notNull()
+            }
+            try db.create(index: "review_view_candidate", on: "review_view", columns: ["candidateId", "actor"])
+            try db.alter(table: "approval") { t in
+                t.add(column: "reviewSeconds", .double)
+                t.add(column: "burst", .boolean)
+            }
+        }
         return migrator
     }
 

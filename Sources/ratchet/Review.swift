@@ -39,10 +39,17 @@ struct Approve: AsyncParsableCommand {
     @Argument(help: "Candidate id.") var id: Int64
     @Option(name: .customLong("as"), help: "Kept as a claim beside the OS user, who is recorded as the approver.") var actor: String?
     @Option(help: "A note kept with the approval.") var note: String?
+    @Flag(help: "Approve although you approved more than 5 changes in the last minute (flagged in the audit log).") var confirmBurst = false
 
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
-            let tally = try operations.approve(id, by: who, note: note)
+            let recent = try operations.recentApprovals(by: who.name, within: 60)
+            if recent >= 5 && !confirmBurst {
+                throw Failure(
+                    message: "\(who.name) approved \(recent) changes in the last minute; approving more in a burst needs --confirm-burst (and is flagged in the audit log)",
+                    code: 64)
+            }
+            let tally = try operations.approve(id, by: who, note: note, burst: recent >= 5)
             print("candidate \(id) \(tally.isMet ? "approved" : "approval recorded, not yet approved") by \(who.name): \(tally.summary)")
         }
     }

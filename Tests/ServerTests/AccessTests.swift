@@ -249,4 +249,76 @@ import Testing
         #expect(status == 64, "\(output)")
         #expect(output.contains("refusing plain HTTP on 0.0.0.0") && output.contains("--tls-cert"), "\(output)")
     }
+
+    /// The UI refuses an approval from a reviewer who never loaded the change's diff; once
+    /// they have, the time from opening the page to the decision is recorded and shows in the
+    /// review depth next to the queue.
+    @Test func approvingInTheUINeedsTheDiffLoadedAndRecordsTheTime() async throws {
+        let (fixture, id) = try await HTTPTests.heldLoop()
+        defer { fixture.remove() }
+        try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
+            let (cookie, csrf) = try await browserSession(port, token: try personalToken(daemon, "ada"))
+            let blind = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [Self.origin(port)],
+                form: formEncode([("csrf", csrf), ("action", "approve")]))
+            #expect(blind.status == 409)
+            #expect(blind.body.contains("has not loaded candidate \(id)&#39;s diff") || blind.body.contains("has not loaded candidate \(id)"), "\(blind.body)")
+            let store = try #require(daemon.state.entry(named: "tiny")?.store)
+            #expect(try store.approvals(candidate: id).isEmpty)
+
+            let page = try await http("GET", port, "/candidates/\(id)?loop=tiny", cookie: cookie)
+            let view = String(try #require(page.body.firstMatch(of: /name="view" value="([0-9]+)"/)?.1))
+            try await Task.sleep(for: .milliseconds(1100))
+            let approved = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [Self.origin(port)],
+                form: formEncode([("csrf", csrf), ("view", view), ("action", "approve")]))
+            #expect(approved.status == 303, "\(approved.body)")
+            let approval = try #require(try store.approvals(candidate: id).first)
+            #expect((approval.reviewSeconds ?? 0) >= 1)
+            let audited = try #require(try daemon.state.entry(named: "tiny")?.audit.entries(loop: "tiny").last { $0.kind == "approval" })
+            #expect(Int(audited.fields["review_seconds"] ?? "") ?? 0 >= 1)
+
+            let depth = try #require(try await http("GET", port, "/api/review-depth", token: try personalToken(daemon, "vera", role: .viewer)).json as? [[String: Any]])
+            let ada = try #require(depth.first { $0["reviewer"] as? String == "ada" })
+            #expect(ada["reviewed"] as? Int == 1 && ada["timed"] as? Int == 1)
+            #expect((ada["medianSecondsPerLine"] as? Double ?? 0) > 0)
+            let queue = try await http("GET", port, "/", cookie: cookie)
+            #expect(queue.body.contains("id=\"review-depth\""))
+        }
+    }
+
+    /// More than 5 approvals in a minute: the API refuses without `confirm_burst` (code
+    /// `burst`), the UI asks to confirm, and a confirmed burst approval is flagged in the audit.
+    @Test func aBurstOfApprovalsNeedsConfirmationAndIsFlagged() async throws {
+        let (fixture, id) = try await HTTPTests.heldLoop()
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let parent = try #require(try workspace.store.candidate(id: id)?.parentCommit)
+        let earlier = try workspace.store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "earlier", parentCommit: parent))
+        let other = try #require(earlier.id)
+        for _ in 0..<5 {
+            _ = try workspace.store.add(ApprovalRecord(candidateId: other, loop: "tiny", decision: "approved", actor: "ada", note: "earlier, in a hurry"))
+        }
+        try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
+            let token = try personalToken(daemon, "ada")
+            let refused = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, json: ["reviewed": "true"])
+            #expect(refused.status == 409)
+            #expect((refused.json as? [String: String])?["code"] == "burst", "\(refused.body)")
+
+            let (cookie, csrf) = try await browserSession(port, token: token, page: "/candidates/\(id)?loop=tiny")
+            let asked = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [Self.origin(port)],
+                form: formEncode([("csrf", csrf), ("action", "approve"), ("note", "sure")]))
+            #expect(asked.status == 409)
+            #expect(asked.body.contains("id=\"confirm-burst\"") && asked.body.contains("name=\"confirm_burst\" value=\"1\""), "\(asked.body)")
+            #expect(asked.body.contains("name=\"note\" value=\"sure\""))
+            let confirmed = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [Self.origin(port)],
+                form: formEncode([("csrf", csrf), ("action", "approve"), ("note", "sure"), ("confirm_burst", "1")]))
+            #expect(confirmed.status == 303, "\(confirmed.body)")
+            let audited = try #require(try daemon.state.entry(named: "tiny")?.audit.entries(loop: "tiny").last { $0.kind == "approval" })
+            #expect(audited.fields["burst"] == "yes")
+            #expect(try daemon.state.entry(named: "tiny")?.store.approvals(candidate: id).first?.burst == true)
+        }
+    }
 }

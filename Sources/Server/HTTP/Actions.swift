@@ -70,6 +70,11 @@ struct Actions: Sendable {
         }
     }
 
+    /// A store read in an action: a failure is a 500 naming the database.
+    static func reading<T>(_ body: () throws -> T) throws(RequestFailure) -> T {
+        do { return try body() } catch { throw failure(error) }
+    }
+
     static func failure(_ error: any Error) -> RequestFailure {
         switch error {
         case let error as RequestFailure: return error
@@ -85,11 +90,53 @@ struct Actions: Sendable {
         }
     }
 
+    /// More approvals than this by one person within `burstWindow` need an explicit confirmation.
+    static let burstLimit = 5
+    static let burstWindow: TimeInterval = 60
+
+    /// What a reviewer brings to an approval besides their name.
+    struct Evidence: Sendable {
+        /// The API's `"reviewed": true`.
+        var reviewed: Bool?
+        /// The UI: the page view the form came from; the reviewer must have loaded the diff.
+        var view: Int64?
+        var requireView = false
+        /// The reviewer confirmed an approval in a burst.
+        var confirmBurst = false
+    }
+
     /// Approves as `actor`; the message says whether the change now has all its approvals.
-    func approve(_ id: Int64, loop: String?, actor: Actor, note: String?, reviewed: Bool? = nil) throws(RequestFailure) -> (String, ApprovalTally) {
+    /// - Throws: 409 when `requireView` and the reviewer never loaded the change's diff, or
+    ///   when the approval comes in a burst (more than 5 in a minute) without `confirmBurst`
+    ///   (code `burst`).
+    func approve(_ id: Int64, loop: String?, actor: Actor, note: String?, evidence: Evidence = Evidence()) throws(RequestFailure) -> (
+        String, ApprovalTally
+    ) {
         let note = try Self.note(note)
         let (entry, _) = try locate(id, loop: loop)
-        let tally = try operate(entry) { try $0.approve(id, by: actor, note: note, reviewed: reviewed) }
+        var seconds: Double?
+        if evidence.requireView {
+            let view = try Self.reading {
+                try evidence.view.flatMap { try entry.store.view(id: $0, candidate: id, actor: actor.name) }
+                    ?? entry.store.latestView(candidate: id, actor: actor.name)
+            }
+            guard let view else {
+                throw RequestFailure(.conflict, "\(actor.name) has not loaded candidate \(id)'s diff: open the change's page and read it before approving")
+            }
+            seconds = max(0, Date().timeIntervalSince(view.openedAt))
+        }
+        let recent = try Self.reading { try entry.store.approvalCount(actor: actor.name, since: Date().addingTimeInterval(-Self.burstWindow)) }
+        let burst = recent >= Self.burstLimit
+        if burst && !evidence.confirmBurst {
+            throw RequestFailure(
+                .conflict,
+                "\(actor.name) approved \(recent) changes in the last minute; approving more in a burst needs an explicit confirmation "
+                    + "(the UI asks; the API takes \"confirm_burst\": true) and is flagged in the audit log",
+                code: "burst")
+        }
+        let tally = try operate(entry) {
+            try $0.approve(id, by: actor, note: note, reviewed: evidence.reviewed, reviewSeconds: seconds, burst: burst)
+        }
         let state = tally.isMet ? "approved" : "approval recorded, not yet approved"
         return ("candidate \(id): \(state) by \(actor.name): \(tally.summary)", tally)
     }

@@ -89,7 +89,7 @@ enum Pages {
         var candidates: [CandidateRecord]
     }
 
-    static func queue(rows: [LoopRow], problems: [String: String], viewer: Viewer?, done: String?) -> String {
+    static func queue(rows: [LoopRow], problems: [String: String], depth: [ReviewerDepth] = [], viewer: Viewer?, done: String?) -> String {
         var body = flash(done)
         let pending = rows.flatMap { row in row.candidates.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
             .sorted { ($0.checkpoint != nil ? 0 : 1, $0.finishedAt ?? $0.createdAt) < ($1.checkpoint != nil ? 0 : 1, $1.finishedAt ?? $1.createdAt) }
@@ -109,6 +109,7 @@ enum Pages {
             }
             body += "</table>"
         }
+        body += reviewDepth(depth)
         body += "<h2>Loops</h2><table id=\"loops\"><tr><th>loop</th><th>state</th><th>daemon</th><th>best</th><th>candidates</th><th class=\"num\">improvement</th><th>budgets</th><th></th></tr>"
         for row in rows {
             let status = row.status
@@ -144,6 +145,20 @@ enum Pages {
         return shell(title: "Ratchet review queue", viewer: viewer, body: body)
     }
 
+    /// Per reviewer over the last 24 hours: decisions, the median seconds on the page per
+    /// changed line (UI decisions), and approvals made in a burst.
+    static func reviewDepth(_ depth: [ReviewerDepth]) -> String {
+        guard !depth.isEmpty else { return "" }
+        var body = "<h2>Review depth <span class=\"muted\">(last 24 h)</span></h2><table id=\"review-depth\">"
+        body += "<tr><th>reviewer</th><th class=\"num\">changes reviewed</th><th class=\"num\">median s per changed line</th><th class=\"num\">burst approvals</th></tr>"
+        for row in depth {
+            let median = row.medianSecondsPerLine.map { String(format: "%.1f", $0) + (row.timed < row.reviewed ? " (of \(row.timed))" : "") } ?? "—"
+            body += "<tr><td>\(E.escape(row.reviewer))</td><td class=\"num\">\(row.reviewed)</td><td class=\"num\">\(E.escape(median))</td>"
+            body += "<td class=\"num\(row.burst > 0 ? " bad" : "")\">\(row.burst)</td></tr>"
+        }
+        return body + "</table>"
+    }
+
     static func candidateTable(_ candidates: [CandidateRecord]) -> String {
         guard !candidates.isEmpty else { return "<p class=\"muted\">No candidates yet.</p>" }
         var body = "<table><tr><th class=\"num\">id</th><th>loop</th><th>title</th><th>outcome</th><th class=\"num\">effect [interval]</th><th>reason</th></tr>"
@@ -172,7 +187,7 @@ enum Pages {
 
     // MARK: One candidate
 
-    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, viewer: Viewer?, done: String?) -> String {
+    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, viewer: Viewer?, done: String?, view: Int64? = nil) -> String {
         let id = c.id ?? 0
         var body = flash(done)
         body += "<h1>\(E.escape(c.title)) \(E.pill(c.outcome ?? c.state))" + (c.review.map { " " + E.pill($0) } ?? "") + "</h1>"
@@ -217,7 +232,9 @@ enum Pages {
                 body += "reviewing takes the reviewer role.</p>"
             } else if open {
                 body += "<form method=\"post\" action=\"/candidates/\(id)/act?loop=\(E.escape(entry.name))\" class=\"actions\">\(csrfField(viewer))"
-                body += "<p class=\"muted\">You act as <strong>\(E.escape(viewer?.name ?? ""))</strong>, the name of your token.</p>"
+                body += "<p class=\"muted\">You act as <strong>\(E.escape(viewer?.name ?? ""))</strong>, the name of your token. "
+                body += "The time from opening this page to your decision is recorded.</p>"
+                if let view { body += "<input type=\"hidden\" name=\"view\" value=\"\(view)\">" }
                 body += "<label>note (required to reject)<textarea id=\"note\" name=\"note\"></textarea></label>"
                 if c.review == "pending" || c.review == nil {
                     body += "<button class=\"approve\" name=\"action\" value=\"approve\">Approve</button>"
@@ -259,6 +276,19 @@ enum Pages {
             if let response = c.response { body += "<details><summary>response</summary><pre>\(E.escape(response))</pre></details>" }
         }
         return shell(title: "Ratchet: \(c.title)", viewer: viewer, body: body)
+    }
+
+    /// A burst of approvals: say so, and offer to approve anyway (flagged in the audit log).
+    static func confirmBurst(_ message: String, action: String, fields: [String: String], viewer: Viewer?) -> String {
+        var body = "<h1>Approve in a burst?</h1><div class=\"alert\" id=\"burst\">\(E.escape(message))</div>"
+        body += "<form method=\"post\" action=\"\(E.escape(action))\" class=\"actions\">"
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) where key != "confirm_burst" {
+            body += "<input type=\"hidden\" name=\"\(E.escape(key))\" value=\"\(E.escape(value))\">"
+        }
+        body += "<input type=\"hidden\" name=\"confirm_burst\" value=\"1\">"
+        body += "<button class=\"approve\" id=\"confirm-burst\">Approve anyway (flagged as a burst)</button></form>"
+        body += "<p><a href=\"/\">back to the queue</a></p>"
+        return shell(title: "Ratchet: approve in a burst?", viewer: viewer, body: body)
     }
 
     /// How an approval's author was established, in words.

@@ -7,10 +7,13 @@ import NIOCore
 struct RequestFailure: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
+    /// A machine-readable reason where a client can do something about it (`burst`).
+    var code: String?
 
-    init(_ status: HTTPResponse.Status, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ message: String, code: String? = nil) {
         self.status = status
         self.message = message
+        self.code = code
     }
 }
 
@@ -58,7 +61,9 @@ enum Responses {
     }
 
     static func failure(_ failure: RequestFailure) -> Response {
-        json(["error": failure.message], status: failure.status)
+        var body = ["error": failure.message]
+        if let code = failure.code { body["code"] = code }
+        return json(body, status: failure.status)
     }
 }
 

@@ -75,6 +75,7 @@ public struct ReviewServer: Sendable {
             }
         }
         router.get("/api/audit") { request, _ in server.auditJSON(server.query(request)) }
+        router.get("/api/review-depth") { _, _ in server.respond { Responses.json(try server.reviewDepth()) } }
         for verb in ["pause", "resume", "promote"] {
             router.post(RouterPath("/api/loops/:loop/\(verb)")) { request, context in
                 let body = await server.jsonBody(request)
@@ -111,7 +112,9 @@ public struct ReviewServer: Sendable {
                             throw RequestFailure(
                                 .badRequest, "say that you reviewed the change: send \"reviewed\": true (it is recorded with your approval)")
                         }
-                        let (message, tally) = try server.actions.approve(id, loop: loop, actor: actor, note: note, reviewed: true)
+                        let confirm = fields.text("confirm_burst") == "1" || fields.text("confirm_burst") == "true"
+                        let (message, tally) = try server.actions.approve(
+                            id, loop: loop, actor: actor, note: note, evidence: Actions.Evidence(reviewed: true, confirmBurst: confirm))
                         reply["message"] = message
                         reply["approved"] = tally.isMet ? "true" : "false"
                         reply["approvals"] = "\(tally.counted.count)/\(tally.required.count)"
@@ -158,7 +161,16 @@ public struct ReviewServer: Sendable {
                 let query = server.query(request)
                 let (entry, record) = try server.actions.locate(id, loop: query["loop"])
                 let detail = try server.read { try CandidateDetail.load(entry, record) }
-                return Responses.html(Pages.candidate(entry, detail, record: record, viewer: server.viewer(context), done: query["done"]))
+                // A reviewer who opens a change waiting for review has loaded its diff: recorded,
+                // and the form names this view so the decision knows how long it took.
+                var view: Int64?
+                if let principal = context.principal, context.session != nil, principal.role.allows(.review),
+                    record.outcome == Outcome.accepted.rawValue, record.review == "pending" || record.review == nil
+                {
+                    view = try server.read { try entry.store.recordView(candidate: id, loop: entry.name, actor: principal.actor).id }
+                }
+                return Responses.html(
+                    Pages.candidate(entry, detail, record: record, viewer: server.viewer(context), done: query["done"], view: view))
             }
         }
         router.get("/audit") { request, context in
@@ -169,7 +181,7 @@ public struct ReviewServer: Sendable {
         }
         router.post("/candidates/:id/act") { request, context in
             let form = await server.formBody(request)
-            return server.respondHTML(request, context) {
+            return server.respondHTML(request, context, form: form) {
                 let (_, fields) = try server.checkForm(request, context, form)
                 let principal = try context.require(.review)
                 let actor = principal.actor
@@ -179,7 +191,8 @@ public struct ReviewServer: Sendable {
                 let done: String
                 switch fields["action"] ?? "" {
                 case "approve":
-                    let (_, tally) = try server.actions.approve(id, loop: loop, actor: actor, note: note)
+                    let evidence = Actions.Evidence(view: fields["view"].flatMap { Int64($0) }, requireView: true, confirmBurst: fields["confirm_burst"] == "1")
+                    let (_, tally) = try server.actions.approve(id, loop: loop, actor: actor, note: note, evidence: evidence)
                     done = tally.isMet ? "approved" : "approval_recorded"
                 case "reject":
                     _ = try server.actions.reject(id, loop: loop, actor: actor, reason: note)
@@ -245,12 +258,20 @@ public struct ReviewServer: Sendable {
         do { return try await body() } catch { return Responses.failure(Actions.failure(error)) }
     }
 
-    /// Runs `body`, turning its error into an HTML error page with the right status.
-    func respondHTML(_ request: Request, _ context: ReviewContext, _ body: () throws -> Response) -> Response {
+    /// Runs `body`, turning its error into an HTML error page with the right status; a burst
+    /// of approvals gets a page that asks to confirm (re-posting `form` with `confirm_burst`).
+    func respondHTML(
+        _ request: Request, _ context: ReviewContext, form: Result<[String: String], RequestFailure>? = nil, _ body: () throws -> Response
+    ) -> Response {
         do {
             return try body()
         } catch {
             let error = Actions.failure(error)
+            if error.code == "burst", let fields = try? form?.get() {
+                return Responses.html(
+                    Pages.confirmBurst(error.message, action: request.uri.path + "?" + (request.uri.query ?? ""), fields: fields, viewer: viewer(context)),
+                    status: error.status)
+            }
             let title = error.status == .forbidden ? "Refused" : error.status == .notFound ? "Not found" : "Could not do that"
             return Responses.html(Pages.message(title, error.message, back: "/", viewer: viewer(context)), status: error.status)
         }
@@ -387,6 +408,30 @@ public struct ReviewServer: Sendable {
         return Array(entries.sorted { $0.time != $1.time ? $0.time < $1.time : $0.seq < $1.seq }.suffix(limit))
     }
 
+    /// Review depth per reviewer over the last 24 hours, over every store of the daemon.
+    func reviewDepth(hours: Double = 24) throws(RequestFailure) -> [ReviewerDepth] {
+        var seen = Set<String>()
+        var rows: [ReviewerDepth] = []
+        let since = Date().addingTimeInterval(-hours * 3600)
+        for entry in state.catalog.loops where seen.insert(entry.store.path).inserted {
+            rows += try read { try entry.store.reviewDepth(since: since) }
+        }
+        // The same reviewer in several stores: added up (the median is the larger one's).
+        var merged: [String: ReviewerDepth] = [:]
+        for row in rows {
+            if var known = merged[row.reviewer] {
+                if row.timed > known.timed { known.medianSecondsPerLine = row.medianSecondsPerLine }
+                known.reviewed += row.reviewed
+                known.timed += row.timed
+                known.burst += row.burst
+                merged[row.reviewer] = known
+            } else {
+                merged[row.reviewer] = row
+            }
+        }
+        return merged.values.sorted { ($0.reviewed, $1.reviewer) > ($1.reviewed, $0.reviewer) }
+    }
+
     func auditJSON(_ query: [String: String]) -> Response {
         respond {
             let limit = min(max(Int(query["limit"] ?? "") ?? 200, 1), 10_000)
@@ -401,7 +446,8 @@ public struct ReviewServer: Sendable {
                 let status = try read { try LoopStatus.load(entry, phase: state.control(entry.name).phase) }
                 rows.append(Pages.LoopRow(entry: entry, status: status, candidates: try read { try entry.store.candidates(loop: entry.name) }))
             }
-            return Responses.html(Pages.queue(rows: rows, problems: state.catalog.problems, viewer: viewer(context), done: query(request)["done"]))
+            return Responses.html(
+                Pages.queue(rows: rows, problems: state.catalog.problems, depth: try reviewDepth(), viewer: viewer(context), done: query(request)["done"]))
         }
     }
 }

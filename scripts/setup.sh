@@ -15,13 +15,15 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 [ -x /usr/bin/time ] || need+=(time)          # peak_memory metrics under bubblewrap
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)   # callgrind metrics
-# `--test`: the review UI's browser test needs headless Chromium driven by selenium.
+# `--test`: the review UI's browser test needs headless Chromium driven by selenium, the
+# HTTPS test openssl.
 tests=false
 [ "${1:-}" = "--test" ] && tests=true
 if $tests; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the HTTPS test makes its certificate
     python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi
 

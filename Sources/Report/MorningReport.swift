@@ -92,6 +92,8 @@ public struct MorningReport: Sendable, Codable, Equatable {
     public var loops: [LoopSummary]
     /// Accepted changes of the window, the largest effect first.
     public var changes: [Change]
+    /// Per reviewer, the decisions of the window: how many, and how long per changed line.
+    public var reviewDepth: [ReviewerDepth] = []
 
     public var tried: Int { loops.reduce(0) { $0 + $1.tried } }
     public var accepted: Int { loops.reduce(0) { $0 + $1.accepted } }
@@ -116,8 +118,10 @@ public struct MorningReport: Sendable, Codable, Equatable {
         var alerts: [Alert] = []
         var loops: [LoopSummary] = []
         var changes: [Change] = []
+        var decisions: [ReviewDecision] = []
         for source in sources {
             let name = source.loop
+            decisions += try source.store.reviewDecisions(since: since, until: until, loop: name)
             guard let record = try source.store.loop(named: name) else { continue }
             let all = try source.store.candidates(loop: name)
             let runs = try source.store.runs(loop: name)
@@ -188,7 +192,9 @@ public struct MorningReport: Sendable, Codable, Equatable {
             if let paused = overview.paused { alerts.append(Alert(loop: name, kind: "paused", message: paused, candidate: nil, url: nil)) }
         }
         changes.sort { $0.estimate != $1.estimate ? $0.estimate > $1.estimate : $0.id < $1.id }
-        return MorningReport(generatedAt: now, since: since, until: until, baseURL: baseURL, alerts: alerts, loops: loops, changes: changes)
+        return MorningReport(
+            generatedAt: now, since: since, until: until, baseURL: baseURL, alerts: alerts, loops: loops, changes: changes,
+            reviewDepth: ReviewerDepth.summarize(decisions))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 extension MorningReport {
     static func stamp(_ date: Date, timeZone: TimeZone) -> String {
@@ -26,6 +27,13 @@ extension MorningReport {
             }
             out += "\n"
         }
+        if !reviewDepth.isEmpty {
+            out += "## Review depth\n\n| reviewer | changes reviewed | median s per changed line | burst approvals |\n|---|--:|--:|--:|\n"
+            for row in reviewDepth {
+                out += "| \(Self.markdownEscape(row.reviewer)) | \(row.reviewed) | \(Self.median(row)) | \(row.burst) |\n"
+            }
+            out += "\n"
+        }
         out += "## Summary\n\n"
         out += "\(tried) candidate(s) tried, **\(accepted) accepted**; rejected by reason: \(Self.reasons(rejectedBy)); tokens \(tokens), cost \(Self.money(cost)).\n\n"
         out += "| loop | state | tried | accepted | rejected | inconclusive | improvement (window) | since base | trend | tokens | cost |\n"
@@ -49,6 +57,12 @@ extension MorningReport {
         return out
     }
 
+    /// `4.2`, `4.2 (of 3)` when some decisions were not timed (API, CLI), `–` when none were.
+    static func median(_ row: ReviewerDepth) -> String {
+        guard let median = row.medianSecondsPerLine else { return "–" }
+        return String(format: "%.1f", median) + (row.timed < row.reviewed ? " (of \(row.timed))" : "")
+    }
+
     static func markdownEscape(_ text: String) -> String {
         var out = ""
         for character in text.replacingOccurrences(of: "\n", with: " ") {
@@ -70,6 +84,15 @@ extension MorningReport {
                 if let url = alert.url { body += " — <a href=\"\(HTML.escape(url))\">review</a>" }
                 body += "</div>"
             }
+        }
+        if !reviewDepth.isEmpty {
+            body += "<h2>Review depth</h2><table id=\"review-depth\"><tr><th>reviewer</th><th class=\"num\">changes reviewed</th>"
+            body += "<th class=\"num\">median s per changed line</th><th class=\"num\">burst approvals</th></tr>"
+            for row in reviewDepth {
+                body += "<tr><td>\(HTML.escape(row.reviewer))</td><td class=\"num\">\(row.reviewed)</td><td class=\"num\">\(HTML.escape(Self.median(row)))</td>"
+                body += "<td class=\"num\(row.burst > 0 ? " bad" : "")\">\(row.burst)</td></tr>"
+            }
+            body += "</table>"
         }
         body += "<h2>Summary</h2><div class=\"kpis\">"
         body += "<div class=\"kpi\"><div class=\"label\">candidates tried</div><div class=\"big\">\(tried)</div></div>"

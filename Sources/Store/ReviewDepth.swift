@@ -15,6 +15,39 @@ public struct ReviewerDepth: Sendable, Equatable, Codable {
     public var burst: Int
 }
 
+/// One human decision, as review depth counts it.
+public struct ReviewDecision: Sendable, Equatable {
+    public var reviewer: String
+    /// Seconds from opening the change's page to the decision (UI decisions only).
+    public var seconds: Double?
+    /// The change's added plus deleted lines.
+    public var lines: Int?
+    public var burst: Bool
+
+    public init(reviewer: String, seconds: Double?, lines: Int?, burst: Bool) {
+        self.reviewer = reviewer
+        self.seconds = seconds
+        self.lines = lines
+        self.burst = burst
+    }
+}
+
+extension ReviewerDepth {
+    /// Per reviewer, busiest first: decisions, the median seconds per changed line over the
+    /// timed ones (a change of 0 lines counts as 1), and bursts.
+    public static func summarize(_ decisions: [ReviewDecision]) -> [ReviewerDepth] {
+        var result: [ReviewerDepth] = []
+        for (reviewer, mine) in Dictionary(grouping: decisions, by: \.reviewer) {
+            let perLine = mine.compactMap { row in row.seconds.map { $0 / Double(max(1, row.lines ?? 1)) } }.sorted()
+            let middle = perLine.count / 2
+            let median: Double? = perLine.isEmpty ? nil : perLine.count % 2 == 1 ? perLine[middle] : (perLine[middle - 1] + perLine[middle]) / 2
+            result.append(
+                ReviewerDepth(reviewer: reviewer, reviewed: mine.count, timed: perLine.count, medianSecondsPerLine: median, burst: mine.filter(\.burst).count))
+        }
+        return result.sorted { ($0.reviewed, $1.reviewer) > ($1.reviewed, $0.reviewer) }
+    }
+}
+
 extension Store {
     /// Records that `actor` opened candidate `candidate`'s page, diff included.
     public func recordView(candidate: Int64, loop: String, actor: Actor) throws(StoreError) -> ReviewViewRecord {
@@ -46,35 +79,28 @@ extension Store {
         }
     }
 
-    /// Review depth per reviewer over the decisions made at or after `since` (of `loop`, when
-    /// given), busiest reviewer first.
-    public func reviewDepth(since: Date, loop: String? = nil) throws(StoreError) -> [ReviewerDepth] {
-        let rows: [(actor: String, seconds: Double?, lines: Int?, burst: Bool)] = try read("compute review depth") { db in
+    /// Human decisions made in `since..<until` (of `loop`, when given), for review depth.
+    public func reviewDecisions(since: Date, until: Date = .distantFuture, loop: String? = nil) throws(StoreError) -> [ReviewDecision] {
+        try read("read review decisions") { db in
             var sql = """
                 SELECT approval.actor AS actor, approval.reviewSeconds AS seconds, candidate.linesChanged AS lines, approval.burst AS burst
                 FROM approval JOIN candidate ON candidate.id = approval.candidateId
-                WHERE approval.createdAt >= ?
+                WHERE approval.createdAt >= ? AND approval.createdAt < ?
                 """
-            var arguments: StatementArguments = [since]
+            var arguments: StatementArguments = [since, until]
             if let loop {
                 sql += " AND approval.loop = ?"
                 arguments += [loop]
             }
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                (row["actor"], row["seconds"], row["lines"], (row["burst"] as Bool?) ?? false)
+                ReviewDecision(reviewer: row["actor"], seconds: row["seconds"], lines: row["lines"], burst: (row["burst"] as Bool?) ?? false)
             }
         }
-        var result: [ReviewerDepth] = []
-        for (reviewer, decisions) in Dictionary(grouping: rows, by: \.actor) {
-            let perLine = decisions.compactMap { row in row.seconds.map { $0 / Double(max(1, row.lines ?? 1)) } }.sorted()
-            let median: Double? =
-                perLine.isEmpty
-                ? nil : perLine.count % 2 == 1 ? perLine[perLine.count / 2] : (perLine[perLine.count / 2 - 1] + perLine[perLine.count / 2]) / 2
-            result.append(
-                ReviewerDepth(
-                    reviewer: reviewer, reviewed: decisions.count, timed: perLine.count, medianSecondsPerLine: median,
-                    burst: decisions.filter(\.burst).count))
-        }
-        return result.sorted { ($0.reviewed, $1.reviewer) > ($1.reviewed, $0.reviewer) }
+    }
+
+    /// Review depth per reviewer over the decisions made at or after `since` (of `loop`, when
+    /// given), busiest reviewer first.
+    public func reviewDepth(since: Date, loop: String? = nil) throws(StoreError) -> [ReviewerDepth] {
+        ReviewerDepth.summarize(try reviewDecisions(since: since, loop: loop))
     }
 }

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import HummingbirdTLS
 import Logging
+import Report
 import Runner
 import Server
 import Store
@@ -284,6 +285,16 @@ import Testing
             #expect((ada["medianSecondsPerLine"] as? Double ?? 0) > 0)
             let queue = try await http("GET", port, "/", cookie: cookie)
             #expect(queue.body.contains("id=\"review-depth\""))
+            // The morning report shows the same, next to what needs attention.
+            let entry = try #require(daemon.state.entry(named: "tiny"))
+            let report = try MorningReport.build(
+                sources: [ReportSource(loop: "tiny", store: entry.store, audit: entry.audit, stateDirectory: entry.stateDirectory, config: entry.config)],
+                since: Date().addingTimeInterval(-3600), until: Date().addingTimeInterval(60), baseURL: nil)
+            #expect(report.reviewDepth.map(\.reviewer) == ["ada"])
+            #expect(report.reviewDepth.first?.reviewed == 1 && report.reviewDepth.first?.medianSecondsPerLine != nil)
+            #expect(report.markdown().contains("## Review depth"))
+            #expect(report.markdown().contains("| ada | 1 | "))
+            #expect(report.html().contains("id=\"review-depth\""))
         }
     }
 

@@ -411,25 +411,12 @@ public struct ReviewServer: Sendable {
     /// Review depth per reviewer over the last 24 hours, over every store of the daemon.
     func reviewDepth(hours: Double = 24) throws(RequestFailure) -> [ReviewerDepth] {
         var seen = Set<String>()
-        var rows: [ReviewerDepth] = []
+        var decisions: [ReviewDecision] = []
         let since = Date().addingTimeInterval(-hours * 3600)
         for entry in state.catalog.loops where seen.insert(entry.store.path).inserted {
-            rows += try read { try entry.store.reviewDepth(since: since) }
+            decisions += try read { try entry.store.reviewDecisions(since: since) }
         }
-        // The same reviewer in several stores: added up (the median is the larger one's).
-        var merged: [String: ReviewerDepth] = [:]
-        for row in rows {
-            if var known = merged[row.reviewer] {
-                if row.timed > known.timed { known.medianSecondsPerLine = row.medianSecondsPerLine }
-                known.reviewed += row.reviewed
-                known.timed += row.timed
-                known.burst += row.burst
-                merged[row.reviewer] = known
-            } else {
-                merged[row.reviewer] = row
-            }
-        }
-        return merged.values.sorted { ($0.reviewed, $1.reviewer) > ($1.reviewed, $0.reviewer) }
+        return ReviewerDepth.summarize(decisions)
     }
 
     func auditJSON(_ query: [String: String]) -> Response {

@@ -52,13 +52,18 @@ extension Repository {
         return result.reversed()
     }
 
-    /// A value from the repository's git configuration (e.g. `user.name`), or `nil`.
-    public func configValue(_ name: String) -> String? {
+    /// A value from the repository's git configuration (e.g. `user.name`), or `nil` when unset.
+    /// - Throws: `GitError` when the configuration cannot be read, or `name` is not a valid key.
+    public func configValue(_ name: String) throws(GitError) -> String? {
         var config: OpaquePointer?
-        guard git_repository_config_snapshot(&config, pointer) == 0, let config else { return nil }
+        try check(git_repository_config_snapshot(&config, pointer), "read the git configuration", default: .io)
+        guard let config else { return nil }
         defer { git_config_free(config) }
         var value: UnsafePointer<CChar>?
-        guard git_config_get_string(&value, config, name) == 0, let value else { return nil }
+        let rc = git_config_get_string(&value, config, name)
+        if rc == GIT_ENOTFOUND.rawValue { return nil }
+        try check(rc, "read '\(name)' from the git configuration", default: .invalidArgument)
+        guard let value else { return nil }
         return String(cString: value)
     }
 }

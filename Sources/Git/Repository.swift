@@ -62,7 +62,7 @@ public final class Repository {
     /// Opens the repository containing `path` (searching parent folders).
     /// - Throws: `GitError` `.notARepository` when no repository contains `path`.
     public init(discovering path: String) throws(GitError) {
-        GitLibrary.ensureInitialized()
+        try GitLibrary.ensureInitialized()
         var repo: OpaquePointer?
         try check(
             git_repository_open_ext(&repo, path, 0, nil),
@@ -192,13 +192,20 @@ public final class Repository {
     }
 
     /// Every file (blob or symlink) in `tree`, recursively, with its size in bytes, in path order.
+    /// - Throws: `.notFound` naming the file when the tree lists a blob the repository lacks.
     public func files(inTree tree: ObjectID) throws(GitError) -> [(path: String, size: Int)] {
         var result: [(path: String, size: Int)] = []
-        try collectFiles(try lookupTree(tree), prefix: "", into: &result)
+        let objects = try ObjectDatabaseHandle(of: pointer)
+        try collectFiles(try lookupTree(tree), prefix: "", objects: objects, into: &result)
         return result
     }
 
-    private func collectFiles(_ tree: TreeHandle, prefix: String, into result: inout [(path: String, size: Int)]) throws(GitError) {
+    private func collectFiles(
+        _ tree: TreeHandle,
+        prefix: String,
+        objects: ObjectDatabaseHandle,
+        into result: inout [(path: String, size: Int)]
+    ) throws(GitError) {
         for index in 0..<git_tree_entrycount(tree.pointer) {
             guard let entry = git_tree_entry_byindex(tree.pointer, index), let rawName = git_tree_entry_name(entry),
                 let rawID = git_tree_entry_id(entry)
@@ -207,27 +214,17 @@ public final class Repository {
             let id = ObjectID(rawID.pointee)
             switch git_tree_entry_type(entry) {
             case GIT_OBJECT_TREE:
-                try collectFiles(try lookupTree(id), prefix: path + "/", into: &result)
+                try collectFiles(try lookupTree(id), prefix: path + "/", objects: objects, into: &result)
             case GIT_OBJECT_BLOB:
                 var size: Int = 0
                 var type = GIT_OBJECT_BLOB
-                if let odb = try? objectDatabase() {
-                    var raw = id.raw
-                    git_odb_read_header(&size, &type, odb, &raw)
-                    git_odb_free(odb)
-                }
+                var raw = id.raw
+                try check(git_odb_read_header(&size, &type, objects.pointer, &raw), "read the size of '\(path)' (\(id.short))")
                 result.append((path, size))
             default:
                 continue
             }
         }
-    }
-
-    private func objectDatabase() throws(GitError) -> OpaquePointer {
-        var odb: OpaquePointer?
-        try check(git_repository_odb(&odb, pointer), "open object database")
-        guard let odb else { throw GitError(.other, operation: "open object database", message: "none") }
-        return odb
     }
 
     /// Stores `bytes` as a blob and returns its id.
@@ -260,10 +257,14 @@ public final class Repository {
         return ObjectID(oid)
     }
 
-    /// The reference HEAD points to (e.g. `refs/heads/main`), or `nil` when detached.
-    public func headReferenceName() -> String? {
+    /// The reference HEAD points to (e.g. `refs/heads/main`), or `nil` when detached or absent.
+    /// - Throws: `GitError` when HEAD exists but cannot be read.
+    public func headReferenceName() throws(GitError) -> String? {
         var ref: OpaquePointer?
-        guard git_reference_lookup(&ref, pointer, "HEAD") == 0, let ref else { return nil }
+        let rc = git_reference_lookup(&ref, pointer, "HEAD")
+        if rc == GIT_ENOTFOUND.rawValue { return nil }
+        try check(rc, "read HEAD")
+        guard let ref else { return nil }
         let owned = ReferenceHandle(ref)
         guard git_reference_type(owned.pointer) == GIT_REFERENCE_SYMBOLIC,
             let target = git_reference_symbolic_target(owned.pointer)
@@ -281,11 +282,11 @@ public final class Repository {
         message: String
     ) throws(GitError) {
         var valid: Int32 = 0
-        git_reference_name_is_valid(&valid, name)
+        try check(git_reference_name_is_valid(&valid, name), "check reference name '\(name)'", default: .invalidArgument)
         guard valid != 0 else {
             throw GitError(.invalidArgument, operation: "update reference", message: "'\(name)' is not a valid reference name")
         }
-        if headReferenceName() == name {
+        if try headReferenceName() == name {
             throw GitError(
                 .invalidArgument,
                 operation: "update reference '\(name)'",
@@ -335,7 +336,9 @@ public final class Repository {
     // MARK: Diffs and patches
 
     /// Parses a unified diff without applying it.
-    /// - Throws: `.emptyDiff` for a diff with no file changes, `.invalidDiff` for text that is not a diff.
+    /// - Throws: `.emptyDiff` for a diff with no file changes, `.invalidDiff` for text that is
+    ///   not a diff, or for a file whose patch or lines libgit2 cannot read back (the gate's
+    ///   added-line checks must see every line, so none is skipped).
     public func parsePatch(_ text: String) throws(GitError) -> PatchSummary {
         let diff = try parseDiff(text)
         var files: [FileChange] = []
@@ -346,25 +349,28 @@ public final class Repository {
             guard let delta = diff.delta(index) else { continue }
             let change = Self.fileChange(delta)
             files.append(change)
+            let operation = "read the patch of '\(change.path)'"
             var patch: OpaquePointer?
-            guard git_patch_from_diff(&patch, diff.pointer, index) == 0, let patch else { continue }
+            try check(git_patch_from_diff(&patch, diff.pointer, index), operation, default: .invalidDiff)
+            // A file with no text patch (a binary or mode-only change) has no lines to check.
+            guard let patch else { continue }
             let owned = PatchHandle(patch)
             var context = 0
             var adds = 0
             var dels = 0
-            git_patch_line_stats(&context, &adds, &dels, owned.pointer)
+            try check(git_patch_line_stats(&context, &adds, &dels, owned.pointer), operation, default: .invalidDiff)
             added += adds
             deleted += dels
             let hunks = git_patch_num_hunks(owned.pointer)
             for hunk in 0..<hunks {
-                let lines = git_patch_num_lines_in_hunk(owned.pointer, hunk)
-                guard lines > 0 else { continue }
+                let lines = try check(git_patch_num_lines_in_hunk(owned.pointer, hunk), operation, default: .invalidDiff)
                 for lineIndex in 0..<Int(lines) {
                     var line: UnsafePointer<git_diff_line>?
-                    guard git_patch_get_line_in_hunk(&line, owned.pointer, hunk, lineIndex) == 0,
-                        let line, line.pointee.origin == CChar(UInt8(ascii: "+")),
-                        let content = line.pointee.content
-                    else { continue }
+                    try check(git_patch_get_line_in_hunk(&line, owned.pointer, hunk, lineIndex), operation, default: .invalidDiff)
+                    guard let line else {
+                        throw GitError(.invalidDiff, operation: operation, message: "libgit2 returned no line \(lineIndex) in hunk \(hunk)")
+                    }
+                    guard line.pointee.origin == CChar(UInt8(ascii: "+")), let content = line.pointee.content else { continue }
                     let bytes = UnsafeRawBufferPointer(start: content, count: line.pointee.content_len)
                     addedContent.append((change.path, String(decoding: bytes, as: UTF8.self).trimmingTrailingNewlines()))
                 }

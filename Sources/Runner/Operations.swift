@@ -21,8 +21,10 @@ public final class LoopOperations {
 
     /// The person at this terminal: the OS user, with git's `user.name <user.email>` kept
     /// beside it when set.
-    public func localActor() -> Actor {
-        let git = repository.configValue("user.name").map { name in repository.configValue("user.email").map { "\(name) <\($0)>" } ?? name }
+    /// - Throws: `GitError` when the repository's git configuration cannot be read.
+    public func localActor() throws -> Actor {
+        var git = try repository.configValue("user.name")
+        if let name = git, let email = try repository.configValue("user.email") { git = "\(name) <\(email)>" }
         return Actor.local(gitIdentity: git)
     }
 

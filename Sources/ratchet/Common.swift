@@ -62,13 +62,13 @@ func reporting(_ body: () async throws -> Void) async throws {
 func acting(_ options: ConfigOption, as claimed: String?, _ body: (LoopOperations, Actor) async throws -> Void) async throws {
     try await reporting {
         let operations = LoopOperations(workspace: try options.open())
-        try await body(operations, cliActor(operations, claimed: claimed))
+        try await body(operations, try cliActor(operations, claimed: claimed))
     }
 }
 
 /// The OS user at this terminal; `--as NAME` is kept as `as_given` when it differs.
-func cliActor(_ operations: LoopOperations, claimed: String?) -> Actor {
-    var actor = operations.localActor()
+func cliActor(_ operations: LoopOperations, claimed: String?) throws -> Actor {
+    var actor = try operations.localActor()
     if let claimed = claimed?.trimmingCharacters(in: .whitespacesAndNewlines), !claimed.isEmpty, claimed != actor.name {
         actor.details["as_given"] = claimed
         FileHandle.standardError.write(

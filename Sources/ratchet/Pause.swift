@@ -21,7 +21,7 @@ struct Pause: AsyncParsableCommand {
         try await reporting {
             let workspace = try options.open()
             let operations = LoopOperations(workspace: workspace)
-            let who = cliActor(operations, claimed: actor)
+            let who = try cliActor(operations, claimed: actor)
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
             try pause.pause(global: all, note: "by \(who.name) at \(Date().formatted(.iso8601))")
             try workspace.audit.append(
@@ -41,7 +41,7 @@ struct Resume: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let workspace = try options.open()
-            let who = cliActor(LoopOperations(workspace: workspace), claimed: actor)
+            let who = try cliActor(LoopOperations(workspace: workspace), claimed: actor)
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
             let cleared = pause.resume(global: all)
             try workspace.audit.append(

@@ -208,6 +208,65 @@ import Testing
             try repo.updateReference("refs/heads/main", to: id, expecting: id, message: "x")
         }
         #expect(error.message.contains("checked out"))
+        #expect(try repo.headReferenceName() == "refs/heads/main")
+    }
+
+    /// A tree that names a blob the repository lacks is an error naming the file, not a
+    /// file of size 0 (libgit2's answer used to be ignored).
+    @Test func fileSizesOfATreeWithAMissingBlobFailNamingTheFile() throws {
+        let fixture = try GitFixture(files: ["a.txt": "four\n", "d/b.txt": "seven\n"])
+        defer { fixture.remove() }
+        let repo = try Repository(discovering: fixture.path)
+        let base = try repo.tree(ofCommit: try repo.resolveCommit("main"))
+        #expect(try repo.files(inTree: base).map { "\($0.path) \($0.size)" } == ["a.txt 5", "d/b.txt 6"])
+        let ghost = try ObjectID(hex: String(repeating: "ab", count: 20))
+        let broken = try repo.updatedTree(base, upserts: [("d/ghost.txt", ghost, 0o100644)], removals: [])
+        let error = try #require(throws: GitError.self) { try repo.files(inTree: broken) }
+        #expect(error.code == .notFound)
+        #expect(error.operation.contains("d/ghost.txt"))
+    }
+
+    /// Every added line of every text file reaches the gate; a binary file has none and is
+    /// not an error.
+    @Test func parsePatchReadsEveryAddedLineAndSkipsOnlyBinaryFiles() throws {
+        let fixture = try GitFixture(files: ["a.txt": "one\n"])
+        defer { fixture.remove() }
+        let repo = try Repository(discovering: fixture.path)
+        let patch = """
+            diff --git a/a.txt b/a.txt
+            --- a/a.txt
+            +++ b/a.txt
+            @@ -1 +1,2 @@
+            -one
+            +uno
+            +TOKEN=secret
+            diff --git a/logo.png b/logo.png
+            new file mode 100644
+            index 0000000..d00491f
+            Binary files /dev/null and b/logo.png differ
+            diff --git a/b.txt b/b.txt
+            new file mode 100644
+            --- /dev/null
+            +++ b/b.txt
+            @@ -0,0 +1 @@
+            +two
+
+            """
+        let summary = try repo.parsePatch(patch)
+        #expect(summary.files.map(\.path) == ["a.txt", "logo.png", "b.txt"])
+        #expect(summary.addedLines == 3)
+        #expect(summary.deletedLines == 1)
+        #expect(summary.addedContent.map { "\($0.path): \($0.line)" } == ["a.txt: uno", "a.txt: TOKEN=secret", "b.txt: two"])
+    }
+
+    @Test func configValueIsNilWhenUnsetAndAnErrorForAMalformedKey() throws {
+        let fixture = try GitFixture(files: ["a.txt": "a\n"])
+        defer { fixture.remove() }
+        let repo = try Repository(discovering: fixture.path)
+        #expect(try repo.configValue("user.name") == "Fixture")
+        #expect(try repo.configValue("ratchet.unset") == nil)
+        let error = try #require(throws: GitError.self) { try repo.configValue("no-section") }
+        #expect(error.operation.contains("no-section"))
     }
 }
 

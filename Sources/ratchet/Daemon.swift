@@ -15,11 +15,21 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Run every configured loop inside its schedule, with the HTTP API and the review web UI.",
         discussion: """
-            Each loop runs when its [schedule] window is open (windows = ["22:00-06:00"], days = [...], or always = true, the default) and is stopped at the next safe point when the window ends; a morning report is then written into <state>/reports/. A loop waiting at a checkpoint is started again once the change is reviewed (in the UI, the API or with `ratchet approve`); one stopped by a budget once the budget no longer trips.
+            Each loop runs when its [schedule] window is open (windows = ["22:00-06:00"], days = \
+            [...], or always = true, the default) and is stopped at the next safe point when the \
+            window ends; a morning report is then written into <state>/reports/. A loop waiting at a \
+            checkpoint is started again once the change is reviewed (in the UI, the API or with \
+            `ratchet approve`); one stopped by a budget once the budget no longer trips.
 
-            The review UI and the JSON API listen on http://HOST:PORT (https with --tls-cert and --tls-key). Each person logs in with a personal token (`ratchet token add NAME --role reviewer`); what they do is recorded under that name. A daemon on an address other than loopback refuses plain HTTP unless --insecure-http is given. /metrics is in Prometheus text format.
+            The review UI and the JSON API listen on http://HOST:PORT (https with --tls-cert and \
+            --tls-key). Each person logs in with a personal token (`ratchet token add NAME --role \
+            reviewer`); what they do is recorded under that name. A daemon on an address other than \
+            loopback refuses plain HTTP unless --insecure-http is given. /metrics is in Prometheus \
+            text format.
 
-            SIGHUP reloads the configuration (a file that fails validation keeps its previous config, and the log says why). SIGTERM or SIGINT stop every loop at its next safe point and exit 0. See docs/daemon.md for systemd units.
+            SIGHUP reloads the configuration (a file that fails validation keeps its previous \
+            config, and the log says why). SIGTERM or SIGINT stop every loop at its next safe point \
+            and exit 0. See docs/daemon.md for systemd units.
             """)
 
     @Option(name: .customLong("config"), help: "A loop's config file (repeatable).")

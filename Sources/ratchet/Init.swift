@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Git
 
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a commented starter ratchet.toml.")
@@ -18,8 +19,41 @@ struct Init: AsyncParsableCommand {
             guard FileManager.default.createFile(atPath: config, contents: Data(Self.starter.utf8)) else {
                 throw Failure(message: "cannot write \(config)", code: 70)
             }
-            print("wrote \(config): edit the commands and scope, then run `ratchet run`")
+            print("wrote \(config)\n\nNext:")
+            for (number, step) in Self.nextSteps(config: config).enumerated() {
+                print("  \(number + 1). " + step.replacingOccurrences(of: "\n", with: "\n     "))
+            }
         }
+    }
+
+    /// What is left before `ratchet run` works, for the folder the config was written in: a
+    /// repository with a commit, a base branch that exists, the commands filled in. Each step
+    /// is a few lines of at most 75 columns.
+    static func nextSteps(config: String) -> [String] {
+        let folder = URL(fileURLWithPath: config).deletingLastPathComponent().path
+        var steps: [String] = []
+        do throws(GitError) {
+            let repository = try Repository(discovering: folder)
+            var branch: String?
+            if let head = try? repository.headReferenceName(), head.hasPrefix("refs/heads/") {
+                branch = String(head.dropFirst("refs/heads/".count))
+            }
+            if (try? repository.resolveCommit("HEAD")) == nil {
+                steps.append("Commit your code: a loop starts from a commit.\n`git add -A && git commit -m initial`")
+            }
+            if (try? repository.resolveCommit("main")) == nil, let branch, branch != "main" {
+                steps.append("Set base = \"\(branch)\" in [loop]: there is no branch main here.")
+            }
+        } catch where error.code == .notARepository {
+            steps.append(
+                "Make this folder a git repository with your code committed: a loop\nstarts from a commit.\n"
+                    + "`git init -b main && git add -A && git commit -m initial`")
+        } catch {
+            steps.append("Fix the repository: \(error)")
+        }
+        steps.append("Edit \(config): the loop's name and scope, and the build, test and\nbench commands (bench is required).")
+        steps.append("Check it with `ratchet status`, then start the loop with `ratchet run`.")
+        return steps
     }
 
     static let starter = """

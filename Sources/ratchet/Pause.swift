@@ -8,8 +8,8 @@ struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pause a loop (or all loops): no new step starts and running commands are stopped within a second.",
         discussion: """
-            Creates the flag file <state>/<loop>.pause (or <state>/pause with --all); a person or a
-            script may create or remove these files directly too. A running `ratchet run` also
+            Creates the flag file <state>/<loop>.pause (or <state>/pause with --all); a person or a \
+            script may create or remove these files directly too. A running `ratchet run` also \
             pauses on SIGUSR1 and resumes on SIGUSR2.
             """)
 

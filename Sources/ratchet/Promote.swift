@@ -8,9 +8,9 @@ struct Promote: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Move the approved changes of the loop onto a branch.",
         discussion: """
-            Only the approved prefix of ratchet/<loop> is promoted: a fast-forward when the target
-            has not moved since, otherwise the approved commits are replayed onto it and the build
-            and tests run again on the result. The target is never overwritten, and a branch checked
+            Only the approved prefix of ratchet/<loop> is promoted: a fast-forward when the target \
+            has not moved since, otherwise the approved commits are replayed onto it and the build \
+            and tests run again on the result. The target is never overwritten, and a branch checked \
             out in your working tree is refused (merge it yourself with `git merge --ff-only`).
             """)
 

@@ -6,14 +6,16 @@ struct Ratchet: AsyncParsableCommand {
         commandName: "ratchet",
         abstract: "Autonomous improvement loops over a git repository: only correct, measurably better changes are kept.",
         discussion: """
-            A loop proposes a change, applies it in a worktree slot, gates, builds, tests and
-            benchmarks it against the current best (interleaved runs), and commits it on the
-            branch ratchet/<loop> only when the improvement is statistically clear. The user's
-            checkout, HEAD and index are never touched.
+            A loop proposes a change, applies it in a worktree slot, gates, builds, tests and \
+            benchmarks it against the current best (interleaved runs), and commits it on the branch \
+            ratchet/<loop> only when the improvement is statistically clear. The user's checkout, \
+            HEAD and index are never touched.
+
+            Start with `ratchet init`, which writes a commented ratchet.toml and says what to do \
+            next.
 
             EXIT CODES
-              0   success (for `run`: the loop stopped normally: exhausted, a budget tripped,
-                  a checkpoint waits for review, paused-then-stopped, SIGINT/SIGTERM)
+              0   success; for `run`, any normal stop (see `ratchet help run`)
               1   `audit verify` found tampering
               64  bad command-line usage
               65  invalid config file (every problem is listed, with its key and line)
@@ -22,9 +24,16 @@ struct Ratchet: AsyncParsableCommand {
               70  internal, storage or file-system error
               75  the best code itself no longer builds or benchmarks
             """,
+        version: Ratchet.version,
         subcommands: [
             Init.self, Run.self, Status.self, Log.self, Show.self, Pause.self, Resume.self, Review.self, Approve.self,
             Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self, DaemonCommand.self, TokenCommand.self, ReportCommand.self,
         ]
     )
+
+    /// What `ratchet --version` prints: the release number, kept by hand and raised when a
+    /// release is tagged. It names no commit: SwiftPM has no build-time step that could
+    /// record `git describe` without a plugin, and asking git at run time would describe
+    /// whatever the checkout holds now, not the code this binary was built from.
+    static let version = "0.1.0"
 }

@@ -14,7 +14,9 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "The morning report: what the loops tried and kept, what needs a human, ranked accepted changes.",
         discussion: """
-            Covers every loop in the config's state folder (or --loop). Markdown suits a terminal or a pull request; --format html writes one self-contained page (inline CSS and SVG). The daemon writes both into <state>/reports/ at the end of each schedule window.
+            Covers every loop in the config's state folder (or --loop). Markdown suits a terminal or \
+            a pull request; --format html writes one self-contained page (inline CSS and SVG). The \
+            daemon writes both into <state>/reports/ at the end of each schedule window.
             """)
 
     @OptionGroup var options: ConfigOption

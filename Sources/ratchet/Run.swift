@@ -8,10 +8,14 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a loop until its proposers are exhausted, --max-iterations is reached, or it is interrupted.",
         discussion: """
-            SIGINT or SIGTERM stop the loop at the next safe point: running commands are killed, the
-            candidate in flight is recorded as interrupted (and proposed again on the next run), and
-            the process exits 0. A second SIGINT exits at once. SIGUSR1 pauses (as `ratchet pause`),
+            SIGINT or SIGTERM stop the loop at the next safe point: running commands are killed, the \
+            candidate in flight is recorded as interrupted (and proposed again on the next run), and \
+            the process exits 0. A second SIGINT exits at once. SIGUSR1 pauses (as `ratchet pause`), \
             SIGUSR2 resumes.
+
+            Every normal stop exits 0: the proposers are exhausted, --max-iterations is reached, a \
+            budget trips, a checkpoint waits for review, the loop is paused and stopped, or a signal \
+            stops it.
             """
     )
 

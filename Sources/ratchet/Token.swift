@@ -26,9 +26,14 @@ struct TokenCommand: AsyncParsableCommand {
         commandName: "token",
         abstract: "Personal access tokens of the review UI and the HTTP API: add, list, revoke.",
         discussion: """
-            Each person gets a token of their own, with a role: viewer (reads), reviewer (also approves, rejects, rolls back, pauses and resumes) or admin (also promotes). What they do in the UI or the API is recorded under the token's name and id. A token is printed once; only its SHA-256 is kept, in <state>/ratchet.sqlite. Revoking a token refuses it at once, and ends the browser sessions opened with it.
+            Each person gets a token of their own, with a role: viewer (reads), reviewer (also \
+            approves, rejects, rolls back, pauses and resumes) or admin (also promotes). What they \
+            do in the UI or the API is recorded under the token's name and id. A token is printed \
+            once; only its SHA-256 is kept, in <state>/ratchet.sqlite. Revoking a token refuses it \
+            at once, and ends the browser sessions opened with it.
 
-            The shared token of older set-ups (<state>/token) keeps working as the admin named `owner` until `ratchet token revoke owner`.
+            The shared token of older set-ups (<state>/token) keeps working as the admin named \
+            `owner` until `ratchet token revoke owner`.
             """,
         subcommands: [Add.self, List.self, Revoke.self, Show.self],
         defaultSubcommand: Show.self)

@@ -12,6 +12,76 @@ import Testing
         }
     }
 
+    /// Every help screen, at 80 columns: no line is wider (argument-parser's one-line USAGE
+    /// aside, which it never wraps), and no paragraph is broken early by a line break in the
+    /// source text. argument-parser wraps greedily and keeps a line under the width (at most
+    /// 79 columns), so inside a paragraph a line ends only when the next word would take it to
+    /// 80; a line that ends sooner was broken by the text itself.
+    @Test func helpScreensFit80ColumnsWithoutBrokenParagraphs() throws {
+        var pending: [[String]] = [[]]
+        var seen: Set<[String]> = []
+        while let path = pending.popLast() {
+            guard seen.insert(path).inserted else { continue }
+            let (status, text) = try runProgramStatus(
+                [try ratchetBinary()] + (path.isEmpty ? ["--help"] : ["help"] + path), environment: ["COLUMNS": "80"])
+            let screen = "ratchet help \(path.joined(separator: " "))"
+            #expect(status == 0, "\(screen): \(text)")
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (index, line) in lines.enumerated() {
+                if !line.hasPrefix("USAGE: ") {
+                    #expect(line.count <= 80, "\(screen): wider than 80 columns: \(line)")
+                }
+                guard index > 0, let first = line.first, first != " " else { continue }
+                let previous = lines[index - 1]
+                guard !previous.isEmpty else { continue }
+                #expect(previous.first != " ", "\(screen): an indented line was wrapped onto column 0: \(previous) / \(line)")
+                let nextWord = line.prefix { $0 != " " }
+                #expect(previous.count + 1 + nextWord.count >= 80, "\(screen): paragraph broken early: \(previous) / \(line)")
+            }
+            // The verbs listed under SUBCOMMANDS: each gets its own screen.
+            if let start = lines.firstIndex(of: "SUBCOMMANDS:") {
+                for line in lines[(start + 1)...] {
+                    guard line.hasPrefix("  "), let name = line.dropFirst(2).split(separator: " ").first,
+                        name.first?.isLetter == true, !line.dropFirst(2).hasPrefix(" "), name != "See"
+                    else { continue }
+                    pending.append(path + [String(name)])
+                }
+            }
+        }
+        #expect(seen.count > 20, "only \(seen.count) help screens were found")
+    }
+
+    @Test func versionPrintsTheReleaseNumber() async throws {
+        let result = try await runRatchet(["--version"], in: "/tmp")
+        #expect(result.status == 0)
+        let version = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.split(separator: ".").count == 3 && version.split(separator: ".").allSatisfy { Int($0) != nil }, "\(version)")
+    }
+
+    /// In an empty folder `init` says what is still missing: a repository with a commit, the
+    /// commands filled in, and which verbs come next.
+    @Test func initInAnEmptyFolderSaysWhatToDoNext() async throws {
+        let folder = try TemporaryFolder("empty")
+        defer { folder.remove() }
+        let result = try await runRatchet(["init"], in: folder.path)
+        #expect(result.status == 0, "\(result.errorOutput)")
+        #expect(folder.exists("ratchet.toml"))
+        #expect(result.output.contains("git init"))
+        #expect(result.output.contains("bench"))
+        #expect(result.output.contains("`ratchet status`"))
+        #expect(result.output.contains("`ratchet run`"))
+        #expect(result.output.split(separator: "\n").allSatisfy { $0.count <= 80 })
+
+        // A repository whose branch is not main: the base to set is named.
+        let fixture = try GitFixture(files: ["README": "x\n"])
+        defer { fixture.remove() }
+        try fixture.git("branch", "-m", "main", "trunk")
+        let other = try await runRatchet(["init"], in: fixture.path)
+        #expect(other.status == 0)
+        #expect(!other.output.contains("git init"))
+        #expect(other.output.contains("base = \"trunk\""))
+    }
+
     @Test func initWritesAStarterThatParsesAndRefusesToOverwrite() async throws {
         let fixture = try GitFixture(files: ["README": "x\n"])
         defer { fixture.remove() }

@@ -35,7 +35,7 @@ struct Audit: AsyncParsableCommand {
                 } else {
                     print("audit log TAMPERED: first bad entry \(result.firstBad ?? 0): \(result.problem ?? "")")
                 }
-                if !result.ok { throw ExitCode(1) }
+                if !result.ok { throw ExitStatus.tampered.exitCode }
             }
         }
     }

@@ -20,23 +20,24 @@ struct ConfigOption: ParsableArguments {
 /// An error printed once, plainly, with the documented exit code.
 struct Failure: Error, CustomStringConvertible {
     let message: String
-    let code: Int32
+    let status: ExitStatus
 
     init(_ error: RunnerError) {
         message = error.message
-        switch error.kind {
-        case .config: code = 65
-        case .invalidRequest: code = 64
-        case .repository: code = 66
-        case .locked: code = 69
-        case .baselineFailed: code = 75
-        case .store, .io, .internalError: code = 70
-        }
+        status =
+            switch error.kind {
+            case .config: .invalidConfig
+            case .invalidRequest: .usage
+            case .repository: .repository
+            case .locked: .alreadyRunning
+            case .baselineFailed: .baselineFailed
+            case .store, .io, .internalError: .internalError
+            }
     }
 
-    init(message: String, code: Int32) {
+    init(message: String, status: ExitStatus) {
         self.message = message
-        self.code = code
+        self.status = status
     }
 
     var description: String { message }
@@ -49,10 +50,10 @@ func reporting(_ body: () async throws -> Void) async throws {
         try await body()
     } catch let error as RunnerError {
         FileHandle.standardError.write(Data(("ratchet: error: " + error.message + "\n").utf8))
-        throw ExitCode(Failure(error).code)
+        throw Failure(error).status.exitCode
     } catch let failure as Failure {
         FileHandle.standardError.write(Data(("ratchet: error: " + failure.message + "\n").utf8))
-        throw ExitCode(failure.code)
+        throw failure.status.exitCode
     }
 }
 

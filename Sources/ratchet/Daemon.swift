@@ -83,7 +83,7 @@ struct DaemonCommand: AsyncParsableCommand {
             var configs = self.configs
             if configs.isEmpty && loops == nil {
                 guard FileManager.default.fileExists(atPath: "ratchet.toml") else {
-                    throw Failure(message: "no loop to run: pass --config FILE (repeatable) or --loops DIR", code: 64)
+                    throw Failure(message: "no loop to run: pass --config FILE (repeatable) or --loops DIR", status: .usage)
                 }
                 configs = ["ratchet.toml"]
             }
@@ -115,7 +115,7 @@ struct DaemonCommand: AsyncParsableCommand {
             } catch {
                 let text = "\(error)"
                 let hint = text.contains("Address already in use") ? " (is another daemon running? pick another --port)" : ""
-                throw Failure(message: "the daemon stopped on an error: \(text)\(hint)", code: 70)
+                throw Failure(message: "the daemon stopped on an error: \(text)\(hint)", status: .internalError)
             }
             logger.info("daemon stopped")
         }
@@ -124,12 +124,12 @@ struct DaemonCommand: AsyncParsableCommand {
 
 extension Failure {
     init(daemon error: DaemonError) {
-        let code: Int32
-        switch error.kind {
-        case .usage: code = 64
-        case .config: code = 65
-        case .io, .store: code = 70
-        }
-        self.init(message: error.message, code: code)
+        let status: ExitStatus =
+            switch error.kind {
+            case .usage: .usage
+            case .config: .invalidConfig
+            case .io, .store: .internalError
+            }
+        self.init(message: error.message, status: status)
     }
 }

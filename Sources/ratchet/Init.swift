@@ -14,10 +14,10 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             if FileManager.default.fileExists(atPath: config) && !force {
-                throw Failure(message: "\(config) already exists; pass --force to overwrite it", code: 64)
+                throw Failure(message: "\(config) already exists; pass --force to overwrite it", status: .usage)
             }
             guard FileManager.default.createFile(atPath: config, contents: Data(Self.starter.utf8)) else {
-                throw Failure(message: "cannot write \(config)", code: 70)
+                throw Failure(message: "cannot write \(config)", status: .internalError)
             }
             print("wrote \(config)\n\nNext:")
             for (number, step) in Self.nextSteps(config: config).enumerated() {

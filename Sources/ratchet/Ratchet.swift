@@ -14,16 +14,8 @@ struct Ratchet: AsyncParsableCommand {
             Start with `ratchet init`, which writes a commented ratchet.toml and says what to do \
             next.
 
-            EXIT CODES
-              0   success; for `run`, any normal stop (see `ratchet help run`)
-              1   `audit verify` found tampering
-              64  bad command-line usage
-              65  invalid config file (every problem is listed, with its key and line)
-              66  repository problem: not a git repository, base ref missing
-              69  the loop is already running in another process
-              70  internal, storage or file-system error
-              75  the best code itself no longer builds or benchmarks
-            """,
+
+            """ + ExitStatus.helpSection,
         version: Ratchet.version,
         subcommands: [
             Init.self, Run.self, Status.self, Log.self, Show.self, Pause.self, Resume.self, Review.self, Approve.self,

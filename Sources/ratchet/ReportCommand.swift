@@ -30,13 +30,13 @@ struct ReportCommand: AsyncParsableCommand {
         try await reporting {
             let now = Date()
             guard let start = ReportWindow.since(since, now: now) else {
-                throw Failure(message: "--since \(since): use a duration (24h, 90m, 7d) or a date (2025-03-04, 2025-03-04T22:00:00)", code: 64)
+                throw Failure(message: "--since \(since): use a duration (24h, 90m, 7d) or a date (2025-03-04, 2025-03-04T22:00:00)", status: .usage)
             }
             let workspace = try options.open()
             var names = try workspace.store.loops().map(\.name)
             if let loop {
                 guard names.contains(loop) || loop == workspace.config.name else {
-                    throw Failure(message: "--loop \(loop): no such loop in \(workspace.stateDirectory) (loops: \(names.joined(separator: ", ")))", code: 64)
+                    throw Failure(message: "--loop \(loop): no such loop in \(workspace.stateDirectory) (loops: \(names.joined(separator: ", ")))", status: .usage)
                 }
                 names = [loop]
             }
@@ -58,7 +58,7 @@ struct ReportCommand: AsyncParsableCommand {
             }
             if let output {
                 guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-                    throw Failure(message: "cannot write \(output)", code: 70)
+                    throw Failure(message: "cannot write \(output)", status: .internalError)
                 }
                 FileHandle.standardError.write(Data("report written to \(output)\n".utf8))
             } else {

@@ -47,7 +47,7 @@ struct Approve: AsyncParsableCommand {
             if recent >= 5 && !confirmBurst {
                 throw Failure(
                     message: "\(who.name) approved \(recent) changes in the last minute; approving more in a burst needs --confirm-burst (and is flagged in the audit log)",
-                    code: 64)
+                    status: .usage)
             }
             let tally = try operations.approve(id, by: who, note: note, burst: recent >= 5)
             print("candidate \(id) \(tally.isMet ? "approved" : "approval recorded, not yet approved") by \(who.name): \(tally.summary)")

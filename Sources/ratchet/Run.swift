@@ -43,7 +43,7 @@ struct Run: AsyncParsableCommand {
                     if let spec = workspace.config.proposers.first(where: { $0.kind == kind }) { return spec }
                     throw Failure(
                         message: "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
-                        code: 64)
+                        status: .usage)
                 }
             }
             let quiet = json
@@ -88,7 +88,7 @@ func handleSignals(_ stop: StopSwitch, pause: PauseSwitch) -> [any DispatchSourc
             if stop.isSet {
                 FileHandle.standardError.write(Data("ratchet: second SIGINT: killing running commands and exiting now\n".utf8))
                 CommandRunner.killAllRunning()
-                exit(130)
+                exit(ExitStatus.interrupted.rawValue)
             }
             FileHandle.standardError.write(Data("ratchet: SIGINT: stopping at the next safe point (again to force)…\n".utf8))
             stop.stop("stopped by SIGINT")

@@ -32,7 +32,7 @@ struct Show: AsyncParsableCommand {
         try await reporting {
             let workspace = try options.open()
             guard let candidate = try workspace.store.candidate(id: id), candidate.loop == workspace.config.name else {
-                throw Failure(message: "no candidate \(id) in loop '\(workspace.config.name)'; `ratchet log` lists them", code: 64)
+                throw Failure(message: "no candidate \(id) in loop '\(workspace.config.name)'; `ratchet log` lists them", status: .usage)
             }
             let samples = try workspace.store.samples(candidate: id)
             let steps = try workspace.store.steps(candidate: id)

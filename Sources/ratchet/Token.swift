@@ -141,7 +141,7 @@ struct TokenCommand: AsyncParsableCommand {
                 guard let shared, try access.store.liveToken(secret: shared.value) != nil else {
                     throw Failure(
                         message: "there is no shared token in \(access.directory) (personal tokens replace it): make your own with `ratchet token add NAME --role admin`",
-                        code: 64)
+                        status: .usage)
                 }
                 print(shared.value)
                 FileHandle.standardError.write(

@@ -408,7 +408,7 @@ public struct SequentialDecision: Sendable {
         )
         report.reason = reason(for: report, deterministic: deterministic, futile: futile)
         if !left.isEmpty {
-            let values = left.map { ReasonFormat.percent(expm1(all[$0])) }.joined(separator: ", ")
+            let values = left.map { Format.percent(expm1(all[$0])) }.joined(separator: ", ")
             report.reason += "; \(left.count) of \(n) pairs left out as outliers (\(values))"
             if heldBack {
                 report.reason += ", \(against) of them against the candidate: no accept while those outnumber the others by more than one"
@@ -521,14 +521,14 @@ public struct SequentialDecision: Sendable {
     // MARK: - Reason text
 
     private func reason(for report: DecisionReport, deterministic: Bool, futile: Double?) -> String {
-        let level = ReasonFormat.confidence(policy.confidence)
-        let minimum = "the \(ReasonFormat.percent(policy.minEffect)) minimum"
+        let level = Format.confidence(policy.confidence)
+        let minimum = "the \(Format.percent(policy.minEffect)) minimum"
         let n = report.pairs
         let pairWord = n == 1 ? "pair" : "pairs"
-        let estimate = ReasonFormat.percent(report.estimate)
+        let estimate = Format.percent(report.estimate)
         let bounds =
             report.upper.isFinite
-            ? "\(level) bounds \(ReasonFormat.percent(report.lower)) to \(ReasonFormat.percent(report.upper))"
+            ? "\(level) bounds \(Format.percent(report.lower)) to \(Format.percent(report.upper))"
             : "no \(level) bound yet"
         switch report.verdict {
         case .accept where deterministic:
@@ -539,15 +539,15 @@ public struct SequentialDecision: Sendable {
                 + "so the \(level) bounds equal it), which does not clear \(minimum)"
         case .accept:
             return "accepted after \(n) \(pairWord): \(estimate) (\(level) lower bound "
-                + "\(ReasonFormat.percent(report.lower))) clears \(minimum)"
+                + "\(Format.percent(report.lower))) clears \(minimum)"
         case .reject:
             return "rejected after \(n) \(pairWord): \(estimate) (\(level) upper bound "
-                + "\(ReasonFormat.percent(report.upper))) cannot reach \(minimum)"
+                + "\(Format.percent(report.upper))) cannot reach \(minimum)"
         case .inconclusive where futile != nil:
-            let chance = ReasonFormat.percent(futile ?? 0).dropFirst()
+            let chance = Format.percent(futile ?? 0).dropFirst()
             return "stopped early, inconclusive after \(n) \(pairWord): \(estimate) (\(bounds)); even at an optimistic reading "
                 + "the chance to clear \(minimum) by \(policy.maxPairs) pairs is \(chance), below the "
-                + "\(ReasonFormat.percent(policy.futility).dropFirst()) futility limit"
+                + "\(Format.percent(policy.futility).dropFirst()) futility limit"
         case .inconclusive:
             return "inconclusive after \(n) \(pairWord) (the maximum): \(estimate) (\(bounds)) "
                 + "neither clears nor rules out \(minimum)"
@@ -558,29 +558,6 @@ public struct SequentialDecision: Sendable {
             return "need more pairs: after \(n) \(pairWord) \(estimate) (\(bounds)) "
                 + "neither clears nor rules out \(minimum)"
         }
-    }
-}
-
-/// Number formatting for reason strings, locale-independent.
-enum ReasonFormat {
-    /// "+31.2%", "-3.0%", "+0.0%"; "unbounded" for infinity.
-    static func percent(_ fraction: Double) -> String {
-        guard fraction.isFinite else { return fraction > 0 ? "+inf%" : "-inf%" }
-        let tenths = (fraction * 1000).rounded()
-        guard abs(tenths) < 1e15 else { return fraction > 0 ? "+inf%" : "-inf%" }
-        let magnitude = Int(abs(tenths))
-        let sign = tenths < 0 ? "-" : "+"
-        return "\(sign)\(magnitude / 10).\(magnitude % 10)%"
-    }
-
-    /// "95%", "99.5%", "99.99%".
-    static func confidence(_ level: Double) -> String {
-        let hundredths = Int((level * 10_000).rounded())
-        let whole = hundredths / 100
-        let fraction = hundredths % 100
-        if fraction == 0 { return "\(whole)%" }
-        if fraction % 10 == 0 { return "\(whole).\(fraction / 10)%" }
-        return "\(whole).\(fraction < 10 ? "0" : "")\(fraction)%"
     }
 }
 
@@ -777,8 +754,8 @@ public struct NoiseFloor: Sendable, Equatable, Codable {
 
     /// "slot bias +0.4% +/- 0.8% over 11 A/A pairs: floor +1.2%".
     public var summary: String {
-        "slot bias \(ReasonFormat.percent(bias)) +/- \(ReasonFormat.percent(standardError).dropFirst()) over \(pairs) A/A "
+        "slot bias \(Format.percent(bias)) +/- \(Format.percent(standardError).dropFirst()) over \(pairs) A/A "
             + (pairs == 1 ? "pair" : "pairs") + (trimmed ? " (most extreme left out)" : "")
-            + ": floor \(ReasonFormat.percent(floor))"
+            + ": floor \(Format.percent(floor))"
     }
 }

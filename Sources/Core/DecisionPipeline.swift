@@ -226,14 +226,14 @@ public struct DecisionPipeline: Sendable {
                     final.reason = "not confirmed by wall time: " + last.reason + "; the objective had: " + first.reason
                 }
             } else if last.verdict == .accept {
-                final.reason = "confirmed: " + last.reason + " (first round: " + ReasonFormat.effect(first) + ")"
+                final.reason = "confirmed: " + last.reason + " (first round: " + Format.effect(first) + ")"
             } else {
                 final.verdict = .reject
-                final.reason = "not confirmed by a fresh round: " + last.reason + "; the first round had " + ReasonFormat.effect(first)
+                final.reason = "not confirmed by a fresh round: " + last.reason + "; the first round had " + Format.effect(first)
             }
         }
         if let calibration, minimumEffect > metric.decision.minEffect {
-            final.reason += " (minimum raised from \(ReasonFormat.percent(metric.decision.minEffect)) by the A/A " + calibration.summary + ")"
+            final.reason += " (minimum raised from \(Format.percent(metric.decision.minEffect)) by the A/A " + calibration.summary + ")"
         }
         if final.verdict == .accept, let violation = constraintViolation() {
             return .rejected(.constraint, violation + "; objective: " + final.reason)
@@ -349,13 +349,5 @@ public struct DriftMeasurement: Sendable, Equatable {
         return DriftMeasurement(
             pairs: g.count, measured: expm1(summary.mean), lower: lower, upper: upper, claimed: claimed,
             drifted: claimed < lower - slack || claimed > upper + slack)
-    }
-}
-
-extension ReasonFormat {
-    /// `+31.2% [+27.0%, +35.1%]`, or the estimate alone while no bound exists.
-    static func effect(_ report: DecisionReport) -> String {
-        guard report.lower > -1, report.upper.isFinite else { return percent(report.estimate) }
-        return "\(percent(report.estimate)) [\(percent(report.lower)), \(percent(report.upper))]"
     }
 }

@@ -401,21 +401,3 @@ public final class LoopRunner {
 
 @available(*, unavailable)
 extension LoopRunner: Sendable {}
-
-/// Number formatting shared by commits, logs and the CLI.
-public enum Format {
-    public static func percent(_ value: Double) -> String {
-        String(format: "%+.1f%%", value * 100)
-    }
-
-    /// `+31.2% [+27.0%, +35.1%]`
-    public static func effect(_ report: DecisionReport) -> String {
-        effect(estimate: report.estimate, lower: report.lower, upper: report.upper)
-    }
-
-    public static func effect(estimate: Double?, lower: Double?, upper: Double?) -> String {
-        guard let estimate else { return "" }
-        guard let lower, let upper, lower > -1, upper.isFinite else { return percent(estimate) }
-        return "\(percent(estimate)) [\(percent(lower)), \(percent(upper))]"
-    }
-}

@@ -245,16 +245,22 @@ import Testing
     }
 
     @Test func formatsPercentagesAndConfidence() {
-        #expect(ReasonFormat.percent(0.312) == "+31.2%")
-        #expect(ReasonFormat.percent(-0.031) == "-3.1%")
-        #expect(ReasonFormat.percent(-0.0004) == "+0.0%")
-        #expect(ReasonFormat.percent(0.02) == "+2.0%")
-        #expect(ReasonFormat.percent(12.3456) == "+1234.6%")
-        #expect(ReasonFormat.percent(.infinity) == "+inf%")
-        #expect(ReasonFormat.confidence(0.95) == "95%")
-        #expect(ReasonFormat.confidence(0.995) == "99.5%")
-        #expect(ReasonFormat.confidence(0.9999) == "99.99%")
-        #expect(ReasonFormat.confidence(0.9905) == "99.05%")
+        #expect(Format.percent(0.312) == "+31.2%")
+        #expect(Format.percent(-0.031) == "-3.1%")
+        #expect(Format.percent(-0.0004) == "+0.0%")
+        #expect(Format.percent(0.02) == "+2.0%")
+        #expect(Format.percent(12.3456) == "+1234.6%")
+        #expect(Format.percent(.infinity) == "+inf%")
+        #expect(Format.percent(-.infinity) == "-inf%")
+        #expect(Format.percent(.nan) == "+nan%")
+        #expect(Format.effect(estimate: nil, lower: 0.1, upper: 0.2) == "")
+        #expect(Format.effect(estimate: 0.312, lower: nil, upper: nil) == "+31.2%")
+        #expect(Format.effect(estimate: 0.312, lower: 0.27, upper: 0.351) == "+31.2% [+27.0%, +35.1%]")
+        #expect(Format.effect(estimate: 0.05, lower: -1, upper: .infinity) == "+5.0%")
+        #expect(Format.confidence(0.95) == "95%")
+        #expect(Format.confidence(0.995) == "99.5%")
+        #expect(Format.confidence(0.9999) == "99.99%")
+        #expect(Format.confidence(0.9905) == "99.05%")
     }
 
     // MARK: - Noise floor

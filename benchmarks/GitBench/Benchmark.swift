@@ -1,17 +1,62 @@
 import Foundation
 import Git
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The timed operations of one Ratchet candidate, in the order they run.
+///
+/// To time one more operation per candidate: add a case here (`label` heads its column in
+/// the breakdown table, the raw value names `<raw value>_ms` in each size's JSON object,
+/// `countsInTotal` says whether `ratchet_ms` includes it), then run it inside
+/// `RatchetCandidates.run(candidate:)` wrapped in `timer.time(.<case>) { … }`.
+enum Step: String, CaseIterable {
+    case syncToBase = "sync_to_base"
+    case apply
+    case syncToCandidate = "sync_to_candidate"
+    case commit
+
+    var label: String {
+        switch self {
+        case .syncToBase: "sync→base"
+        case .apply: "apply"
+        case .syncToCandidate: "sync→cand"
+        case .commit: "commit"
+        }
+    }
+
+    /// Part of the per-candidate total, `ratchet_ms`.
+    var countsInTotal: Bool { true }
+}
+
+/// Times the steps of one candidate, back to back.
+struct StepTimer {
+    private let clock = ContinuousClock()
+    private(set) var milliseconds: [Step: Double] = [:]
+
+    mutating func time<T>(_ step: Step, _ body: () throws -> T) rethrows -> T {
+        let start = clock.now
+        defer { milliseconds[step, default: 0] += (clock.now - start).milliseconds }
+        return try body()
+    }
+
+    /// The candidate's total: the steps that count in it.
+    var total: Double {
+        Step.allCases.filter(\.countsInTotal).reduce(0) { $0 + (milliseconds[$1] ?? 0) }
+    }
+}
+
 /// Everything measured for one repository size.
 struct SizeResult {
     var size: Int
+    /// The per-candidate total (`ratchet_ms`) and each step of it.
     var ratchet: Summary?
-    /// Ratchet sub-steps: slot back to the base, apply, slot to the candidate, commit.
-    var syncToBase: Summary?
-    var apply: Summary?
-    var syncToCandidate: Summary?
-    var commit: Summary?
-    /// Diagnostic: `Repository.changes(from: base, to: candidate)` alone, the tree diff every
-    /// `Slot.sync` starts with.
+    var steps: [Step: Summary] = [:]
+    /// Diagnostic: `Repository.changes(from: base, to: candidate)` alone, libgit2's full tree
+    /// diff, measured apart from the candidate (`Slot.sync` uses `changedFiles`).
     var treeDiff: Summary?
     var cliReset: Summary?
     var cliFresh: Summary?
@@ -21,7 +66,93 @@ struct SizeResult {
     var worktreeAddSeconds: Double = 0
 }
 
-/// Runs the three measurements on one generated repository.
+/// One size's repository, slot and patches, set up untimed, then driven one candidate at a
+/// time so that the candidates of every size can be interleaved (see `main.swift`).
+final class RatchetCandidates {
+    let size: Int
+    private let repository: Repository
+    private let slot: Slot
+    private let fixture: Fixture
+    let base: ObjectID
+    private let baseTree: ObjectID
+    private let patches: [String]
+    private let warmup: Int
+    private let author = Signature(name: "Bench", email: "bench@example.com")
+    private var samples: [Step: [Double]] = [:]
+    private var totals: [Double] = []
+    private var treeDiffs: [Double] = []
+    private var lastCandidate: Int?
+
+    var count: Int { patches.count }
+
+    init(
+        size: Int, repository: Repository, slot: Slot, fixture: Fixture, base: ObjectID, baseTree: ObjectID,
+        patches: [String], warmup: Int
+    ) {
+        self.size = size
+        self.repository = repository
+        self.slot = slot
+        self.fixture = fixture
+        self.base = base
+        self.baseTree = baseTree
+        self.patches = patches
+        self.warmup = warmup
+    }
+
+    /// Runs candidate `candidate` (an index into the patches): the slot back to the base, the
+    /// patch applied, the slot moved to the candidate, a commit. Candidates before `warmup`
+    /// are not recorded. Untimed checks afterwards confirm each step did exactly its work.
+    func run(candidate: Int) throws {
+        let patch = patches[candidate]
+        var timer = StepTimer()
+        let restored = try timer.time(.syncToBase) { try slot.sync(to: baseTree) }
+        let candidateTree = try timer.time(.apply) { try repository.apply(patch: patch, to: baseTree) }
+        let moved = try timer.time(.syncToCandidate) { try slot.sync(to: candidateTree) }
+        _ = try timer.time(.commit) {
+            try repository.commit(tree: candidateTree, parents: [base], message: "candidate \(candidate)\n", author: author)
+        }
+
+        if candidate > 0 && (restored.written != 2 || restored.removed != 0) {
+            throw BenchError("[\(size) files] restoring the slot wrote \(restored.written) and removed \(restored.removed) files, expected 2 and 0")
+        }
+        guard moved.written == 2 && moved.removed == 0 else {
+            throw BenchError("[\(size) files] moving the slot to candidate \(candidate) wrote \(moved.written) files, expected 2")
+        }
+        let clock = ContinuousClock()
+        let diffStart = clock.now
+        let changes = try repository.changes(from: baseTree, to: candidateTree)
+        let diffTime = clock.now - diffStart
+        guard changes.count == 2 else {
+            throw BenchError("[\(size) files] candidate \(candidate) changes \(changes.count) files, expected 2")
+        }
+        lastCandidate = candidate
+
+        guard candidate >= warmup else { return }
+        totals.append(timer.total)
+        for (step, milliseconds) in timer.milliseconds { samples[step, default: []].append(milliseconds) }
+        treeDiffs.append(diffTime.milliseconds)
+    }
+
+    /// Checks the slot holds the last candidate and stores the summaries in `result`.
+    func finish(into result: inout SizeResult) throws {
+        if let lastCandidate {
+            let (first, second) = fixture.touchedFiles(candidate: lastCandidate)
+            for file in [first, second] {
+                let path = slot.directory + "/" + fixture.path(file)
+                guard let data = FileManager.default.contents(atPath: path),
+                    Array(data) == fixture.candidateContent(file, candidate: lastCandidate)
+                else {
+                    throw BenchError("the slot's \(fixture.path(file)) does not hold candidate \(lastCandidate)'s content")
+                }
+            }
+        }
+        result.ratchet = Summary(totals)
+        for (step, values) in samples { result.steps[step] = Summary(values) }
+        result.treeDiff = Summary(treeDiffs)
+    }
+}
+
+/// Sets up one generated repository and runs the git CLI measurements on it.
 struct SizeBenchmark {
     let size: Int
     let options: Options
@@ -39,13 +170,15 @@ struct SizeBenchmark {
     }
 
     private var repoDirectory: String { root + "/repo" }
+    private var patchDirectory: String { root + "/patches" }
     private var label: String { "[\(size) files]" }
+    private var ratchetCandidates: Int { options.warmup + options.ratchetReps }
+    private var resetCandidates: Int { 1 + options.resetReps }
+    private var freshCandidates: Int { options.freshReps(for: size) }
 
-    func run() throws -> SizeResult {
-        var result = SizeResult(size: size)
-        let ratchetCandidates = options.warmup + options.ratchetReps
-        let resetCandidates = 1 + options.resetReps
-        let freshCandidates = options.freshReps(for: size)
+    /// Untimed: generates the repository and every candidate's patch (Ratchet's in memory,
+    /// the CLI's as files) and fills the slot. Records setup costs in `result`.
+    func prepare(into result: inout SizeResult) throws -> RatchetCandidates {
         let total = ratchetCandidates + resetCandidates + freshCandidates
         guard 2 * total <= size else {
             throw BenchError("\(total) candidates × 2 files exceed the \(size) files of the repository; lower the repetitions")
@@ -71,29 +204,29 @@ struct SizeBenchmark {
             }
             patches.append(text)
         }
-
-        try measureRatchet(
-            repository: repository, base: base, baseTree: baseTree,
-            patches: Array(patches[0..<ratchetCandidates]), firstCandidate: 0, into: &result)
-
-        let patchDirectory = root + "/patches"
         try FileManager.default.createDirectory(atPath: patchDirectory, withIntermediateDirectories: true)
-        var patchFiles: [String] = []
         for candidate in ratchetCandidates..<total {
-            let file = patchDirectory + "/candidate-\(candidate).diff"
+            let file = patchFile(candidate)
             guard FileManager.default.createFile(atPath: file, contents: Data(patches[candidate].utf8)) else {
                 throw BenchError("cannot write \(file)")
             }
-            patchFiles.append(file)
         }
-        try measureCLIReset(base: base, patchFiles: Array(patchFiles[0..<resetCandidates]), into: &result)
-        if freshCandidates > 0 {
-            try measureCLIFresh(base: base, patchFiles: Array(patchFiles[resetCandidates...]), into: &result)
-        } else {
-            progress("\(label) cli fresh: skipped (--quick)")
+
+        progress("\(label) ratchet: filling the slot (untimed)")
+        let fillStart = clock.now
+        let slot = try Slot(repository: repository, root: root + "/slot")
+        let fill = try slot.sync(to: baseTree)
+        result.slotFillSeconds = (clock.now - fillStart).milliseconds / 1000
+        guard fill.written == size else {
+            throw BenchError("the slot's initial fill wrote \(fill.written) files, expected \(size)")
         }
-        return result
+        progress("\(label)   slot filled in \(format(result.slotFillSeconds, decimals: 1)) s")
+        return RatchetCandidates(
+            size: size, repository: repository, slot: slot, fixture: fixture, base: base, baseTree: baseTree,
+            patches: Array(patches[0..<ratchetCandidates]), warmup: options.warmup)
     }
+
+    private func patchFile(_ candidate: Int) -> String { patchDirectory + "/candidate-\(candidate).diff" }
 
     /// `git init` + `git fast-import` of one commit holding every file; returns the seconds taken.
     private func generateRepository() throws -> Double {
@@ -115,91 +248,16 @@ struct SizeBenchmark {
         return seconds
     }
 
-    private func measureRatchet(
-        repository: Repository,
-        base: ObjectID,
-        baseTree: ObjectID,
-        patches: [String],
-        firstCandidate: Int,
-        into result: inout SizeResult
-    ) throws {
-        progress("\(label) ratchet: filling the slot (untimed)")
-        let fillStart = clock.now
-        let slot = try Slot(repository: repository, root: root + "/slot")
-        let fill = try slot.sync(to: baseTree)
-        result.slotFillSeconds = (clock.now - fillStart).milliseconds / 1000
-        guard fill.written == size else {
-            throw BenchError("the slot's initial fill wrote \(fill.written) files, expected \(size)")
-        }
-        progress("\(label)   slot filled in \(format(result.slotFillSeconds, decimals: 1)) s")
-
-        progress("\(label) ratchet: \(options.warmup) warm-up + \(options.ratchetReps) timed candidates")
-        let author = Signature(name: "Bench", email: "bench@example.com")
-        var totals: [Double] = []
-        var toBase: [Double] = []
-        var applies: [Double] = []
-        var toCandidate: [Double] = []
-        var commits: [Double] = []
-        var diffs: [Double] = []
-        var lastCandidate: (index: Int, tree: ObjectID)?
-        for (offset, patch) in patches.enumerated() {
-            let candidate = firstCandidate + offset
-            let t0 = clock.now
-            let restored = try slot.sync(to: baseTree)
-            let t1 = clock.now
-            let candidateTree = try repository.apply(patch: patch, to: baseTree)
-            let t2 = clock.now
-            let moved = try slot.sync(to: candidateTree)
-            let t3 = clock.now
-            _ = try repository.commit(
-                tree: candidateTree, parents: [base], message: "candidate \(candidate)\n", author: author)
-            let t4 = clock.now
-
-            // Untimed checks that each step did exactly the expected work.
-            if offset > 0 && (restored.written != 2 || restored.removed != 0) {
-                throw BenchError("restoring the slot wrote \(restored.written) and removed \(restored.removed) files, expected 2 and 0")
-            }
-            guard moved.written == 2 && moved.removed == 0 else {
-                throw BenchError("moving the slot to candidate \(candidate) wrote \(moved.written) files, expected 2")
-            }
-            let diffStart = clock.now
-            let changes = try repository.changes(from: baseTree, to: candidateTree)
-            let diffTime = clock.now - diffStart
-            guard changes.count == 2 else {
-                throw BenchError("candidate \(candidate) changes \(changes.count) files, expected 2")
-            }
-            lastCandidate = (candidate, candidateTree)
-
-            guard offset >= options.warmup else { continue }
-            totals.append((t4 - t0).milliseconds)
-            toBase.append((t1 - t0).milliseconds)
-            applies.append((t2 - t1).milliseconds)
-            toCandidate.append((t3 - t2).milliseconds)
-            commits.append((t4 - t3).milliseconds)
-            diffs.append(diffTime.milliseconds)
-        }
-        if let lastCandidate {
-            try checkSlot(slot, holdsCandidate: lastCandidate.index)
-        }
-        result.ratchet = Summary(totals)
-        result.syncToBase = Summary(toBase)
-        result.apply = Summary(applies)
-        result.syncToCandidate = Summary(toCandidate)
-        result.commit = Summary(commits)
-        result.treeDiff = Summary(diffs)
-        progress("\(label)   ratchet median \(format(result.ratchet?.median)) ms")
-    }
-
-    /// The slot's copies of the last candidate's files must hold the candidate's content.
-    private func checkSlot(_ slot: Slot, holdsCandidate candidate: Int) throws {
-        let (first, second) = fixture.touchedFiles(candidate: candidate)
-        for file in [first, second] {
-            let path = slot.directory + "/" + fixture.path(file)
-            guard let data = FileManager.default.contents(atPath: path),
-                Array(data) == fixture.candidateContent(file, candidate: candidate)
-            else {
-                throw BenchError("the slot's \(fixture.path(file)) does not hold candidate \(candidate)'s content")
-            }
+    /// The git CLI runs, on the patches `prepare` wrote: a persistent worktree reset per
+    /// candidate, then (unless skipped) a fresh worktree per candidate.
+    func measureCLI(base: ObjectID, into result: inout SizeResult) throws {
+        let first = ratchetCandidates
+        try measureCLIReset(base: base, patchFiles: (first..<first + resetCandidates).map(patchFile), into: &result)
+        if freshCandidates > 0 {
+            let start = first + resetCandidates
+            try measureCLIFresh(base: base, patchFiles: (start..<start + freshCandidates).map(patchFile), into: &result)
+        } else {
+            progress("\(label) cli fresh: skipped (--quick)")
         }
     }
 
@@ -217,6 +275,7 @@ struct SizeBenchmark {
         let addTime = try runner.git(["worktree", "add", "--quiet", "--detach", worktree, base.hex], in: repoDirectory)
         result.worktreeAddSeconds = addTime.milliseconds / 1000
         progress("\(label)   worktree added in \(format(result.worktreeAddSeconds, decimals: 1)) s")
+        flushFileSystem()
         progress("\(label) cli reset: 1 warm-up + \(patchFiles.count - 1) timed candidates")
         var samples: [Double] = []
         for (offset, patchFile) in patchFiles.enumerated() {
@@ -245,4 +304,11 @@ struct SizeBenchmark {
         result.cliFresh = Summary(samples)
         result.freshRemoval = Summary(removals)
     }
+}
+
+/// Writes every dirty page to disk (`sync(2)`) and waits, so a timed phase does not pay for
+/// the write-back of the untimed setup before it (a slot fill writes up to 100k files).
+func flushFileSystem() {
+    progress("flushing the file system (untimed)")
+    sync()
 }

@@ -60,8 +60,10 @@ struct Options {
             case "--sizes":
                 let text = try value(for: argument)
                 let sizes = text.split(separator: ",").compactMap { Int($0.trimmingPrefix(" ")) }
-                guard !sizes.isEmpty, sizes.count == text.split(separator: ",").count, sizes.allSatisfy({ $0 >= 100 }) else {
-                    throw BenchError("--sizes needs comma-separated file counts of at least 100, got '\(text)'")
+                guard !sizes.isEmpty, sizes.count == text.split(separator: ",").count, sizes.allSatisfy({ $0 >= 100 }),
+                    Set(sizes).count == sizes.count
+                else {
+                    throw BenchError("--sizes needs distinct comma-separated file counts of at least 100, got '\(text)'")
                 }
                 options.sizes = sizes
             case "-h", "--help": return nil

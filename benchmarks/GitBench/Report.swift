@@ -41,18 +41,13 @@ struct Report {
         }
         lines.append("")
         lines.append("Ratchet breakdown, median ms (sync = Slot.sync; tree diff = Repository.changes base→candidate, measured apart)")
-        let stepHeader = [
-            pad("files", 7), pad("sync→base", 10), pad("apply", 8), pad("sync→cand", 10), pad("commit", 8),
-            pad("tree diff", 10), pad("n", 4),
-        ]
+        let stepHeader = [pad("files", 7)] + Step.allCases.map { pad($0.label, 10) } + [pad("tree diff", 10), pad("n", 4)]
         lines.append(stepHeader.joined(separator: " | "))
         lines.append(stepHeader.map { String(repeating: "-", count: $0.count) }.joined(separator: "-|-"))
         for r in results {
-            let row = [
-                pad(String(r.size), 7), pad(format(r.syncToBase?.median), 10), pad(format(r.apply?.median), 8),
-                pad(format(r.syncToCandidate?.median), 10), pad(format(r.commit?.median), 8),
-                pad(format(r.treeDiff?.median), 10), pad(String(r.ratchet?.count ?? 0), 4),
-            ]
+            let row =
+                [pad(String(r.size), 7)] + Step.allCases.map { pad(format(r.steps[$0]?.median), 10) }
+                + [pad(format(r.treeDiff?.median), 10), pad(String(r.ratchet?.count ?? 0), 4)]
             lines.append(row.joined(separator: " | "))
         }
         lines.append("")
@@ -74,9 +69,12 @@ struct Report {
 
         var json: [String] = []
         for r in results {
-            json.append(
-                "\"\(r.size)\": {\"ratchet_ms\": \(jsonNumber(r.ratchet?.median)), \"cli_fresh_ms\": \(jsonNumber(r.cliFresh?.median)), "
-                    + "\"cli_reset_ms\": \(jsonNumber(r.cliReset?.median))}")
+            // Each size: the totals, then every Ratchet step's median as `<step>_ms`.
+            let fields =
+                [
+                    ("ratchet_ms", r.ratchet?.median), ("cli_fresh_ms", r.cliFresh?.median), ("cli_reset_ms", r.cliReset?.median),
+                ] + Step.allCases.map { ("\($0.rawValue)_ms", r.steps[$0]?.median) }
+            json.append("\"\(r.size)\": {" + fields.map { "\"\($0.0)\": \(jsonNumber($0.1))" }.joined(separator: ", ") + "}")
         }
         if let speedup { json.append("\"ratio_reset_over_ratchet_20000\": \(jsonNumber(speedup))") }
         if let growth { json.append("\"ratio_ratchet_100000_over_1000\": \(jsonNumber(growth))") }

@@ -47,13 +47,38 @@ func runBenchmark(_ options: Options) -> Int32 {
     var status: Int32 = 0
     do {
         var results: [SizeResult] = []
+        var benchmarks: [SizeBenchmark] = []
+        var candidates: [RatchetCandidates] = []
+        // Untimed setup of every size first: repository, patches, filled slot.
         for size in options.sizes {
             let sizeRoot = root + "/\(size)"
             try FileManager.default.createDirectory(atPath: sizeRoot, withIntermediateDirectories: true)
             let benchmark = SizeBenchmark(size: size, options: options, root: sizeRoot, runner: runner)
-            results.append(try benchmark.run())
-            // Free the disk space of this size before the next one.
-            if !options.keep { try runner.run(["rm", "-rf", sizeRoot]) }
+            var result = SizeResult(size: size)
+            candidates.append(try benchmark.prepare(into: &result))
+            benchmarks.append(benchmark)
+            results.append(result)
+        }
+        flushFileSystem()
+
+        // Ratchet: the sizes take turns, candidate by candidate (each round starting with the
+        // next size), so a file system that speeds up or slows down during the run weighs on
+        // every size alike instead of on whichever size ran at that moment.
+        progress("ratchet: \(options.warmup) warm-up + \(options.ratchetReps) timed candidates per size, sizes interleaved")
+        for candidate in 0..<(options.warmup + options.ratchetReps) {
+            for turn in candidates.indices {
+                try candidates[(candidate + turn) % candidates.count].run(candidate: candidate)
+            }
+        }
+        for index in candidates.indices {
+            try candidates[index].finish(into: &results[index])
+            progress("[\(results[index].size) files]   ratchet median \(format(results[index].ratchet?.median)) ms")
+        }
+
+        // The git CLI, one size at a time; each size's disk space is freed after its runs.
+        for index in benchmarks.indices {
+            try benchmarks[index].measureCLI(base: candidates[index].base, into: &results[index])
+            if !options.keep { try runner.run(["rm", "-rf", benchmarks[index].root]) }
         }
         // Missed targets are reported as FAIL in the output; only errors exit non-zero.
         Report(results: results).print()

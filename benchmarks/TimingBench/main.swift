@@ -76,9 +76,12 @@ do {
         FileHandle.standardError.write(Data("timing \(command): \(rounds) rounds of hyperfine (\(perRound) runs) and \(perRound) runs of each of \(methods.count) methods\n".utf8))
         var references: [Double] = []
         var samples = Array(repeating: [Double](), count: methods.count)
-        for _ in 0..<rounds {
+        for round in 0..<rounds {
             references.append(try hyperfine(perRound))
-            for (index, method) in methods.enumerated() {
+            // A different method goes first each round: none always runs right after hyperfine.
+            for step in 0..<methods.count {
+                let index = (step + round) % methods.count
+                let method = methods[index]
                 let runner = CommandRunner(sandbox: method.1)
                 _ = try runner.runBlocking(command, in: folder, timeout: 60)  // warm-up
                 for _ in 0..<perRound {

@@ -18,6 +18,12 @@ enum Step: String, CaseIterable {
     case apply
     case syncToCandidate = "sync_to_candidate"
     case commit
+    /// The sealed-evaluation slot check (`SlotGuard.settle`) when a command wrote nothing:
+    /// what every step and every benchmark arm pays.
+    case slotCheck = "slot_check"
+    /// Diagnostic: the same check after a command rewrote one tracked file (found, hashed,
+    /// reported, restored): what a hostile run costs.
+    case slotCheckOneFile = "slot_check_one_file"
 
     var label: String {
         switch self {
@@ -25,11 +31,13 @@ enum Step: String, CaseIterable {
         case .apply: "apply"
         case .syncToCandidate: "sync→cand"
         case .commit: "commit"
+        case .slotCheck: "slot check"
+        case .slotCheckOneFile: "check+1 w."
         }
     }
 
     /// Part of the per-candidate total, `ratchet_ms`.
-    var countsInTotal: Bool { true }
+    var countsInTotal: Bool { self != .slotCheckOneFile }
 }
 
 /// Times the steps of one candidate, back to back.
@@ -63,6 +71,8 @@ struct SizeResult {
     var freshRemoval: Summary?
     var fastImportSeconds: Double = 0
     var slotFillSeconds: Double = 0
+    /// Opening the slot's guard: every file hashed, every folder watched (once per process).
+    var guardOpenSeconds: Double = 0
     var worktreeAddSeconds: Double = 0
 }
 
@@ -72,6 +82,7 @@ final class RatchetCandidates {
     let size: Int
     private let repository: Repository
     private let slot: Slot
+    private let guarded: SlotGuard
     private let fixture: Fixture
     let base: ObjectID
     private let baseTree: ObjectID
@@ -86,12 +97,13 @@ final class RatchetCandidates {
     var count: Int { patches.count }
 
     init(
-        size: Int, repository: Repository, slot: Slot, fixture: Fixture, base: ObjectID, baseTree: ObjectID,
+        size: Int, repository: Repository, slot: Slot, guarded: SlotGuard, fixture: Fixture, base: ObjectID, baseTree: ObjectID,
         patches: [String], warmup: Int
     ) {
         self.size = size
         self.repository = repository
         self.slot = slot
+        self.guarded = guarded
         self.fixture = fixture
         self.base = base
         self.baseTree = baseTree
@@ -111,6 +123,19 @@ final class RatchetCandidates {
         _ = try timer.time(.commit) {
             try repository.commit(tree: candidateTree, parents: [base], message: "candidate \(candidate)\n", author: author)
         }
+        // The runner forgets the events of its own moves, then checks the slot around every command.
+        guarded.ownWritesDone()
+        let quiet = try timer.time(.slotCheck) { try guarded.settle(.run, evaluator: { _ in false }, writable: { _ in false }) }
+        // A hostile run rewrites one of the candidate's files (same size: only the content tells).
+        let (touched, _) = fixture.touchedFiles(candidate: candidate)
+        let hostilePath = fixture.path(touched)
+        let honest = try String(contentsOfFile: slot.directory + "/" + hostilePath, encoding: .utf8)
+        try String(honest.reversed()).write(toFile: slot.directory + "/" + hostilePath, atomically: false, encoding: .utf8)
+        let found = try timer.time(.slotCheckOneFile) { try guarded.settle(.run, evaluator: { _ in false }, writable: { _ in false }) }
+        guard quiet.isEmpty else { throw BenchError("[\(size) files] the slot check found \(quiet) when nothing was written") }
+        guard found == [SlotGuard.Finding(kind: .tracked, path: hostilePath)] || String(honest.reversed()) == honest,
+            try String(contentsOfFile: slot.directory + "/" + hostilePath, encoding: .utf8) == honest
+        else { throw BenchError("[\(size) files] the slot check found \(found) after \(hostilePath) was rewritten, and must restore it") }
 
         if candidate > 0 && (restored.written != 2 || restored.removed != 0) {
             throw BenchError("[\(size) files] restoring the slot wrote \(restored.written) and removed \(restored.removed) files, expected 2 and 0")
@@ -221,8 +246,15 @@ struct SizeBenchmark {
             throw BenchError("the slot's initial fill wrote \(fill.written) files, expected \(size)")
         }
         progress("\(label)   slot filled in \(format(result.slotFillSeconds, decimals: 1)) s")
+        let guardStart = clock.now
+        let guarded = try SlotGuard(slot: slot, repository: repository)
+        result.guardOpenSeconds = (clock.now - guardStart).milliseconds / 1000
+        guard guarded.watch.isWatching else {
+            throw BenchError("the kernel cannot watch the slot: \(guarded.watch.problem ?? "unknown") (raise fs.inotify.max_user_watches)")
+        }
+        progress("\(label)   slot guard opened (every file hashed, every folder watched) in \(format(result.guardOpenSeconds, decimals: 1)) s")
         return RatchetCandidates(
-            size: size, repository: repository, slot: slot, fixture: fixture, base: base, baseTree: baseTree,
+            size: size, repository: repository, slot: slot, guarded: guarded, fixture: fixture, base: base, baseTree: baseTree,
             patches: Array(patches[0..<ratchetCandidates]), warmup: options.warmup)
     }
 

@@ -53,6 +53,7 @@ struct Report {
         lines.append("")
         lines.append("Untimed setup: " + results.map { r in
             "\(r.size) files: fast-import \(format(r.fastImportSeconds, decimals: 1)) s, slot fill \(format(r.slotFillSeconds, decimals: 1)) s, "
+                + "slot guard open \(format(r.guardOpenSeconds, decimals: 1)) s, "
                 + "worktree add \(format(r.worktreeAddSeconds, decimals: 1)) s"
                 + (r.freshRemoval.map { ", fresh worktree removal \(format($0.median, decimals: 0)) ms" } ?? "")
         }.joined(separator: "; "))
@@ -64,8 +65,11 @@ struct Report {
             "target: at 20000 files cli_reset/ratchet >= \(format(Self.minimumSpeedupAt20k, decimals: 0))x: "
                 + verdict(speedup) { $0 >= Self.minimumSpeedupAt20k })
         lines.append(
-            "target: ratchet(100000) <= \(format(Self.maximumGrowth100kOver1k, decimals: 0))x ratchet(1000): "
+            "target: ratchet(100000) <= \(format(Self.maximumGrowth100kOver1k, decimals: 0))x ratchet(1000) (slot check included): "
                 + verdict(growth) { $0 <= Self.maximumGrowth100kOver1k })
+        lines.append(
+            "target: the slot check with nothing changed at 20000 files <= 5 ms: "
+                + verdict(result(20_000)?.steps[.slotCheck]?.median, unit: " ms") { $0 <= 5 })
 
         var json: [String] = []
         for r in results {
@@ -74,16 +78,19 @@ struct Report {
                 [
                     ("ratchet_ms", r.ratchet?.median), ("cli_fresh_ms", r.cliFresh?.median), ("cli_reset_ms", r.cliReset?.median),
                 ] + Step.allCases.map { ("\($0.rawValue)_ms", r.steps[$0]?.median) }
-            json.append("\"\(r.size)\": {" + fields.map { "\"\($0.0)\": \(jsonNumber($0.1))" }.joined(separator: ", ") + "}")
+            let setup = [("guard_open_s", r.guardOpenSeconds)]
+            json.append("\"\(r.size)\": {" + (fields + setup.map { ($0.0, Optional($0.1)) }).map { "\"\($0.0)\": \(jsonNumber($0.1))" }.joined(separator: ", ") + "}")
         }
         if let speedup { json.append("\"ratio_reset_over_ratchet_20000\": \(jsonNumber(speedup))") }
         if let growth { json.append("\"ratio_ratchet_100000_over_1000\": \(jsonNumber(growth))") }
+        let checkAt20k = result(20_000)?.steps[.slotCheck]?.median
+        if let checkAt20k { json.append("\"slot_check_ms_20000\": \(jsonNumber(checkAt20k))") }
         lines.append("{" + json.joined(separator: ", ") + "}")
         Swift.print(lines.joined(separator: "\n"))
     }
 
-    private func verdict(_ value: Double?, _ passes: (Double) -> Bool) -> String {
+    private func verdict(_ value: Double?, unit: String = "x", _ passes: (Double) -> Bool) -> String {
         guard let value else { return "SKIP (size not measured)" }
-        return "\(format(value, decimals: 2))x  \(passes(value) ? "PASS" : "FAIL")"
+        return "\(format(value, decimals: 2))\(unit)  \(passes(value) ? "PASS" : "FAIL")"
     }
 }

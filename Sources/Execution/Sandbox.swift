@@ -31,6 +31,9 @@ public struct Sandbox: Sendable {
     /// start-up stays out of `wallSeconds`. `nil`: the command is timed from outside.
     public var timer: String?
 
+    /// Where `ratchet-timer` is bound inside bubblewrap.
+    static let timerInside = "/tmp/.ratchet-timer"
+
     /// The fixed path of every loop command's folder inside bubblewrap.
     public static let slotMountPoint = "/tmp/ratchet-slot"
 
@@ -113,8 +116,11 @@ public struct Sandbox: Sendable {
             }
             argv += ["--chdir", inside, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
             if mountPoint != nil { argv += ["--setenv", "RATCHET_SLOT", inside] }
+            // The timer's own folder may be hidden (a build under /tmp): bind it in by itself.
+            if let timer { argv += ["--ro-bind", timer, Self.timerInside, Self.timerInside, String(Self.timingDescriptor)] }
+        } else if let timer {
+            argv += [timer, String(Self.timingDescriptor)]
         }
-        if let timer { argv += [timer, String(Self.timingDescriptor)] }
         return argv + ["/bin/sh", "-c", command]
     }
 }

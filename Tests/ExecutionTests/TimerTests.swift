@@ -38,6 +38,22 @@ import Testing
         #expect(result.wallSeconds >= 0.29, "the real time, not the forged 1 ns: \(result.wallSeconds)")
     }
 
+    /// A timer that lives under /tmp (a build in a clone under /tmp), which the sandbox's
+    /// private /tmp hides, still runs: it is bound in by itself.
+    @Test func aTimerUnderTmpStillRuns() async throws {
+        var sandbox = try sandbox()
+        let home = try TemporaryFolder("timer-home")
+        defer { home.remove() }
+        let copy = home.path + "/ratchet-timer"
+        try FileManager.default.copyItem(atPath: try #require(sandbox.timer), toPath: copy)
+        sandbox.timer = copy
+        let folder = try TemporaryFolder("timer")
+        defer { folder.remove() }
+        let result = try await CommandRunner(sandbox: sandbox).run("sleep 0.2", in: folder.path, timeout: 30)
+        #expect(result.succeeded, "\(result.tail())")
+        #expect(result.wallSeconds >= 0.19 && result.wallSeconds < 5)
+    }
+
     /// Every folder appears at the same path inside the sandbox, as `$PWD` and `$RATCHET_SLOT`,
     /// and what the command writes there lands in the real folder.
     @Test func everyFolderRunsFromOnePath() async throws {

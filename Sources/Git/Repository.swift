@@ -194,37 +194,17 @@ public final class Repository {
     /// Every file (blob or symlink) in `tree`, recursively, with its size in bytes, in path order.
     /// - Throws: `.notFound` naming the file when the tree lists a blob the repository lacks.
     public func files(inTree tree: ObjectID) throws(GitError) -> [(path: String, size: Int)] {
-        var result: [(path: String, size: Int)] = []
         let objects = try ObjectDatabaseHandle(of: pointer)
-        try collectFiles(try lookupTree(tree), prefix: "", objects: objects, into: &result)
-        return result
-    }
-
-    private func collectFiles(
-        _ tree: TreeHandle,
-        prefix: String,
-        objects: ObjectDatabaseHandle,
-        into result: inout [(path: String, size: Int)]
-    ) throws(GitError) {
-        for index in 0..<git_tree_entrycount(tree.pointer) {
-            guard let entry = git_tree_entry_byindex(tree.pointer, index), let rawName = git_tree_entry_name(entry),
-                let rawID = git_tree_entry_id(entry)
-            else { continue }
-            let path = prefix + String(cString: rawName)
-            let id = ObjectID(rawID.pointee)
-            switch git_tree_entry_type(entry) {
-            case GIT_OBJECT_TREE:
-                try collectFiles(try lookupTree(id), prefix: path + "/", objects: objects, into: &result)
-            case GIT_OBJECT_BLOB:
-                var size: Int = 0
-                var type = GIT_OBJECT_BLOB
-                var raw = id.raw
-                try check(git_odb_read_header(&size, &type, objects.pointer, &raw), "read the size of '\(path)' (\(id.short))")
-                result.append((path, size))
-            default:
-                continue
-            }
+        var result: [(path: String, size: Int)] = []
+        // Blobs only: a submodule's entry is a commit of another repository.
+        for file in try treeFiles(tree) where file.mode != 0o160000 {
+            var size: Int = 0
+            var type = GIT_OBJECT_BLOB
+            var raw = file.id.raw
+            try check(git_odb_read_header(&size, &type, objects.pointer, &raw), "read the size of '\(file.path)' (\(file.id.short))")
+            result.append((file.path, size))
         }
+        return result
     }
 
     /// Stores `bytes` as a blob and returns its id.

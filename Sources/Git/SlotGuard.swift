@@ -98,9 +98,10 @@ public final class SlotGuard {
                 if entry.mode == 0o040000 {
                     // A tracked folder: its files are checked one by one; it must still be a folder.
                     if now != .folder {
-                        findings += try trackedBelow(path, tree: tree).map { Finding(kind: evaluator($0) ? .evaluator : .tracked, path: $0) }
+                        let below = try trackedBelow(path, tree: tree)
+                        findings += below.map { Finding(kind: evaluator($0) ? .evaluator : .tracked, path: $0) }
                         try slot.restore(path: path)
-                        for file in try trackedBelow(path, tree: tree) { try slot.restore(path: file) }
+                        for file in below { try slot.restore(path: file) }
                     }
                     continue
                 }

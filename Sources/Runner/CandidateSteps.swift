@@ -321,8 +321,8 @@ extension LoopRunner {
     /// budget), recording its process group on the step so a crash cannot orphan it.
     ///
     /// Sealed evaluation: every guarded slot is checked before the command (a process left
-    /// running may have written since) and after it; the evaluator's files are bound
-    /// read-only from the commit under bubblewrap and compared by content without it; a
+    /// running may have written since) and after it, every touched path compared by content
+    /// with the commit; the evaluator's files are also bound read-only under bubblewrap; a
     /// slot whose build output a run changed is built again first. A write where none may
     /// be throws `SealBroken`, after the slot has been put right.
     /// `keep` names untracked files a bench run makes for Ratchet to read (metric files).
@@ -363,7 +363,6 @@ extension LoopRunner {
         }
         do {
             try settleSlots(after: phase, in: slot, step: label, keep: keep)
-            try verifyEvaluatorFiles(slot, step: label)
         } catch let broken as SealBroken where result.stopped {
             // Killed because the loop stops: the candidate is proposed again (the slot is put right).
             emit(.note("while stopping: \(broken.message)"))

@@ -76,18 +76,6 @@ extension LoopRunner {
         }
     }
 
-    /// In mode off, the evaluator's files are also compared by content with the commit after
-    /// every command (no read-only bind protects them there).
-    func verifyEvaluatorFiles(_ slot: Slot, step: String) throws {
-        guard executor.sandbox.bubblewrap == nil, let tree = slot.tree else { return }
-        for file in try sealedFiles(tree) {
-            let now = try Repository.workFile(at: slot.directory + "/" + file.path)
-            if case .file(let id, let mode) = now, id == file.id, mode == file.mode { continue }
-            try slot.restore(path: file.path)
-            throw SealBroken(message: "evaluator file changed at run time (\(step)): \(file.path)")
-        }
-    }
-
     /// The evaluator's files of `tree` (regular files only), cached per tree.
     func sealedFiles(_ tree: ObjectID) throws -> [TreeFile] {
         if let cached = sealedCache[tree] { return cached }

@@ -149,6 +149,39 @@ import Testing
         #expect(["not_better", "inconclusive"].contains(cache.rejection ?? ""), "\(cache.reason ?? "")")
     }
 
+    /// A bench run that changes what the build made (here it appends a line to the built
+    /// program) does not reach the next run: the output is removed and the slot built again,
+    /// so every sample of each arm reads the same.
+    @Test func aRunThatChangesBuildOutputIsBuiltAgainBeforeTheNext() async throws {
+        let config = """
+            \(CheatTests.loopHeader)
+            [commands.build]
+            run = "cp src/work.sh built.sh"
+            [commands.bench]
+            run = "echo cost: $(sh built.sh 6 | wc -l); echo 'echo .' >> built.sh"
+            [metric]
+            source = "regex"
+            pattern = 'cost: (\\d+)'
+            direction = "lower"
+            min_effect = 0.05
+            min_pairs = 2
+            max_pairs = 4
+            warmup = 1
+            aa_pairs = 2
+            \(CheatTests.patchesProposer)
+            """
+        let (path, text) = Self.patches.first { $0.0.hasSuffix("07-honest-half-the-work.diff") } ?? ("", "")
+        let fixture = try GitFixture(files: ["src/work.sh": Self.work, "ratchet.toml": config, path: text], label: "rebuild")
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.accepted == 1)
+        let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
+        let samples = try workspace.store.samples(candidate: try #require(candidate.id))
+        #expect(Set(samples.filter { $0.arm == "baseline" }.map(\.value)) == [6], "\(samples.map(\.value))")
+        #expect(Set(samples.filter { $0.arm == "candidate" }.map(\.value)) == [3], "\(samples.map(\.value))")
+        #expect(abs((candidate.estimate ?? 0) - 1.0) < 1e-9, "\(candidate.reason ?? "")")
+    }
+
     /// Two slots that measure far apart on the same commit stop the loop with the cause,
     /// instead of raising the minimum effect and going on. (The bench depends on its folder's
     /// path, which differs between the slots without bubblewrap.)

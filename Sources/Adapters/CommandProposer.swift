@@ -21,6 +21,9 @@ import Git
 /// stream (any field may be left out; the last such line wins) reports model usage; without
 /// `cost`, it is computed from the configured prices.
 public struct CommandProposer: Proposer {
+    /// Each lane runs its own agent, in its own scratch slot.
+    public var proposesConcurrently: Bool { true }
+
     public let spec: AgentCommandSpec
     let runner: CommandRunner
     let environment: [String: String]

@@ -20,6 +20,9 @@ import NIOHTTP1
 /// Requests go through one `HTTPClient`: by default `ModelProposer.sharedClient`, made once per
 /// process and kept for its life (like `HTTPClient.shared`), or one the caller owns and shuts down.
 public struct ModelProposer: Proposer {
+    /// Lanes ask a model at once; it is told what is in flight.
+    public var proposesConcurrently: Bool { true }
+
     /// Which wire protocol the endpoint speaks.
     public enum API: String, Sendable {
         case openAI = "openai"

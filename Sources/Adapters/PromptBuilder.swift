@@ -43,17 +43,20 @@ public struct PromptMaterial: Sendable, Equatable {
     public var bestChange: String?
     /// Recent attempts, newest last.
     public var recent: [Attempt]
+    /// Candidates being tried right now by other lanes.
+    public var inFlight: [Attempt] = []
     public var guidance: String?
 
     public init(
         objective: Objective?, scope: [String], files: [PromptFile], bestChange: String? = nil, recent: [Attempt] = [],
-        guidance: String? = nil
+        inFlight: [Attempt] = [], guidance: String? = nil
     ) {
         self.objective = objective
         self.scope = scope
         self.files = files
         self.bestChange = bestChange
         self.recent = recent
+        self.inFlight = inFlight
         self.guidance = guidance
     }
 }
@@ -131,6 +134,7 @@ public struct PromptBuilder: Sendable {
         return PromptMaterial(
             objective: context.objective, scope: context.scope, files: files, bestChange: bestChange,
             recent: Array(context.recent.suffix(history)),
+            inFlight: context.inFlight,
             guidance: Self.readGuidance(guidanceFile ?? context.guidanceFile)
         )
     }
@@ -190,6 +194,11 @@ public struct PromptBuilder: Sendable {
                 }
                 lines.append(line)
             }
+            user.append(lines.joined(separator: "\n"))
+        }
+        if !material.inFlight.isEmpty {
+            var lines = ["## Being tried now (measured in parallel; propose something different)"]
+            for attempt in material.inFlight { lines.append("- \"\(attempt.title.bounded(Self.reasonBytes, keepingTail: 0).trimmedWhitespace)\"") }
             user.append(lines.joined(separator: "\n"))
         }
         user.append(filesSection(material))

@@ -44,6 +44,9 @@ public struct ProposalContext: Sendable {
     public var recent: [Attempt]
     /// Trees of the earlier bests of this loop (base first): states already beaten.
     public var lineage: [ObjectID]
+    /// Candidates other lanes are trying right now (`[parallel] candidates` > 1): their
+    /// sources are also in `tried`, and a model is told of them so it proposes something else.
+    public var inFlight: [Attempt] = []
 
     public init(
         loop: String, bestCommit: ObjectID, bestTree: ObjectID, tried: Set<String>, recent: [Attempt], lineage: [ObjectID] = [],
@@ -152,10 +155,17 @@ public protocol Proposer {
 
     /// Whether the proposer edits files in a scratch slot (filling one costs a full checkout once).
     var usesScratch: Bool { get }
+
+    /// Whether several lanes may ask this proposer at once. A proposer that picks the next
+    /// untried source from `context.tried` (a queue, the tuner) is asked by one lane at a
+    /// time, so two lanes never pick the same source; a model is asked concurrently and
+    /// told what is in flight instead.
+    var proposesConcurrently: Bool { get }
 }
 
 extension Proposer {
     public var usesScratch: Bool { false }
+    public var proposesConcurrently: Bool { false }
 }
 
 /// Builds the proposer a config entry names. Model proposers send through `httpClient`

@@ -40,6 +40,9 @@ public enum RejectionKind: String, Sendable, Codable {
     /// A command the candidate ran wrote where it may not: an evaluator file, a tracked
     /// file, or the other slot (sealed evaluation).
     case runTimeWrite = "run_time_write"
+    /// Another candidate in flight was accepted first, and this one's diff no longer
+    /// applies on top of it (`[parallel] candidates` > 1).
+    case conflict
 }
 
 /// A candidate's lifecycle: a step in progress, or finished with an outcome.

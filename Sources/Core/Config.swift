@@ -183,6 +183,10 @@ public struct LoopConfig: Sendable, Equatable, Codable {
     public var sandbox: SandboxSpec = SandboxSpec()
     /// When `ratchet daemon` runs the loop (`[schedule]`, see ScheduleConfig.swift).
     public var schedule: ScheduleSpec = ScheduleSpec()
+    /// Candidates in flight and how measurements share the machine (`[parallel]`, ScaleConfig.swift).
+    public var parallel: ParallelSpec = ParallelSpec()
+    /// Where candidates are evaluated (`[executor]`).
+    public var executor: ExecutorSpec = ExecutorSpec()
 }
 
 /// One thing wrong with a config file, located as precisely as the file allows.
@@ -510,7 +514,7 @@ struct ConfigReader {
     }
 
     mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
-        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "benchmark", "schedule"])
+        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "benchmark", "schedule", "parallel", "executor"])
         let loopTable = table(root, "loop", at: "", required: true)
         let commandsTable = table(root, "commands", at: "", required: true)
         let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
@@ -558,6 +562,8 @@ struct ConfigReader {
         let gate = self.gate(table(root, "gate", at: "", required: false))
         let sandbox = self.sandbox(table(root, "sandbox", at: "", required: false))
         let schedule = self.schedule(table(root, "schedule", at: "", required: false))
+        let parallel = self.parallel(table(root, "parallel", at: "", required: false), directory: directory)
+        let executor = self.executor(table(root, "executor", at: "", required: false))
 
         let benchmarks = self.benchmarks(root, direction: metric?.decision.direction ?? .lower)
         if !benchmarks.isEmpty, metric?.confirmWith == .wallTime {
@@ -578,6 +584,8 @@ struct ConfigReader {
             budget: budget, checkpoint: checkpoint, gate: gate, sandbox: sandbox, schedule: schedule
         )
         config.benchmarks = benchmarks
+        config.parallel = parallel
+        config.executor = executor
         return config
     }
 

@@ -27,6 +27,8 @@ public struct Sandbox: Sendable {
     /// both arms of a pair run from one path and a bias cannot come from the path (its
     /// length moves the stack; a build can embed it). `nil`: the folder's own path.
     public var mountPoint: String?
+    /// Cores the command is pinned to (`taskset`), or `nil` for any.
+    public var cpus: [Int]?
     /// `ratchet-timer`, which times the command from inside the sandbox: the sandbox's
     /// start-up stays out of `wallSeconds`. `nil`: the command is timed from outside.
     public var timer: String?
@@ -86,6 +88,11 @@ public struct Sandbox: Sendable {
     /// The argument vector that runs `command` in `directory` under this sandbox.
     func argv(command: String, directory: String) -> [String] {
         var argv: [String] = []
+        // Pinned to its cores (`[parallel] cpus_per_measurement`) before anything starts: the
+        // sandbox, the timer and the command inherit the affinity.
+        if let cpus, !cpus.isEmpty, let taskset = ["/usr/bin/taskset", "/bin/taskset"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            argv += [taskset, "--cpu-list", cpus.map(String.init).joined(separator: ",")]
+        }
         var limits: [String] = []
         if let cpuSeconds { limits.append("--cpu=\(cpuSeconds)") }
         if let memoryBytes { limits.append("--as=\(memoryBytes)") }

@@ -9,10 +9,21 @@ extension LoopRunner {
     // MARK: One candidate
 
     func runCandidate(_ proposer: any Proposer) async throws -> CandidateOutcome {
+        _ = await adoptBest()
+        // A proposer that picks the next untried source is asked by one lane at a time, from
+        // reading what is tried and in flight to recording its pick.
+        let serialised = config.parallel.candidates > 1 && !proposer.proposesConcurrently
+        if serialised { await coordinator.beginProposal() }
+        var proposing = serialised
+        defer { if proposing { Task { [coordinator] in await coordinator.endProposal() } } }
         let history = try store.candidates(loop: config.name)
-        let mine = history.filter { $0.proposer == proposer.kind && $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
+        // Unfinished candidates are in flight in other lanes (recovery settled the rest).
+        let inFlight = history.filter { !$0.lifecycle.isFinished }
+        let mine = history.filter {
+            $0.proposer == proposer.kind && (($0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue) || !$0.lifecycle.isFinished)
+        }
         let measured = measuredValues(history)
-        let context = ProposalContext(
+        var context = ProposalContext(
             loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
             tried: Set(mine.map(\.source)),
             recent: history.suffix(100).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
@@ -23,6 +34,7 @@ extension LoopRunner {
             scope: config.scope,
             baseCommit: try? ObjectID(hex: loop.baseCommit)
         )
+        context.inFlight = inFlight.map { Attempt(source: $0.source, title: $0.title, outcome: "in flight", reason: nil) }
         let proposal: Proposal
         let scratch = proposer.usesScratch ? try scratchSlot() : nil
         do {
@@ -48,6 +60,10 @@ extension LoopRunner {
         candidate.diff = proposal.diff
         record(usage: proposal.usage, transcript: proposal.transcript, in: &candidate)
         try store.update(candidate)
+        if proposing {
+            proposing = false
+            await coordinator.endProposal()
+        }
         emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
         do {
             return try await evaluate(&candidate)
@@ -195,7 +211,36 @@ extension LoopRunner {
         }
         try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
 
-        // build, test
+        var candidateTree = tree
+        while true {
+            if let outcome = try await buildAndTest(&candidate, tree: candidateTree) { return outcome }
+            try await prepareBaseline()
+            try await enterMeasurement()
+            // Decided against the best in force when the measurement starts: when another
+            // lane accepted first, the candidate goes onto the new best, and is built and
+            // tested again before it is measured against it.
+            let current = await coordinator.best
+            if current.commit != bestCommit {
+                leaveMeasurement()
+                guard let rebased = try await rebase(&candidate, onto: current) else { return .decided }
+                candidateTree = rebased
+                continue
+            }
+            do {
+                step = try await enter(.measure, &candidate)
+                let outcome = try await measureAndDecide(&candidate, tree: candidateTree, summary: summary, step: &step)
+                leaveMeasurement()
+                return outcome
+            } catch {
+                leaveMeasurement()
+                throw error
+            }
+        }
+    }
+
+    /// Build, test and validate the candidate in its slot; an outcome when it failed.
+    func buildAndTest(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
+        var step: StepRecord
         try sync(candidateSlot, to: tree)
         for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
             guard let command else { continue }
@@ -223,10 +268,56 @@ extension LoopRunner {
                 return .decided
             }
         }
+        return nil
+    }
 
-        // measure
-        step = try await enter(.measure, &candidate)
-        try await prepareBaseline()
+    /// Puts a candidate whose best moved (another lane accepted) onto the new best: its diff
+    /// applied again and the gate checked again; returns the new tree, or `nil` when it was
+    /// rejected (it conflicts, or the new best already holds it).
+    func rebase(_ candidate: inout CandidateRecord, onto best: LaneCoordinator.Best) async throws -> ObjectID? {
+        let previous = bestCommit
+        var step = try await enter(.apply, &candidate)
+        bestCommit = best.commit
+        bestTree = best.tree
+        let by = best.acceptedBy.map { "#\($0)" } ?? best.commit.short
+        let diff = candidate.diff ?? ""
+        let tree: ObjectID
+        do {
+            tree = try repository.apply(patch: diff, to: bestTree)
+        } catch {
+            let reason = "conflicts with \(by): accepted while this candidate waited, and the diff no longer applies to the new best \(best.commit.short) (\(error.message))"
+            try close(&step, ok: false, detail: "conflicts with \(by)")
+            try finish(&candidate, .rejected, .conflict, reason)
+            return nil
+        }
+        if tree == bestTree {
+            try close(&step, ok: false, detail: "already in the best")
+            try finish(&candidate, .rejected, .invalidDiff, "the new best \(best.commit.short) (\(by)) already holds this change")
+            return nil
+        }
+        if let summary = try? repository.parsePatch(diff) {
+            let violations = gateViolations(summary, tree: tree)
+            if !violations.isEmpty {
+                let reason = "gate, on the new best \(best.commit.short) (\(by)): " + violations.map(\.description).joined(separator: "; ")
+                try close(&step, ok: false, detail: reason)
+                try finish(&candidate, .rejected, .gate, reason)
+                return nil
+            }
+        }
+        candidate.parentCommit = best.commit.hex
+        candidate.tree = tree.hex
+        try store.update(candidate)
+        try audit.append(
+            loop: config.name, kind: "rebase",
+            ["candidate": String(candidate.id ?? 0), "from": previous.hex, "to": best.commit.hex, "accepted": best.acceptedBy.map { String($0) } ?? ""])
+        try close(&step, ok: true, detail: "the best moved to \(best.commit.short) (\(by)) while this candidate waited: re-applied onto it, to be built and tested again")
+        emit(.note("#\(candidate.sequence): the best moved to \(best.commit.short) (\(by)); re-applied onto it, building and testing again"))
+        return tree
+    }
+
+    /// The A/A calibration when due, the measurement, and the decision (an accept is
+    /// committed here, while the measurement lock is held).
+    func measureAndDecide(_ candidate: inout CandidateRecord, tree: ObjectID, summary: PatchSummary, step: inout StepRecord) async throws -> CandidateOutcome {
         // Once per best commit the best is measured in both slots (A/A); that borrows the
         // candidate slot, which then gets the candidate back and is built again.
         if try await calibrateNoise(step: step) {
@@ -263,6 +354,7 @@ extension LoopRunner {
             switch report.verdict {
             case .accept:
                 let checkpoint = try accept(&candidate, tree: tree, report: report, paths: summary.files.map(\.path))
+                await coordinator.accepted(commit: bestCommit, tree: bestTree, by: candidate.id)
                 try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")")
                 if let checkpoint { return .checkpoint(checkpoint) }
             case .reject, .needMore:
@@ -347,6 +439,9 @@ extension LoopRunner {
         environment.merge(extra) { $1 }
         var runner = executor
         runner.sandbox.sealed = try sealedBinds(for: slot)
+        if role == Self.benchRole { runner.sandbox.cpus = measuring?.cores }
+        let building = try await buildHold(role: role)
+        defer { building?.release() }
         let result: CommandResult
         do {
             result = try await runner.run(
@@ -408,6 +503,8 @@ extension LoopRunner {
         try repository.updateReference(config.branch, to: commit, expecting: bestCommit, message: "ratchet: accept candidate \(candidate.id ?? 0)")
         bestCommit = commit
         bestTree = tree
+        // Other lanes and `ratchet pause` write the loop's row too: change only the best.
+        if let fresh = try store.loop(named: config.name) { loop = fresh }
         loop.bestCommit = commit.hex
         try store.save(loop)
         candidate.commit = commit.hex

@@ -74,6 +74,14 @@ public final class LoopRunner {
     var referenceSlot: Slot?
     /// The step record a command runs under, so a broken seal can close it.
     var currentStep: StepRecord?
+    /// This runner's lane (0 unless `[parallel] candidates` > 1), and what the lanes share.
+    let lane: Int
+    let coordinator: LaneCoordinator
+    /// The machine-wide measurement lock, and this lane's hold on it while it measures.
+    let machineLock: MachineLock
+    var measuring: MachineLock.Hold?
+    /// This lane's slots, scratch, reference and sealed copies live here.
+    let slotRoot: String
 
     /// The evaluator's globs for the current best, and `[sandbox] writable`.
     var sealGlobs: (evaluator: [Glob], writable: [Glob]) {
@@ -82,7 +90,7 @@ public final class LoopRunner {
         sealGlobsCache = made
         return (made.evaluator, made.writable)
     }
-    private let lock: LoopLock
+    private let lock: LoopLock?
 
     public init(workspace: Workspace, options: RunOptions = RunOptions(), emit: @escaping @Sendable (RunEvent) -> Void) throws(RunnerError) {
         self.workspace = workspace
@@ -93,9 +101,10 @@ public final class LoopRunner {
         audit = workspace.audit
         pauseRecorder = PauseRecorder(loop: config.name, store: workspace.store, audit: workspace.audit, pause: pause)
         lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
-        var sandbox = try Self.sandbox(config.sandbox, emit: emit)
-        sandbox.readOnly = [workspace.stateDirectory, config.repository]
-        executor = CommandRunner(sandbox: sandbox)
+        executor = try Self.executor(workspace, emit: emit)
+        machineLock = try Self.machineLock(config)
+        lane = 0
+        slotRoot = Self.slotRoot(stateDirectory: workspace.stateDirectory, loop: config.name, lane: 0)
         let repository = workspace.repository
         let baseCommit: ObjectID
         do {
@@ -141,6 +150,57 @@ public final class LoopRunner {
         } catch {
             throw RunnerError(.internalError, "\(error)")
         }
+        coordinator = LaneCoordinator(best: LaneCoordinator.Best(commit: bestCommit, tree: bestTree))
+    }
+
+    /// Another lane of a run whose first lane holds the loop's lock: the config opened
+    /// anew (it must not have changed), with its own repository handle and store connection.
+    init(
+        lane: Int, configPath: String, configHash: String, best: (ObjectID, ObjectID), coordinator: LaneCoordinator, options: RunOptions,
+        emit: @escaping @Sendable (RunEvent) -> Void
+    ) throws(RunnerError) {
+        let workspace = try Workspace(configPath: configPath)
+        guard workspace.configHash == configHash else {
+            throw RunnerError(.config, "\(configPath) changed while the run started its lanes; run again")
+        }
+        self.workspace = workspace
+        self.options = options
+        self.emit = emit
+        self.lane = lane
+        self.coordinator = coordinator
+        let config = workspace.config
+        pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: config.name)
+        audit = workspace.audit
+        pauseRecorder = PauseRecorder(loop: config.name, store: workspace.store, audit: workspace.audit, pause: pause)
+        lock = nil
+        executor = try Self.executor(workspace, emit: { _ in })
+        machineLock = try Self.machineLock(config)
+        slotRoot = Self.slotRoot(stateDirectory: workspace.stateDirectory, loop: config.name, lane: lane)
+        (bestCommit, bestTree) = best
+        let record: LoopRecord?
+        do {
+            record = try workspace.store.loop(named: config.name)
+        } catch {
+            throw RunnerError(.store, error.description)
+        }
+        guard let record else { throw RunnerError(.store, "loop '\(config.name)' is not in the store") }
+        loop = record
+    }
+
+    /// The command runner for `workspace`'s commands: sandboxed, with the state folder and
+    /// the repository read-only.
+    static func executor(_ workspace: Workspace, emit: @Sendable (RunEvent) -> Void) throws(RunnerError) -> CommandRunner {
+        var sandbox = try Self.sandbox(workspace.config.sandbox, emit: emit)
+        sandbox.readOnly = [workspace.stateDirectory, workspace.config.repository]
+        return CommandRunner(sandbox: sandbox)
+    }
+
+    static func machineLock(_ config: LoopConfig) throws(RunnerError) -> MachineLock {
+        do {
+            return try MachineLock(directory: config.parallel.lockDirectory)
+        } catch {
+            throw RunnerError(.io, "parallel.lock_dir: cannot use \(config.parallel.lockDirectory) for the machine-wide measurement lock: \(error.message)")
+        }
     }
 
     /// The sandbox for `spec`: bubblewrap when available (required if the config says so).
@@ -176,6 +236,9 @@ public final class LoopRunner {
     /// Runs the loop until it stops; returns what happened.
     public func run() async throws(RunnerError) -> RunSummary {
         let (stopReason, status) = await runLoop()
+        bestCommit = await coordinator.best.commit
+        if let fresh = try? store.loop(named: config.name) { loop = fresh }
+        loop.bestCommit = bestCommit.hex
         loop.status = status
         loop.statusReason = stopReason
         try wrap { () throws(StoreError) in
@@ -205,31 +268,9 @@ public final class LoopRunner {
             if let waiting = try waitingCheckpoint() {
                 return ("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`", "waiting")
             }
-            let proposers = try (options.proposers ?? config.proposers).map(containedProposer)
-            var proposerIndex = 0
-            var iterations = 0
-            while true {
-                if let reason = try await safePoint() { return (reason, "stopped") }
-                if let cap = options.maxIterations, iterations >= cap { return ("reached --max-iterations \(cap)", "stopped") }
-                if let trip = config.budget.tripped(by: try budgetUse()) {
-                    try audit.append(loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
-                    return (trip.description, "budget")
-                }
-                guard proposerIndex < proposers.count else { return ("every proposer has nothing left to propose", "exhausted") }
-                let proposer = proposers[proposerIndex]
-                switch try await runCandidate(proposer) {
-                case .exhausted:
-                    emit(.note("proposer \(proposer.kind) has nothing left"))
-                    proposerIndex += 1
-                case .interrupted(let reason):
-                    return (reason, "stopped")
-                case .decided:
-                    iterations += 1
-                    try await checkDrift(decided: try budgetUse().iterations)
-                case .checkpoint(let reason):
-                    return (reason, "waiting")
-                }
-            }
+            let end = await runLanes()
+            if let failure = end.failure { failureKind = failure }
+            return (end.reason, end.status)
         } catch let error as RunnerError {
             failureKind = error.kind
             return (error.message, "failed")
@@ -304,9 +345,13 @@ public final class LoopRunner {
 
     // MARK: Budgets and checkpoints
 
-    /// What the loop has used, from the store (this run counted up to now).
-    func budgetUse() throws -> BudgetUse {
-        BudgetUse.of(candidates: try store.candidates(loop: config.name), runs: try store.runs(loop: config.name), running: true)
+    /// What the loop has used, from the store (this run counted up to now); candidates in
+    /// flight in any lane count as iterations already, so lanes never overrun the budget.
+    func budgetUse(countingInFlight: Bool = true) throws -> BudgetUse {
+        let candidates = try store.candidates(loop: config.name)
+        var use = BudgetUse.of(candidates: candidates, runs: try store.runs(loop: config.name), running: true)
+        if countingInFlight { use.iterations += candidates.filter { !$0.lifecycle.isFinished }.count }
+        return use
     }
 
     /// An accepted candidate holding the loop at a checkpoint, if any.
@@ -369,7 +414,7 @@ public final class LoopRunner {
     // MARK: Slots
 
     func openSlots() throws {
-        let root = workspace.stateDirectory + "/slots/\(config.name)"
+        let root = slotRoot
         do {
             slots = [try Slot(repository: repository, root: root + "/0"), try Slot(repository: repository, root: root + "/1")]
         } catch {
@@ -385,7 +430,7 @@ public final class LoopRunner {
         if let existing = scratch {
             slot = existing
         } else {
-            slot = try Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/scratch")
+            slot = try Slot(repository: repository, root: slotRoot + "/scratch")
             scratch = slot
         }
         if let held = slot.tree, try !slot.diff(against: held).isEmpty {

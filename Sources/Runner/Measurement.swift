@@ -295,7 +295,7 @@ extension LoopRunner {
     func calibrateNoise(step: StepRecord?) async throws -> Bool {
         guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
         if let stored = try? audit.recent(limit: 1, loop: config.name, kinds: ["calibration"]).last,
-            stored.fields["best"] == bestCommit.hex, stored.fields["baseline_slot"] == String(baselineIndex),
+            stored.fields["best"] == bestCommit.hex, stored.fields["baseline_slot"] == String(baselineIndex), stored.fields["lane"] == laneField,
             let pairs = stored.fields["aa_pairs"].flatMap({ Int($0) }), let bias = stored.fields["slot_bias"].flatMap({ Double($0) }),
             let error = stored.fields["standard_error"].flatMap({ Double($0) }), let floor = stored.fields["noise_floor"].flatMap({ Double($0) })
         {
@@ -340,13 +340,13 @@ extension LoopRunner {
         }
         calibration = measured
         noiseCalibratedTree = bestTree
-        try audit.append(
-            loop: config.name, kind: "calibration",
-            [
+        var fields = [
                 "best": bestCommit.hex, "baseline_slot": String(baselineIndex), "aa_pairs": String(measured.pairs), "trimmed": String(measured.trimmed),
                 "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError),
                 "noise_floor": String(format: "%.4f", measured.floor),
-            ])
+            ]
+        if let laneField { fields["lane"] = laneField }
+        try audit.append(loop: config.name, kind: "calibration", fields)
         emit(.note("A/A across the slots: " + measured.summary))
         let minimum = measured.minimumEffect(configured: config.metric.decision.minEffect)
         if minimum > config.metric.decision.minEffect {
@@ -355,6 +355,10 @@ extension LoopRunner {
         return true
     }
 
+    /// The lane an A/A calibration was measured in (its slots): `nil` for the first lane, as
+    /// calibrations were recorded before there were lanes.
+    var laneField: String? { lane == 0 ? nil : String(lane) }
+
     /// Every `drift_every` candidates, measures the original base against the best again
     /// (random order within each pair, after the configured warm-ups) and checks that the
     /// improvement the accepts claimed is still there: a claim outside the measured interval
@@ -362,9 +366,14 @@ extension LoopRunner {
     /// status` and the morning report.
     func checkDrift(decided: Int) async throws {
         let every = config.metric.driftEvery
-        guard every > 0, decided > 0, decided % every == 0, bestCommit.hex != loop.baseCommit, let base = try? ObjectID(hex: loop.baseCommit)
-        else { return }
-        let reference = try referenceSlot ?? Slot(repository: repository, root: workspace.stateDirectory + "/slots/\(config.name)/reference")
+        guard every > 0, decided > 0, decided % every == 0, let base = try? ObjectID(hex: loop.baseCommit) else { return }
+        _ = await adoptBest()
+        guard bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided) else { return }
+        try await prepareBaseline()
+        let wasMeasuring = measuring != nil
+        try await enterMeasurement()
+        defer { if !wasMeasuring { leaveMeasurement() } }
+        let reference = try referenceSlot ?? Slot(repository: repository, root: slotRoot + "/reference")
         referenceSlot = reference
         let baseTree = try repository.tree(ofCommit: base)
         try sync(reference, to: baseTree)

@@ -91,7 +91,7 @@ extension LoopRunner {
         guard executor.sandbox.bubblewrap != nil, let tree = slot.tree else { return [] }
         let files = try sealedFiles(tree)
         guard !files.isEmpty else { return [] }
-        let root = workspace.stateDirectory + "/slots/\(config.name)/sealed/\(tree.hex)"
+        let root = slotRoot + "/sealed/\(tree.hex)"
         let fm = FileManager.default
         if !fm.fileExists(atPath: root + "/.complete") {
             try? fm.removeItem(atPath: root)
@@ -105,7 +105,7 @@ extension LoopRunner {
             }
             fm.createFile(atPath: root + "/.complete", contents: Data())
             // Copies of older commits are not needed any more.
-            let parent = workspace.stateDirectory + "/slots/\(config.name)/sealed"
+            let parent = slotRoot + "/sealed"
             for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {
                 try? fm.removeItem(atPath: parent + "/" + name)
             }

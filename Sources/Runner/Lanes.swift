@@ -1,0 +1,255 @@
+import Adapters
+import Core
+import Execution
+import Foundation
+import Git
+import Store
+
+/// What the lanes of one run share (`[parallel] candidates` > 1; one lane otherwise).
+///
+/// Each lane is a `LoopRunner` with its own slots, repository handle and store connection,
+/// working one candidate at a time; the lanes meet here. The best commit moves only through
+/// `accepted`, which a lane calls while it holds the machine's measurement lock, so accepts
+/// are committed one after another, each on top of the one before.
+actor LaneCoordinator {
+    struct Best: Sendable, Equatable {
+        var commit: ObjectID
+        var tree: ObjectID
+        /// The candidate whose accept made this best, in this run.
+        var acceptedBy: Int64?
+    }
+
+    private(set) var best: Best
+    private var started = 0
+    private var driftChecked: Set<Int> = []
+    private var proposing = false
+    private var proposalWaiters: [CheckedContinuation<Void, Never>] = []
+    private var budgetTripAudited = false
+
+    init(best: Best) {
+        self.best = best
+    }
+
+    /// A lane's accept: the new best every lane measures against from now on.
+    func accepted(commit: ObjectID, tree: ObjectID, by candidate: Int64?) {
+        best = Best(commit: commit, tree: tree, acceptedBy: candidate)
+    }
+
+    /// Claims one candidate of `--max-iterations`; `false` when they are all taken.
+    func claimIteration(cap: Int) -> Bool {
+        guard started < cap else { return false }
+        started += 1
+        return true
+    }
+
+    /// Gives back a claim whose proposer had nothing to propose.
+    func unclaimIteration() {
+        started = max(0, started - 1)
+    }
+
+    /// Whether this lane runs the drift check due at `decided` candidates (one lane does).
+    func claimDriftCheck(at decided: Int) -> Bool {
+        driftChecked.insert(decided).inserted
+    }
+
+    /// Whether this lane is the first to report a budget trip (it is audited once).
+    func claimBudgetTrip() -> Bool {
+        defer { budgetTripAudited = true }
+        return !budgetTripAudited
+    }
+
+    /// One lane at a time asks a proposer that picks the next untried source, so two lanes
+    /// never pick the same one.
+    func beginProposal() async {
+        if !proposing {
+            proposing = true
+            return
+        }
+        await withCheckedContinuation { proposalWaiters.append($0) }
+    }
+
+    func endProposal() {
+        if proposalWaiters.isEmpty {
+            proposing = false
+        } else {
+            proposalWaiters.removeFirst().resume()
+        }
+    }
+}
+
+/// How one lane ended: the stop reason and the loop status it asks for.
+struct LaneEnd: Sendable {
+    var reason: String
+    var status: String
+    var failure: RunnerError.Kind?
+
+    /// Which ending the run reports when lanes end differently: a failure, then a human
+    /// checkpoint, a stop, a budget, and last a proposer with nothing left.
+    var rank: Int {
+        switch status {
+        case "failed": 0
+        case "waiting": 1
+        case "stopped": 2
+        case "budget": 3
+        default: 4
+        }
+    }
+
+    /// Whether the other lanes must stop now (they are interrupted, and proposed again later).
+    var stopsOthers: Bool { status == "failed" || status == "waiting" }
+}
+
+extension LoopRunner {
+    /// `<state>/slots/<loop>` for the first lane, `…/lanes/<k>` for the others.
+    static func slotRoot(stateDirectory: String, loop: String, lane: Int) -> String {
+        let root = stateDirectory + "/slots/\(loop)"
+        return lane == 0 ? root : root + "/lanes/\(lane)"
+    }
+
+    /// Runs this runner as lane 0 and, with `[parallel] candidates` = N > 1, N − 1 more lanes,
+    /// each opened on its own (repository handle, store connection, slots); returns when all
+    /// have ended. A lane ending with a failure or at a checkpoint stops the others.
+    func runLanes() async -> LaneEnd {
+        let count = config.parallel.candidates
+        guard count > 1 else { return await laneEnd() }
+        let configPath = workspace.configPath
+        let configHash = workspace.configHash
+        let options = self.options
+        let emit = self.emit
+        let coordinator = self.coordinator
+        let best = (bestCommit, bestTree)
+        emit(.note("\(count) candidates in flight (measurements \(config.parallel.cpusPerMeasurement.map { "pinned to \($0) core(s) each" } ?? "one at a time on the whole machine")\(config.parallel.overlapBuilds ? ", builds may overlap them" : ", no build or test while one measures"))"))
+        return await withTaskGroup(of: LaneEnd.self) { group in
+            for lane in 1..<count {
+                group.addTask {
+                    do throws(RunnerError) {
+                        let runner = try LoopRunner(
+                            lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator, options: options, emit: emit)
+                        let end = await runner.laneEnd()
+                        if end.stopsOthers { options.stop.stop(end.reason) }
+                        return end
+                    } catch {
+                        options.stop.stop(error.message)
+                        return LaneEnd(reason: "lane \(lane): \(error.message)", status: "failed", failure: error.kind)
+                    }
+                }
+            }
+            let mine = await laneEnd()
+            if mine.stopsOthers { options.stop.stop(mine.reason) }
+            var ends = [mine]
+            for await end in group { ends.append(end) }
+            // The lane that stopped the others tells why; the others were merely interrupted.
+            return ends.min { $0.rank < $1.rank } ?? mine
+        }
+    }
+
+    /// This lane's candidates until it stops, as a `LaneEnd`.
+    func laneEnd() async -> LaneEnd {
+        do {
+            if lane > 0 { try openSlots() }
+            let (reason, status) = try await laneLoop()
+            return LaneEnd(reason: reason, status: status)
+        } catch let error as RunnerError {
+            return LaneEnd(reason: error.message, status: "failed", failure: error.kind)
+        } catch let error as StoreError {
+            return LaneEnd(reason: error.description, status: "failed", failure: .store)
+        } catch let error as GitError {
+            return LaneEnd(reason: error.description, status: "failed", failure: .repository)
+        } catch {
+            return LaneEnd(reason: "\(error)", status: "failed", failure: .internalError)
+        }
+    }
+
+    /// Candidates one after another in this lane, until it must stop.
+    func laneLoop() async throws -> (String, String) {
+        let proposers = try (options.proposers ?? config.proposers).map(containedProposer)
+        var proposerIndex = 0
+        while true {
+            if let reason = try await safePoint() { return (reason, "stopped") }
+            if let cap = options.maxIterations, !(await coordinator.claimIteration(cap: cap)) { return ("reached --max-iterations \(cap)", "stopped") }
+            let claimed = options.maxIterations != nil
+            // Candidates in flight in other lanes count as started work.
+            if let trip = config.budget.tripped(by: try budgetUse()) {
+                if claimed { await coordinator.unclaimIteration() }
+                if await coordinator.claimBudgetTrip() {
+                    try audit.append(loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
+                }
+                return (trip.description, "budget")
+            }
+            guard proposerIndex < proposers.count else {
+                if claimed { await coordinator.unclaimIteration() }
+                return ("every proposer has nothing left to propose", "exhausted")
+            }
+            let proposer = proposers[proposerIndex]
+            switch try await runCandidate(proposer) {
+            case .exhausted:
+                if claimed { await coordinator.unclaimIteration() }
+                emit(.note("proposer \(proposer.kind) has nothing left" + lanePrefix))
+                proposerIndex += 1
+            case .interrupted(let reason):
+                return (reason, "stopped")
+            case .decided:
+                try await checkDrift(decided: try budgetUse(countingInFlight: false).iterations)
+            case .checkpoint(let reason):
+                return (reason, "waiting")
+            }
+        }
+    }
+
+    /// ` (lane k)` when several lanes run, for notes.
+    var lanePrefix: String { config.parallel.candidates > 1 ? " (lane \(lane))" : "" }
+
+    /// Takes this lane's best from the coordinator (another lane may have accepted).
+    func adoptBest() async -> LaneCoordinator.Best {
+        let current = await coordinator.best
+        if current.commit != bestCommit {
+            bestCommit = current.commit
+            bestTree = current.tree
+        }
+        return current
+    }
+
+    // MARK: The machine's locks
+
+    /// Enters the measurement group of the machine-wide lock (waiting for other measurements
+    /// and, unless `overlap_builds`, for builds and tests); a no-op when already inside.
+    func enterMeasurement() async throws {
+        guard measuring == nil else { return }
+        let stop = options.stop
+        var told = false
+        let emit = self.emit
+        let prefix = lanePrefix
+        let hold: MachineLock.Hold?
+        do {
+            hold = try await machineLock.measurement(cores: config.parallel.cpusPerMeasurement, overlapBuilds: config.parallel.overlapBuilds) {
+                if !told {
+                    told = true
+                    emit(.note("waiting for the machine's measurement lock\(prefix)"))
+                }
+                return !stop.isSet
+            }
+        } catch {
+            throw RunnerError(.io, "\(error.description) (parallel.lock_dir)")
+        }
+        guard let hold else { throw Interrupted(reason: stop.reason ?? "stopped") }
+        measuring = hold
+    }
+
+    func leaveMeasurement() {
+        measuring?.release()
+        measuring = nil
+    }
+
+    /// Holds the build group for a build or test (unless this lane measures now, or
+    /// `overlap_builds` lets builds run beside measurements).
+    func buildHold(role: String) async throws -> MachineLock.Hold? {
+        guard measuring == nil, role != Self.benchRole, !config.parallel.overlapBuilds else { return nil }
+        let stop = options.stop
+        do {
+            guard let hold = try await machineLock.build(keepWaiting: { !stop.isSet }) else { throw Interrupted(reason: stop.reason ?? "stopped") }
+            return hold
+        } catch let error as LockError {
+            throw RunnerError(.io, "\(error.description) (parallel.lock_dir)")
+        }
+    }
+}

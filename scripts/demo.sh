@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: copies workspaces/primes into a fresh git repository, runs a loop with the
-# built-in tuner and then the replayed patches, and prints the report.
+# built-in tuner and then the replayed patches (two in flight at once), and prints the report.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ratchet="$root/.build/debug/ratchet"
@@ -15,8 +15,8 @@ echo
 echo "== ratchet run --proposer tuner"
 "$ratchet" run --proposer tuner
 echo
-echo "== ratchet run --proposer patches"
-"$ratchet" run --proposer patches
+echo "== ratchet run --proposer patches --candidates 2   (two candidates in flight, measured one at a time)"
+"$ratchet" run --proposer patches --candidates 2
 echo
 echo "== ratchet log"
 "$ratchet" log

@@ -12,7 +12,7 @@ extension LoopRunner {
         _ = await adoptBest()
         // A proposer that picks the next untried source is asked by one lane at a time, from
         // reading what is tried and in flight to recording its pick.
-        let serialised = config.parallel.candidates > 1 && !proposer.proposesConcurrently
+        let serialised = laneCount > 1 && !proposer.proposesConcurrently
         if serialised { await coordinator.beginProposal() }
         var proposing = serialised
         defer { if proposing { Task { [coordinator] in await coordinator.endProposal() } } }
@@ -65,12 +65,18 @@ extension LoopRunner {
             await coordinator.endProposal()
         }
         emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
+        let id = candidate.id ?? 0
+        await coordinator.beginEvaluation(id)
         do {
-            return try await evaluate(&candidate)
+            let outcome = try await evaluate(&candidate)
+            await coordinator.endEvaluation(id)
+            return outcome
         } catch let interruption as Interrupted {
+            await coordinator.endEvaluation(id)
             try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state)'; it will be proposed again")
             return .interrupted(interruption.reason)
         } catch let broken as SealBroken {
+            await coordinator.endEvaluation(id)
             if var step = currentStep, step.finishedAt == nil { try close(&step, ok: false, detail: broken.message) }
             try finish(&candidate, .rejected, .runTimeWrite, broken.message)
             return .decided
@@ -183,9 +189,10 @@ extension LoopRunner {
         var violations = gateViolations(summary, tree: nil)
         var tree: ObjectID?
         if violations.isEmpty {
-            do {
-                tree = try repository.apply(patch: diff, to: bestTree)
-            } catch {
+            switch try await applyToBest(diff, &candidate) {
+            case .success(let applied):
+                tree = applied
+            case .failure(let error):
                 let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
                 let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
                 try close(&step, ok: false, detail: reason)
@@ -235,6 +242,22 @@ extension LoopRunner {
                 leaveMeasurement()
                 throw error
             }
+        }
+    }
+
+    /// The candidate's tree: its diff applied to the best. A diff that does not apply while
+    /// other lanes have candidates in flight may be written on top of one of them: it waits
+    /// for the best to move and tries again.
+    func applyToBest(_ diff: String, _ candidate: inout CandidateRecord) async throws -> Result<ObjectID, GitError> {
+        while true {
+            let failure: GitError
+            do {
+                return .success(try repository.apply(patch: diff, to: bestTree))
+            } catch {
+                failure = error
+            }
+            guard failure.code == .applyFailed || failure.code == .conflict, try await waitForTheBestToMove(candidate) else { return .failure(failure) }
+            candidate.parentCommit = bestCommit.hex
         }
     }
 

@@ -25,6 +25,10 @@ actor LaneCoordinator {
     private var proposing = false
     private var proposalWaiters: [CheckedContinuation<Void, Never>] = []
     private var budgetTripAudited = false
+    /// Candidates being evaluated now, in every lane, and those of them waiting for the
+    /// best to move (their diffs do not apply yet).
+    private var evaluating: Set<Int64> = []
+    private var waiting: Set<Int64> = []
 
     init(best: Best) {
         self.best = best
@@ -33,6 +37,26 @@ actor LaneCoordinator {
     /// A lane's accept: the new best every lane measures against from now on.
     func accepted(commit: ObjectID, tree: ObjectID, by candidate: Int64?) {
         best = Best(commit: commit, tree: tree, acceptedBy: candidate)
+    }
+
+    func beginEvaluation(_ candidate: Int64) {
+        evaluating.insert(candidate)
+    }
+
+    func endEvaluation(_ candidate: Int64) {
+        evaluating.remove(candidate)
+        waiting.remove(candidate)
+    }
+
+    /// Marks `candidate` as waiting for the best to move; returns whether a candidate that
+    /// may still move it (being evaluated, not waiting itself) is in flight in another lane.
+    func waitForOthers(_ candidate: Int64) -> Bool {
+        waiting.insert(candidate)
+        return evaluating.contains { $0 != candidate && !waiting.contains($0) }
+    }
+
+    func stopWaiting(_ candidate: Int64) {
+        waiting.remove(candidate)
     }
 
     /// Claims one candidate of `--max-iterations`; `false` when they are all taken.
@@ -110,7 +134,7 @@ extension LoopRunner {
     /// each opened on its own (repository handle, store connection, slots); returns when all
     /// have ended. A lane ending with a failure or at a checkpoint stops the others.
     func runLanes() async -> LaneEnd {
-        let count = config.parallel.candidates
+        let count = laneCount
         guard count > 1 else { return await laneEnd() }
         let configPath = workspace.configPath
         let configHash = workspace.configHash
@@ -197,7 +221,10 @@ extension LoopRunner {
     }
 
     /// ` (lane k)` when several lanes run, for notes.
-    var lanePrefix: String { config.parallel.candidates > 1 ? " (lane \(lane))" : "" }
+    var lanePrefix: String { laneCount > 1 ? " (lane \(lane))" : "" }
+
+    /// Candidates in flight at once: `--candidates`, or `[parallel] candidates`.
+    var laneCount: Int { options.candidates ?? config.parallel.candidates }
 
     /// Takes this lane's best from the coordinator (another lane may have accepted).
     func adoptBest() async -> LaneCoordinator.Best {
@@ -207,6 +234,37 @@ extension LoopRunner {
             bestTree = current.tree
         }
         return current
+    }
+
+    /// Waits, for a candidate whose diff does not apply to the best, until the best moves
+    /// (another lane accepted: then this lane takes it and returns `true`) or no other
+    /// candidate is in flight (`false`: it will never apply). A stacked series of patches,
+    /// each written on top of the one before, thus goes through two lanes as it would
+    /// through one.
+    func waitForTheBestToMove(_ candidate: CandidateRecord) async throws -> Bool {
+        guard laneCount > 1, let id = candidate.id else { return false }
+        let start = bestCommit
+        var told = false
+        while true {
+            _ = await adoptBest()
+            if bestCommit != start { break }
+            guard await coordinator.waitForOthers(id) else {
+                // One last look: the last one in flight may have been accepted just now.
+                _ = await adoptBest()
+                break
+            }
+            if !told {
+                told = true
+                emit(.note("#\(candidate.sequence) does not apply to the best code \(bestCommit.short) yet: waiting for the candidates in flight"))
+            }
+            if let reason = options.stop.reason {
+                await coordinator.stopWaiting(id)
+                throw Interrupted(reason: reason)
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        await coordinator.stopWaiting(id)
+        return bestCommit != start
     }
 
     // MARK: The machine's locks

@@ -14,12 +14,15 @@ public struct RunOptions: Sendable {
     public var author: Signature
     /// Flipped to stop the loop at the next safe point.
     public var stop: StopSwitch
+    /// Candidates in flight at once, instead of `[parallel] candidates`.
+    public var candidates: Int?
 
     public init(
         maxIterations: Int? = nil, proposers: [ProposerSpec]? = nil,
-        author: Signature = Signature(name: "Ratchet", email: "ratchet@localhost"), stop: StopSwitch = StopSwitch()
+        author: Signature = Signature(name: "Ratchet", email: "ratchet@localhost"), stop: StopSwitch = StopSwitch(), candidates: Int? = nil
     ) {
         self.stop = stop
+        self.candidates = candidates
         self.maxIterations = maxIterations
         self.proposers = proposers
         self.author = author

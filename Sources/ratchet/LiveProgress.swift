@@ -10,11 +10,18 @@ import Synchronization
 /// candidate, its step, the samples so far with the running estimate, the current best,
 /// and budget use. When standard output is not a terminal, every event is a plain line.
 final class LiveProgress: Sendable {
-    struct State {
+    /// One candidate in flight (several with `[parallel] candidates`).
+    struct Flight {
         var candidate = ""
         var step = ""
         var pairs = 0
         var estimate: Double?
+    }
+
+    struct State {
+        /// By sequence number, in the order they started.
+        var flights: [Int: Flight] = [:]
+        var order: [Int] = []
         var best = ""
         var accepted = 0
         var decided = 0
@@ -54,18 +61,18 @@ final class LiveProgress: Sendable {
                 state.best = best
                 permanent = true
             case .candidate(let sequence, let id, let title, let best, let accepted):
-                state.candidate = "#\(sequence) (id \(id)) \(title)"
-                state.step = "propose"
-                state.pairs = 0
-                state.estimate = nil
+                state.flights[sequence] = Flight(candidate: "#\(sequence) (id \(id)) \(title)", step: "propose")
+                state.order.append(sequence)
                 state.best = best
                 state.accepted = accepted
-            case .step(_, let step):
-                state.step = step.rawValue
-            case .sample(_, let pair, _, _, let estimate):
-                state.pairs = pair + 1
-                state.estimate = estimate
-            case .finished(_, let outcome, _):
+            case .step(let sequence, let step):
+                state.flights[sequence]?.step = step.rawValue
+            case .sample(let sequence, let pair, _, _, let estimate):
+                state.flights[sequence]?.pairs = pair + 1
+                state.flights[sequence]?.estimate = estimate
+            case .finished(let sequence, let outcome, _):
+                state.flights[sequence] = nil
+                state.order.removeAll { $0 == sequence }
                 state.decided += 1
                 if outcome == .accepted { state.accepted += 1 }
                 permanent = true
@@ -88,13 +95,19 @@ final class LiveProgress: Sendable {
 
     func statusLine(_ state: State) -> String {
         var parts: [String] = []
-        if !state.candidate.isEmpty { parts.append(state.candidate) }
-        if !state.step.isEmpty {
-            var step = state.step
-            if state.step == "measure", state.pairs > 0 {
-                step += " \(state.pairs) pair\(state.pairs == 1 ? "" : "s")" + (state.estimate.map { " est. \(Format.percent($0))" } ?? "")
+        let flights = state.order.compactMap { state.flights[$0] }
+        for flight in flights {
+            var step = flight.step
+            if flight.step == "measure", flight.pairs > 0 {
+                step += " \(flight.pairs) pair\(flight.pairs == 1 ? "" : "s")" + (flight.estimate.map { " est. \(Format.percent($0))" } ?? "")
             }
-            parts.append(step)
+            if flights.count == 1 {
+                parts.append(flight.candidate)
+                if !step.isEmpty { parts.append(step) }
+            } else {
+                // With several in flight, each is its number and step.
+                parts.append(String(flight.candidate.prefix { $0 != " " }) + " " + step)
+            }
         }
         parts.append("best \(state.best)")
         parts.append("\(state.accepted) accepted")

@@ -27,11 +27,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Use this proposer instead of the config's (repeatable; e.g. --proposer patches).")
     var proposer: [String] = []
 
+    @Option(help: "Candidates in flight at once (instead of [parallel] candidates).")
+    var candidates: Int?
+
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
     func validate() throws {
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+        if let candidates, !(1...64).contains(candidates) { throw ValidationError("--candidates must be between 1 and 64, found \(candidates)") }
     }
 
     func run() async throws {
@@ -53,7 +57,7 @@ struct Run: AsyncParsableCommand {
             let runner: LoopRunner
             do {
                 runner = try LoopRunner(
-                    workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop),
+                    workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop, candidates: candidates),
                     emit: { event in if !quiet { progress.handle(event) } })
             } catch let error as RunnerError {
                 throw Failure(error)

@@ -42,6 +42,37 @@ let validConfig = """
     """
 
 @Suite struct ConfigTests {
+    @Test func parallelAndExecutorSections() throws {
+        let plain = try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w")
+        #expect(plain.parallel == ParallelSpec() && plain.parallel.candidates == 1 && plain.executor.kind == .local)
+        let text = validConfig + """
+
+            [parallel]
+            candidates = 4
+            cpus_per_measurement = 2
+            overlap_builds = true
+            lock_dir = "locks"
+
+            [executor]
+            kind = "slurm"
+            partition = "debug"
+            time = "0-00:30:00"
+            exclusive = false
+            sbatch_args = ["--qos=low"]
+            shared_dir = "/shared/ratchet"
+            """
+        let config = try LoopConfig.parse(text, file: "r.toml", directory: "/w")
+        #expect(config.parallel == ParallelSpec(candidates: 4, cpusPerMeasurement: 2, overlapBuilds: true, lockDirectory: "/w/locks"))
+        #expect(config.executor == ExecutorSpec(kind: .slurm, partition: "debug", time: "0-00:30:00", exclusive: false, sbatchArguments: ["--qos=low"], sharedDirectory: "/shared/ratchet"))
+        let bad = validConfig + "\n[parallel]\ncandidates = 0\nspeed = 2\n[executor]\nkind = \"cloud\"\ntime = \"soon\"\nshared_dir = \"rel\"\n"
+        let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(bad, file: "r.toml", directory: "/w") }
+        #expect(Set(error.problems.map(\.key)) == ["parallel.speed", "parallel.candidates", "executor.kind", "executor.time", "executor.shared_dir"])
+        #expect(error.problems.first { $0.key == "executor.kind" }?.message.contains("use \"local\" or \"slurm\"") == true)
+        let local = validConfig + "\n[executor]\npartition = \"debug\"\n"
+        let misplaced = try #require(throws: ConfigError.self) { try LoopConfig.parse(local, file: "r.toml", directory: "/w") }
+        #expect(misplaced.problems.map(\.message) == ["applies only to kind = \"slurm\""])
+    }
+
     @Test func parsesEveryKey() throws {
         let config = try LoopConfig.parse(validConfig, file: "/w/ratchet.toml", directory: "/w")
         #expect(config.name == "demo")

@@ -1,0 +1,163 @@
+import Core
+import Foundation
+import Runner
+import Store
+import TestSupport
+import Testing
+
+/// `[parallel] candidates = 2` on real loops: candidates are built at once, measured one at a
+/// time, decided against the best in force when their measurement starts, and accepted in order.
+@Suite struct ParallelTests {
+    static func diff(_ path: String, from old: String?, to new: String) -> String {
+        guard let old else {
+            return "diff --git a/\(path) b/\(path)\nnew file mode 100644\n--- /dev/null\n+++ b/\(path)\n@@ -0,0 +1 @@\n+\(new)\n"
+        }
+        return "diff --git a/\(path) b/\(path)\n--- a/\(path)\n+++ b/\(path)\n@@ -1 +1 @@\n-\(old)\n+\(new)\n"
+    }
+
+    static let bonus = diff("src/bonus.txt", from: nil, to: "2")
+    static let speed2 = diff("src/config.txt", from: "speed = 1", to: "speed = 2")
+    static let speed3 = diff("src/config.txt", from: "speed = 1", to: "speed = 3")
+    static let speed4 = diff("src/config.txt", from: "speed = 1", to: "speed = 4")
+    static let notes = diff("src/notes.txt", from: "notes", to: "other notes")
+
+    /// The tiny workspace with only `patches`, a build that takes at least `build` seconds, and two lanes
+    /// whose machine lock lives in the fixture (so other tests' loops do not wait on them).
+    static func make(patches: [String: String], build: Double = 0.6, extra: String = "") throws -> GitFixture {
+        var config = TinyWorkspace.config(build: "sh build.sh", kinds: #"["patches"]"#)
+        config = config.replacingOccurrences(of: "[[proposer.tuner.knob]]", with: "[[unused]]")
+        config = config.components(separatedBy: "[[unused]]")[0]
+        config += "\n[parallel]\ncandidates = 2\nlock_dir = \"locks\"\n" + extra
+        var files = patches.reduce(into: [String: String]()) { $0["patches/" + $1.key] = $1.value }
+        // Many short sleeps, not one long one: a stopped process group makes no progress
+        // (one `sleep` would wake when its timer ran out, paused or not).
+        files["build.sh"] = "i=0; while [ $i -lt \(Int(build / 0.02)) ]; do sleep 0.02; i=$((i+1)); done\n"
+        files["src/config.txt"] = "speed = 1\n"
+        files["src/notes.txt"] = "notes\n"
+        files["bench.sh"] = TinyWorkspace.bench + "\n"
+        files["test.sh"] = "grep -q '^speed = 3$' src/config.txt && { echo 'speed 3 is broken' >&2; exit 1; }\nexit 0\n"
+        files["ratchet.toml"] = config
+        files[".gitignore"] = "locks/\n"
+        return try GitFixture(files: files, label: "parallel")
+    }
+
+    static func steps(_ workspace: Workspace, _ name: Step) throws -> [StepRecord] {
+        try workspace.store.candidates(loop: "tiny").flatMap { try workspace.store.steps(candidate: $0.id ?? 0) }.filter { $0.step == name.rawValue }
+    }
+
+    static func overlaps(_ a: StepRecord, _ b: StepRecord) -> Bool {
+        guard let aEnd = a.finishedAt, let bEnd = b.finishedAt else { return false }
+        return a.startedAt < bEnd && b.startedAt < aEnd
+    }
+
+    /// Builds overlap, measurements never do, a broken change is rejected, and each accept
+    /// is a commit on top of the one before.
+    @Test func twoLanesBuildAtOnceMeasureOneAtATimeAndCommitInOrder() async throws {
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-speed3.diff": Self.speed3, "03-notes.diff": Self.notes, "04-speed2.diff": Self.speed2])
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        let outcome = Dictionary(uniqueKeysWithValues: candidates.map { ($0.source, $0.outcome ?? "") })
+        #expect(outcome["01-bonus.diff"] == "accepted")
+        #expect(outcome["02-speed3.diff"] == "rejected")
+        #expect(candidates.first { $0.source == "02-speed3.diff" }?.rejection == "test_failed")
+        #expect(outcome["03-notes.diff"] != "accepted")
+        #expect(outcome["04-speed2.diff"] == "accepted")
+        #expect(summary.accepted == 2)
+        #expect(summary.stopReason.contains("nothing left"), "\(summary.stopReason)")
+
+        let builds = try Self.steps(workspace, .build).filter { $0.finishedAt != nil }
+        let overlapping = builds.indices.contains { i in builds.indices.contains { j in i < j && builds[i].candidateId != builds[j].candidateId && Self.overlaps(builds[i], builds[j]) } }
+        #expect(overlapping, "no two candidates were built at the same time")
+        let measures = try Self.steps(workspace, .measure)
+        for i in measures.indices {
+            for j in measures.indices where i < j {
+                #expect(!Self.overlaps(measures[i], measures[j]), "candidates \(measures[i].candidateId) and \(measures[j].candidateId) were measured at the same time")
+            }
+        }
+        // Both changes are on the branch, one commit on top of the other.
+        #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 2\n")
+        #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
+        #expect(try fixture.git("rev-list", "--count", "main..ratchet/tiny").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(try workspace.audit.verify().ok)
+    }
+
+    /// Two changes to the same line in flight at once: the first measured is accepted, the
+    /// other no longer applies on top of it and is rejected as a conflict naming it.
+    @Test func aChangeThatNoLongerAppliesAfterAnotherAcceptIsAConflict() async throws {
+        let fixture = try Self.make(patches: ["01-speed2.diff": Self.speed2, "02-speed4.diff": Self.speed4])
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        #expect(candidates.count == 2)
+        let accepted = try #require(candidates.first { $0.outcome == "accepted" })
+        let other = try #require(candidates.first { $0.id != accepted.id })
+        #expect(other.rejection == "conflict", "\(other.outcome ?? "") \(other.reason ?? "")")
+        #expect(other.reason?.contains("conflicts with #\(accepted.id ?? 0)") == true, "\(other.reason ?? "")")
+        #expect(summary.accepted == 1)
+    }
+
+    /// A change that still applies after another lane's accept is re-applied onto the new
+    /// best, built and tested again, and measured against that best.
+    @Test func aWaitingCandidateIsRebasedOntoTheNewBestAndMeasuredAgainstIt() async throws {
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-speed2.diff": Self.speed2])
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.accepted == 2)
+        let entries = try workspace.audit.entries(loop: "tiny")
+        let rebase = try #require(entries.first { $0.kind == "rebase" })
+        let moved = try #require(rebase.fields["candidate"].flatMap { Int64($0) })
+        // Built twice: on the old best, then on the new one.
+        #expect(try workspace.store.steps(candidate: moved).filter { $0.step == "build" }.count == 2)
+        let record = try #require(try workspace.store.candidate(id: moved))
+        #expect(record.parentCommit == rebase.fields["to"])
+        // Its accept sits on top of the other one's.
+        let first = try #require(try workspace.store.candidates(loop: "tiny").first { $0.id != moved })
+        #expect(try fixture.git("rev-parse", "ratchet/tiny~1").trimmingCharacters(in: .whitespacesAndNewlines) == first.commit)
+        #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 2\n")
+        #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
+    }
+
+    /// The pause switch freezes every candidate in flight: both builds, paused mid-way for
+    /// 1.5 s, take that much longer.
+    @Test func pauseFreezesEveryCandidateInFlight() async throws {
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 1.5)
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let store = workspace.store
+        let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
+        let runner = try LoopRunner(workspace: workspace, emit: { _ in })
+        let person = Task.detached { () -> Bool in
+            // Both candidates building, then pause for 1.5 s.
+            for _ in 0..<200 {
+                let building = ((try? store.allCandidates()) ?? []).filter { $0.state == "build" }
+                let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == "build" && $0.processGroup != nil && $0.finishedAt == nil } }
+                if running.count == 2 {
+                    try? pause.pause(note: "test")
+                    try? await Task.sleep(for: .milliseconds(1500))
+                    pause.resume()
+                    return true
+                }
+                try? await Task.sleep(for: .milliseconds(25))
+            }
+            return false
+        }
+        _ = try await runner.run()
+        #expect(await person.value, "never saw both candidates building at once")
+        let builds = try Self.steps(workspace, .build)
+        let paused = builds.filter { ($0.wallSeconds ?? 0) >= 2.6 }
+        #expect(Set(paused.map(\.candidateId)).count == 2, "builds: \(builds.map { $0.wallSeconds ?? 0 })")
+    }
+
+    /// `--max-iterations` and `budget.iterations` count candidates in flight: two lanes never
+    /// start more than the budget allows.
+    @Test func theIterationBudgetCountsCandidatesInFlight() async throws {
+        let fixture = try Self.make(
+            patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes, "03-speed2.diff": Self.speed2], build: 0.3,
+            extra: "\n[budget]\niterations = 1\n")
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(try workspace.store.candidates(loop: "tiny").count == 1)
+        #expect(summary.stopReason.contains("budget.iterations"), "\(summary.stopReason)")
+    }
+}

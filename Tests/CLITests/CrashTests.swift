@@ -60,6 +60,49 @@ import Testing
         #expect(leftovers.isEmpty, "processes left in the state folder: \(leftovers)")
     }
 
+    /// The same with two candidates in flight: every candidate in flight at the kill is
+    /// proposed again, none is decided twice, and the accepts form one chain on the branch.
+    @Test func killNineWithTwoLanesResumesEveryCandidateInFlight() async throws {
+        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
+            + "\n[parallel]\ncandidates = 2\n"
+        let fixture = try TinyWorkspace.make(config: slow)
+        defer { fixture.remove() }
+        var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["RATCHET_CRASH_SEED"] ?? "") ?? 2027)
+        var killedMidRun = 0
+        for _ in 0..<6 {
+            let process = try launchRatchet(["run"], in: fixture.path)
+            try await Task.sleep(for: .seconds(0.1 + Double(rng.next() % 1000) / 1000.0 * 0.6))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killedMidRun += 1
+            }
+            await waitForExit(process)
+        }
+        #expect(killedMidRun >= 3)
+        let final = try await runRatchet(["run"], in: fixture.path)
+        #expect(final.status == 0, "\(final.errorOutput)")
+        let log = try await runRatchet(["log", "--json"], in: fixture.path)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.output.utf8)) as? [[String: Any]])
+        let decided = entries.filter { ($0["outcome"] as? String) != "interrupted" }
+        let sources = decided.compactMap { $0["source"] as? String }
+        #expect(Set(sources).count == sources.count, "a candidate was decided twice: \(sources)")
+        #expect(Set(sources).isSuperset(of: ["01-bonus.diff", "02-touch-bench.diff", "03-garbage.diff", "04-neutral.diff", "speed=2"]), "\(sources)")
+        let accepted = decided.filter { ($0["outcome"] as? String) == "accepted" }.compactMap { $0["commit"] as? String }
+        let chain = try fixture.git("rev-list", "--first-parent", "main..ratchet/tiny").split(separator: "\n").map(String.init)
+        #expect(Set(chain) == Set(accepted), "branch \(chain) vs accepted \(accepted)")
+        #expect(try await runRatchet(["audit", "verify"], in: fixture.path).status == 0)
+        let state = fixture.path + "/.git/ratchet"
+        for slot in ["0", "1", "lanes/1/0", "lanes/1/1"] {
+            let text = try String(contentsOfFile: state + "/slots/tiny/\(slot)/slot.state", encoding: .utf8)
+            #expect(text.hasPrefix("tree "), "slot \(slot): \(text)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { name in
+            guard Int32(name) != nil, let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd") else { return false }
+            return cwd.hasPrefix(state)
+        }
+        #expect(leftovers.isEmpty, "processes left in the state folder: \(leftovers)")
+    }
+
     @Test func sigtermStopsGracefullyAndASecondSigintForces() async throws {
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)

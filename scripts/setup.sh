@@ -16,7 +16,7 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/time ] || need+=(time)          # peak_memory metrics under bubblewrap
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)   # callgrind metrics
 # `--test`: the review UI's browser test needs headless Chromium driven by selenium, the
-# HTTPS test openssl.
+# HTTPS test openssl, the Slurm tests Slurm and munge.
 tests=false
 [ "${1:-}" = "--test" ] && tests=true
 if $tests; then
@@ -25,6 +25,10 @@ if $tests; then
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the HTTPS test makes its certificate
     python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+    # The Slurm tests start a real single-node cluster (Tests/TestSupport/SlurmCluster.swift);
+    # the daemons live in /usr/sbin, which a non-root PATH may lack.
+    { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v sbatch >/dev/null 2>&1; } || need+=(slurm-wlm)
+    [ -x /usr/sbin/munged ] || need+=(munge)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build demo test bench-git bench-decision bench-timing clean
+.PHONY: setup build demo test bench-git bench-decision bench-timing bench-parallel clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,15 @@ bench-decision: setup
 bench-timing: setup
 	swift build -c release --scratch-path .build-bench --product ratchet-timer
 	swift run -c release --scratch-path .build-bench ratchet-bench-timing
+
+# Candidates per hour with 1, 2 and 4 in flight, through Slurm on a single-node cluster it
+# starts, and A/A false accepts with two in flight (release `ratchet`; about 5 minutes).
+bench-parallel:
+	@scripts/setup.sh --test
+	swift build -c release --scratch-path .build-bench --product ratchet
+	swift build -c release --scratch-path .build-bench --product ratchet-timer
+	swift build -c release --scratch-path .build-bench --product ratchet-bench-parallel
+	.build-bench/release/ratchet-bench-parallel
 
 clean:
 	rm -rf .build .build-bench

@@ -105,6 +105,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "ratchet-bench-parallel",
+            dependencies: ["TestSupport"],
+            path: "benchmarks/ParallelBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "ratchet-bench-decision",
             dependencies: ["Core"],
             path: "benchmarks/DecisionBench",

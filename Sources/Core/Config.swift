@@ -563,7 +563,7 @@ struct ConfigReader {
         let sandbox = self.sandbox(table(root, "sandbox", at: "", required: false))
         let schedule = self.schedule(table(root, "schedule", at: "", required: false))
         let parallel = self.parallel(table(root, "parallel", at: "", required: false), directory: directory)
-        let executor = self.executor(table(root, "executor", at: "", required: false))
+        let executor = self.executor(table(root, "executor", at: "", required: false), directory: directory)
 
         let benchmarks = self.benchmarks(root, direction: metric?.decision.direction ?? .lower)
         if !benchmarks.isEmpty, metric?.confirmWith == .wallTime {

@@ -51,6 +51,10 @@ public struct ExecutorSpec: Sendable, Equatable, Codable {
     /// A folder every node can read and write, for job bundles and results; `nil`: the
     /// state folder (a single machine, or a state folder on a shared file system).
     public var sharedDirectory: String?
+    /// The `slurm.conf` the Slurm commands read (`SLURM_CONF`); `nil`: Slurm's default.
+    public var slurmConf: String?
+    /// The `ratchet` a job runs on its node; `nil`: this one (the same path on every node).
+    public var worker: String?
 
     public init(
         kind: Kind = .local, partition: String? = nil, account: String? = nil, time: String? = nil, constraint: String? = nil,
@@ -82,11 +86,11 @@ extension ConfigReader {
         return spec
     }
 
-    mutating func executor(_ table: TOMLTable?) -> ExecutorSpec {
+    mutating func executor(_ table: TOMLTable?, directory: String) -> ExecutorSpec {
         var spec = ExecutorSpec()
         guard let table else { return spec }
         let path = "executor"
-        checkKeys(table, at: path, allowed: ["kind", "partition", "account", "time", "constraint", "exclusive", "sbatch_args", "shared_dir"])
+        checkKeys(table, at: path, allowed: ["kind", "partition", "account", "time", "constraint", "exclusive", "sbatch_args", "shared_dir", "slurm_conf", "worker"])
         if let kind = string(table, "kind", at: path, required: false) {
             if let parsed = ExecutorSpec.Kind(rawValue: kind) {
                 spec.kind = parsed
@@ -107,8 +111,10 @@ extension ConfigReader {
         if let shared = spec.sharedDirectory, !shared.hasPrefix("/") {
             problem("executor.shared_dir", "'\(shared)' must be an absolute path every node sees the same way")
         }
+        spec.slurmConf = string(table, "slurm_conf", at: path, required: false).map { Paths.resolve($0, from: directory) }
+        spec.worker = string(table, "worker", at: path, required: false).map { Paths.resolve($0, from: directory) }
         if spec.kind == .local {
-            for key in ["partition", "account", "time", "constraint", "sbatch_args", "shared_dir"] where table[key] != nil {
+            for key in ["partition", "account", "time", "constraint", "sbatch_args", "shared_dir", "slurm_conf", "worker"] where table[key] != nil {
                 problem("executor.\(key)", "applies only to kind = \"slurm\"")
             }
         }

@@ -287,8 +287,17 @@ public struct CommandRunner: Sendable {
         var deadline = start + .milliseconds(Int64(timeout * 1000))
         var drainDeadline: ContinuousClock.Instant?
         var chunk = [UInt8](repeating: 0, count: 65536)
+        // This loop turns every few tens of milliseconds; a much longer gap means Ratchet
+        // itself was frozen (a Slurm job suspended with all its processes, a stopped
+        // terminal job, a suspended machine): the command was too, and its time is spoiled.
+        var lastTurn = ContinuousClock.now
 
         while true {
+            if !reaped {
+                let turn = ContinuousClock.now
+                if turn - lastTurn > .milliseconds(400) { wasPaused = true }
+                lastTurn = turn
+            }
             if !reaped && !timedOut && !stopped {
                 switch control() {
                 case .stop:

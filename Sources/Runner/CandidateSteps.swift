@@ -217,6 +217,7 @@ extension LoopRunner {
             return .decided
         }
         try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
+        if config.executor.kind == .slurm { return try await evaluateOnSlurm(&candidate, tree: tree, summary: summary) }
 
         var candidateTree = tree
         while true {

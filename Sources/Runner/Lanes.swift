@@ -24,6 +24,8 @@ actor LaneCoordinator {
     private var driftChecked: Set<Int> = []
     private var proposing = false
     private var proposalWaiters: [CheckedContinuation<Void, Never>] = []
+    private var accepting = false
+    private var acceptWaiters: [CheckedContinuation<Void, Never>] = []
     private var budgetTripAudited = false
     /// Candidates being evaluated now, in every lane, and those of them waiting for the
     /// best to move (their diffs do not apply yet).
@@ -90,6 +92,24 @@ actor LaneCoordinator {
             return
         }
         await withCheckedContinuation { proposalWaiters.append($0) }
+    }
+
+    /// One lane at a time checks that the best has not moved and commits its accept
+    /// (Slurm lanes; local lanes hold the machine's measurement lock for that).
+    func beginAccept() async {
+        if !accepting {
+            accepting = true
+            return
+        }
+        await withCheckedContinuation { acceptWaiters.append($0) }
+    }
+
+    func endAccept() {
+        if acceptWaiters.isEmpty {
+            accepting = false
+        } else {
+            acceptWaiters.removeFirst().resume()
+        }
     }
 
     func endProposal() {

@@ -260,6 +260,7 @@ public final class LoopRunner {
     func runLoop() async -> (String, String) {
         do {
             let resumed = try recoverInterrupted()
+            if config.executor.kind == .slurm { await cancelLeftoverJobs() }
             runRecord = try store.startRun(loop: config.name, pid: getpid())
             // Earlier runs only: the control's wall-clock deadline adds this run itself.
             pastWallSeconds = BudgetUse.of(candidates: [], runs: try store.runs(loop: config.name).filter { $0.id != runRecord?.id }).wallSeconds

@@ -41,7 +41,7 @@ public final class Workspace {
 
     /// Reads and validates the config at `path`, opens its repository and store.
     /// - Throws: `RunnerError` `.config` (with every problem), `.repository`, `.store` or `.io`.
-    public init(configPath path: String) throws(RunnerError) {
+    public convenience init(configPath path: String) throws(RunnerError) {
         let absolute = Paths.resolve(path, from: FileManager.default.currentDirectoryPath)
         guard let data = FileManager.default.contents(atPath: absolute) else {
             let exists = FileManager.default.fileExists(atPath: absolute)
@@ -54,11 +54,19 @@ public final class Workspace {
         }
         let text = String(decoding: data, as: UTF8.self)
         let directory = (absolute as NSString).deletingLastPathComponent
+        let parsed: LoopConfig
         do {
-            config = try LoopConfig.parse(text, file: absolute, directory: directory)
+            parsed = try LoopConfig.parse(text, file: absolute, directory: directory)
         } catch {
             throw RunnerError(.config, error.description)
         }
+        try self.init(config: parsed, text: text, path: absolute)
+    }
+
+    /// Opens what an already parsed `config` points to (`text` is what it was parsed from,
+    /// hashed to tell config changes; `path` where it was read).
+    public init(config: LoopConfig, text: String, path absolute: String) throws(RunnerError) {
+        self.config = config
         configText = text
         configPath = absolute
         do {

@@ -1,19 +1,39 @@
 import Core
 import Foundation
 
+/// What the loop's accounting reads of a candidate: shared by full records and list rows.
+public protocol CandidateFacts {
+    var outcome: String? { get }
+    var rejection: String? { get }
+    var review: String? { get }
+    var estimate: Double? { get }
+    var inputTokens: Int? { get }
+    var outputTokens: Int? { get }
+    var cost: Double? { get }
+    var linesChanged: Int? { get }
+}
+
+extension CandidateRecord: CandidateFacts {}
+extension CandidateRow: CandidateFacts {}
+
 /// The loop's accounting from its records, shared by the runner (budgets), status, the
 /// daemon, the UI and the report, so they all count the same way.
-extension CandidateRecord {
+extension CandidateFacts {
     /// Decided: finished with an outcome other than `interrupted`.
     public var isDecided: Bool { outcome != nil && outcome != Outcome.interrupted.rawValue }
 
     /// An accepted change that still counts (not rolled back, rejected in review or reset away).
     public var isKept: Bool {
-        outcome == Outcome.accepted.rawValue && !["rolled_back", "rejected", "reset"].contains(review ?? "")
+        outcome == Outcome.accepted.rawValue && !CandidateRecord.undoneReviews.contains(review ?? "")
     }
+}
+
+extension CandidateRecord {
+    /// Reviews that undo an accepted change.
+    public static let undoneReviews: Set<String> = ["rolled_back", "rejected", "reset"]
 
     /// Relative improvement of the kept accepts together: the product of their estimates, minus one.
-    public static func cumulativeImprovement(_ candidates: [CandidateRecord]) -> Double {
+    public static func cumulativeImprovement(_ candidates: [some CandidateFacts]) -> Double {
         candidates.filter(\.isKept).reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) } - 1
     }
 }
@@ -31,21 +51,102 @@ extension BudgetUse {
     /// recorded its end — a crash — counts as nothing), plus, when `running`, the newest run
     /// up to `now`.
     public static func of(candidates: [CandidateRecord], runs: [RunRecord], running: Bool = false, now: Date = Date()) -> BudgetUse {
-        let decided = candidates.filter(\.isDecided)
+        LoopFigures.of(candidates).budgetUse(runs: runs, running: running, now: now)
+    }
+
+    /// The same from a tally and the two streaks (decided candidates since the last one that
+    /// was not a failure before measurement, and since the last accept).
+    public static func of(
+        tally: CandidateTally, consecutiveFailures: Int, sinceImprovement: Int, runs: [RunRecord], running: Bool = false, now: Date = Date()
+    ) -> BudgetUse {
         var use = BudgetUse()
-        use.iterations = decided.count
-        use.tokens = decided.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) }
-        use.cost = decided.reduce(0) { $0 + ($1.cost ?? 0) }
+        use.iterations = tally.decided
+        use.tokens = tally.decidedTokens
+        use.cost = tally.decidedCost
         let newest = runs.max { $0.startedAt < $1.startedAt }?.id
         use.wallSeconds = runs.reduce(0) { total, run in
             let end = run.endedAt ?? (running && run.id == newest ? now : run.startedAt)
             return total + max(0, end.timeIntervalSince(run.startedAt))
         }
-        let pending = decided.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
-        use.acceptsSinceReview = pending.count
-        use.linesSinceReview = pending.reduce(0) { $0 + ($1.linesChanged ?? 0) }
-        use.consecutiveFailures = decided.reversed().prefix { RejectionKind.failuresBeforeMeasurement.contains($0.rejection ?? "") }.count
-        use.sinceImprovement = decided.reversed().prefix { $0.outcome != Outcome.accepted.rawValue }.count
+        use.acceptsSinceReview = tally.pendingReview
+        use.linesSinceReview = tally.pendingLines
+        use.consecutiveFailures = consecutiveFailures
+        use.sinceImprovement = sinceImprovement
         return use
+    }
+}
+
+/// A loop's candidates counted by outcome, rejection and review, with the sums of their
+/// tokens, cost and changed lines: what `candidate_tally` keeps up to date in the store
+/// (`Store.tally(loop:)`), or the same counted from records (`of(_:)`).
+public struct CandidateTally: Sendable, Equatable {
+    public struct Group: Sendable, Equatable {
+        public var outcome: String?
+        public var rejection: String?
+        public var review: String?
+        public var count: Int
+        /// Input plus output tokens.
+        public var tokens: Int
+        public var cost: Double
+        public var lines: Int
+
+        public init(outcome: String?, rejection: String?, review: String?, count: Int, tokens: Int, cost: Double, lines: Int) {
+            self.outcome = outcome
+            self.rejection = rejection
+            self.review = review
+            self.count = count
+            self.tokens = tokens
+            self.cost = cost
+            self.lines = lines
+        }
+
+        var key: String { "\(outcome ?? "")\u{1}\(rejection ?? "")\u{1}\(review ?? "")" }
+    }
+
+    /// Non-empty groups, in key order.
+    public var groups: [Group]
+
+    public init(groups: [Group]) {
+        self.groups = groups.filter { $0.count > 0 }.sorted { $0.key < $1.key }
+    }
+
+    /// The tally of `candidates`, counted in Swift.
+    public static func of(_ candidates: [some CandidateFacts]) -> CandidateTally {
+        var groups: [String: Group] = [:]
+        for c in candidates {
+            var group = Group(outcome: c.outcome, rejection: c.rejection, review: c.review, count: 0, tokens: 0, cost: 0, lines: 0)
+            group = groups[group.key] ?? group
+            group.count += 1
+            group.tokens += (c.inputTokens ?? 0) + (c.outputTokens ?? 0)
+            group.cost += c.cost ?? 0
+            group.lines += c.linesChanged ?? 0
+            groups[group.key] = group
+        }
+        return CandidateTally(groups: Array(groups.values))
+    }
+
+    public var total: Int { groups.reduce(0) { $0 + $1.count } }
+
+    /// Candidates by outcome, `running` for those without one.
+    public var byOutcome: [String: Int] { groups.reduce(into: [:]) { $0[$1.outcome ?? "running", default: 0] += $1.count } }
+
+    public func count(outcome: String) -> Int { groups.filter { $0.outcome == outcome }.reduce(0) { $0 + $1.count } }
+
+    var decidedGroups: [Group] { groups.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue } }
+
+    /// Finished with an outcome other than `interrupted`.
+    public var decided: Int { decidedGroups.reduce(0) { $0 + $1.count } }
+    public var decidedTokens: Int { decidedGroups.reduce(0) { $0 + $1.tokens } }
+    public var decidedCost: Double { decidedGroups.reduce(0) { $0 + $1.cost } }
+
+    var pendingGroups: [Group] { groups.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
+
+    /// Accepted changes waiting for review, and their changed lines.
+    public var pendingReview: Int { pendingGroups.reduce(0) { $0 + $1.count } }
+    public var pendingLines: Int { pendingGroups.reduce(0) { $0 + $1.lines } }
+
+    /// Rejected candidates by rejection kind (`rejected` when none is recorded).
+    public var rejections: [String: Int] {
+        groups.filter { $0.outcome == Outcome.rejected.rawValue }.reduce(into: [:]) { $0[$1.rejection ?? "rejected", default: 0] += $1.count }
     }
 }

@@ -93,6 +93,14 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
+    /// The columns of the `candidate` row. The large texts (`diff`, `prompt`, `response`) are
+    /// kept apart, in `candidate_text` and `text_chunk` (see `CandidateTexts`): the Store
+    /// reads and writes them with the record, and lists leave them out (`CandidateRow`).
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, loop, sequence, proposer, source, title, parentCommit, tree, state, outcome, rejection, reason, estimate, lower, upper
+        case threshold, pairs, commit, createdAt, finishedAt, linesChanged, paths, inputTokens, outputTokens, cost, review, checkpoint
+    }
+
     /// The lifecycle state, decoded from `state`.
     public var lifecycle: CandidateState {
         if let outcome = Outcome(rawValue: state) { return .finished(outcome) }

@@ -33,10 +33,10 @@ extension Store {
         }
     }
 
-    /// Candidates of a loop created at or after `since`, oldest first.
+    /// Candidates of a loop created at or after `since`, oldest first, with their texts.
     public func candidates(loop: String, since: Date) throws(StoreError) -> [CandidateRecord] {
         try read("list candidates of '\(loop)' since \(since)") { db in
-            try CandidateRecord.filter(Column("loop") == loop && Column("createdAt") >= since).order(Column("sequence")).fetchAll(db)
+            try Self.withTexts(CandidateRecord.filter(Column("loop") == loop && Column("createdAt") >= since).order(Column("sequence")), db)
         }
     }
 

@@ -56,158 +56,6 @@ public final class Store: Sendable {
         }
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.create(table: "loop") { t in
-                t.primaryKey("name", .text)
-                t.column("repository", .text).notNull()
-                t.column("baseRef", .text).notNull()
-                t.column("baseCommit", .text).notNull()
-                t.column("bestCommit", .text).notNull()
-                t.column("configHash", .text).notNull()
-                t.column("status", .text).notNull()
-                t.column("statusReason", .text)
-                t.column("createdAt", .datetime).notNull()
-                t.column("updatedAt", .datetime).notNull()
-            }
-            try db.create(table: "candidate") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("loop", .text).notNull().references("loop", onDelete: .cascade)
-                t.column("sequence", .integer).notNull()
-                t.column("proposer", .text).notNull()
-                t.column("source", .text).notNull()
-                t.column("title", .text).notNull()
-                t.column("diff", .text)
-                t.column("parentCommit", .text).notNull()
-                t.column("tree", .text)
-                t.column("state", .text).notNull()
-                t.column("outcome", .text)
-                t.column("rejection", .text)
-                t.column("reason", .text)
-                t.column("estimate", .double)
-                t.column("lower", .double)
-                t.column("upper", .double)
-                t.column("threshold", .double)
-                t.column("pairs", .integer)
-                t.column("commit", .text)
-                t.column("createdAt", .datetime).notNull()
-                t.column("finishedAt", .datetime)
-                t.uniqueKey(["loop", "sequence"])
-            }
-            try db.create(table: "step") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
-                t.column("step", .text).notNull()
-                t.column("status", .text).notNull()
-                t.column("detail", .text)
-                t.column("exitStatus", .integer)
-                t.column("wallSeconds", .double)
-                t.column("output", .text)
-                t.column("startedAt", .datetime).notNull()
-                t.column("finishedAt", .datetime)
-            }
-            try db.create(table: "sample") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
-                t.column("pair", .integer).notNull()
-                t.column("arm", .text).notNull()
-                t.column("position", .integer).notNull()
-                t.column("value", .double).notNull()
-                t.column("wallSeconds", .double).notNull()
-                t.column("warmup", .boolean).notNull()
-                t.column("createdAt", .datetime).notNull()
-            }
-            try db.create(index: "candidate_loop", on: "candidate", columns: ["loop", "state"])
-            try db.create(index: "step_candidate", on: "step", columns: ["candidateId"])
-            try db.create(index: "sample_candidate", on: "sample", columns: ["candidateId"])
-        }
-        migrator.registerMigration("v2-control") { db in
-            try db.alter(table: "candidate") { t in
-                t.add(column: "linesChanged", .integer)
-                t.add(column: "paths", .text)
-                t.add(column: "inputTokens", .integer)
-                t.add(column: "outputTokens", .integer)
-                t.add(column: "cost", .double)
-                t.add(column: "prompt", .text)
-                t.add(column: "response", .text)
-                t.add(column: "review", .text)
-                t.add(column: "checkpoint", .text)
-            }
-            try db.alter(table: "step") { t in t.add(column: "processGroup", .integer) }
-            try db.create(table: "run") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("loop", .text).notNull()
-                t.column("pid", .integer).notNull()
-                t.column("startedAt", .datetime).notNull()
-                t.column("endedAt", .datetime)
-                t.column("stopReason", .text)
-            }
-            try db.create(table: "approval") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
-                t.column("loop", .text).notNull()
-                t.column("decision", .text).notNull()
-                t.column("actor", .text).notNull()
-                t.column("note", .text)
-                t.column("createdAt", .datetime).notNull()
-            }
-            try db.create(table: "audit") { t in
-                t.primaryKey("seq", .integer)
-                t.column("time", .text).notNull()
-                t.column("loop", .text).notNull()
-                t.column("kind", .text).notNull()
-                t.column("actor", .text).notNull()
-                t.column("payload", .text).notNull()
-                t.column("prevHash", .text).notNull()
-                t.column("hash", .text).notNull()
-            }
-        }
-        migrator.registerMigration("v3-benchmarks") { db in
-            try db.alter(table: "sample") { t in t.add(column: "benchmark", .text) }
-        }
-        migrator.registerMigration("v4-access") { db in
-            // Personal tokens (only a SHA-256 of each is kept), how each approval's author was
-            // established, and who started each run (for forbid_self_approval).
-            try db.create(table: "access_token") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("name", .text).notNull()
-                t.column("role", .text).notNull()
-                t.column("hash", .text).notNull().unique()
-                t.column("legacy", .boolean).notNull().defaults(to: false)
-                t.column("createdAt", .datetime).notNull()
-                t.column("createdBy", .text).notNull()
-                t.column("revokedAt", .datetime)
-                t.column("revokedBy", .text)
-                t.column("lastUsedAt", .datetime)
-            }
-            try db.execute(sql: "CREATE UNIQUE INDEX access_token_live_name ON access_token(name) WHERE revokedAt IS NULL")
-            try db.alter(table: "approval") { t in
-                t.add(column: "auth", .text)
-                t.add(column: "actorId", .text)
-                t.add(column: "reviewed", .boolean)
-            }
-            try db.alter(table: "run") { t in t.add(column: "startedBy", .text) }
-        }
-        migrator.registerMigration("v5-review-depth") { db in
-            // Who opened which change's page (with its diff), and how long each decision took.
-            try db.create(table: "review_view") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("candidateId", .integer).notNull().references("candidate", onDelete: .cascade)
-                t.column("loop", .text).notNull()
-                t.column("actor", .text).notNull()
-                t.column("actorId", .text)
-                t.column("openedAt", .datetime).notNull()
-            }
-            try db.create(index: "review_view_candidate", on: "review_view", columns: ["candidateId", "actor"])
-            try db.alter(table: "approval") { t in
-                t.add(column: "reviewSeconds", .double)
-                t.add(column: "burst", .boolean)
-            }
-        }
-        return migrator
-    }
-
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.write(body)
@@ -250,33 +98,49 @@ public final class Store: Sendable {
 
     // MARK: Candidates
 
-    /// Inserts a new candidate with the loop's next sequence number.
+    /// Inserts a new candidate with the loop's next sequence number (its texts too).
     public func insertCandidate(_ candidate: CandidateRecord) throws(StoreError) -> CandidateRecord {
         try write("insert candidate") { db in
             var copy = candidate
             let last = try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM candidate WHERE loop = ?", arguments: [candidate.loop])
             copy.sequence = (last ?? 0) + 1
             try copy.insert(db)
+            try CandidateTexts.save(copy, db)
             return copy
         }
     }
 
+    /// Writes every field of `candidate`, its diff, prompt and reply included.
     public func update(_ candidate: CandidateRecord) throws(StoreError) {
-        try write("update candidate \(candidate.id ?? -1)") { try candidate.update($0) }
-    }
-
-    public func candidate(id: Int64) throws(StoreError) -> CandidateRecord? {
-        try read("read candidate \(id)") { try CandidateRecord.fetchOne($0, key: id) }
-    }
-
-    public func candidates(loop: String) throws(StoreError) -> [CandidateRecord] {
-        try read("list candidates of '\(loop)'") {
-            try CandidateRecord.filter(Column("loop") == loop).order(Column("sequence")).fetchAll($0)
+        try write("update candidate \(candidate.id ?? -1)") { db in
+            try candidate.update(db)
+            try CandidateTexts.save(candidate, db)
         }
     }
 
+    /// One candidate with its texts (diff, prompt, reply).
+    public func candidate(id: Int64) throws(StoreError) -> CandidateRecord? {
+        try read("read candidate \(id)") { db in try Self.withTexts(CandidateRecord.filter(key: id), db).first }
+    }
+
+    /// Every candidate of `loop` with its texts, oldest first. A list should read
+    /// `candidateRows(loop:_:)` instead: this reads every diff and prompt.
+    public func candidates(loop: String) throws(StoreError) -> [CandidateRecord] {
+        try read("list candidates of '\(loop)'") { db in
+            try Self.withTexts(CandidateRecord.filter(Column("loop") == loop).order(Column("sequence")), db)
+        }
+    }
+
+    /// Every candidate of every loop with its texts, by id.
     public func allCandidates() throws(StoreError) -> [CandidateRecord] {
-        try read("list candidates") { try CandidateRecord.order(Column("id")).fetchAll($0) }
+        try read("list candidates") { db in try Self.withTexts(CandidateRecord.order(Column("id")), db) }
+    }
+
+    /// The records `request` selects, their texts filled in.
+    static func withTexts(_ request: QueryInterfaceRequest<CandidateRecord>, _ db: Database) throws -> [CandidateRecord] {
+        var records = try request.fetchAll(db)
+        try CandidateTexts.load(into: &records, db)
+        return records
     }
 
     // MARK: Steps

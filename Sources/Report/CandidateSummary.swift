@@ -32,7 +32,9 @@ public struct CandidateSummary: Codable, Sendable {
     /// The review page, relative to the server.
     public var page: String
 
-    public init(_ c: CandidateRecord) {
+    public init(_ record: CandidateRecord) { self.init(CandidateRow(record)) }
+
+    public init(_ c: CandidateRow) {
         id = c.id ?? 0
         loop = c.loop
         sequence = c.sequence

@@ -34,12 +34,19 @@ public struct LoopOverview: Sendable, Codable, Equatable {
     public var lastCandidate: String?
     public var updatedAt: Date
 
-    /// The overview of `record`'s loop.
+    /// The overview of `record`'s loop, from every one of its candidates.
     /// - Parameters:
     ///   - stateDirectory: the loop's state folder (for its lock and pause flags).
     ///   - limits: the config's budgets, when known.
     public static func make(
         record: LoopRecord, candidates: [CandidateRecord], runs: [RunRecord], stateDirectory: String, limits: BudgetSpec?, now: Date = Date()
+    ) -> LoopOverview {
+        make(record: record, figures: .of(candidates), runs: runs, stateDirectory: stateDirectory, limits: limits, now: now)
+    }
+
+    /// The overview of `record`'s loop, from its figures (`Store.loopFigures(loop:)`).
+    public static func make(
+        record: LoopRecord, figures: LoopFigures, runs: [RunRecord], stateDirectory: String, limits: BudgetSpec?, now: Date = Date()
     ) -> LoopOverview {
         let name = record.name
         let pause = PauseSwitch(stateDirectory: stateDirectory, loop: name)
@@ -52,28 +59,26 @@ public struct LoopOverview: Sendable, Codable, Equatable {
             state = "stopped"
         }
         if holder != nil && pause.isPaused { state = "paused" }
-        var counts: [String: Int] = [:]
-        for candidate in candidates { counts[candidate.outcome ?? "running", default: 0] += 1 }
-        let use = BudgetUse.of(candidates: candidates, runs: runs, running: holder != nil, now: now)
-        let improvement = CandidateRecord.cumulativeImprovement(candidates)
-        let last = candidates.last.map { "#\($0.sequence) \($0.title) — \($0.outcome ?? $0.state)" }
+        let counts = figures.tally.byOutcome
+        let use = figures.budgetUse(runs: runs, running: holder != nil, now: now)
+        let last = figures.last.map { "#\($0.sequence) \($0.title) — \($0.outcome ?? $0.state)" }
         return LoopOverview(
             loop: name, state: state, reason: reason, pid: holder.map(Int.init), paused: pause.reason, baseRef: record.baseRef,
             baseCommit: record.baseCommit, bestCommit: record.bestCommit, branch: "ratchet/\(name)", candidates: counts,
-            total: candidates.count, accepted: counts[Outcome.accepted.rawValue] ?? 0,
-            pendingReview: candidates.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }.count,
-            checkpoints: candidates.filter { $0.checkpoint != nil && $0.review == "pending" }.compactMap(\.id),
-            budget: use, limits: limits, tripped: limits?.tripped(by: use), improvement: improvement, lastCandidate: last,
-            updatedAt: record.updatedAt)
+            total: figures.tally.total, accepted: counts[Outcome.accepted.rawValue] ?? 0, pendingReview: figures.tally.pendingReview,
+            checkpoints: figures.checkpoints.compactMap(\.id), budget: use, limits: limits, tripped: limits?.tripped(by: use),
+            improvement: figures.improvement, lastCandidate: last, updatedAt: record.updatedAt)
     }
 
-    /// Reads the loop's rows from `store` and makes its overview; `nil` when the loop never ran.
+    /// Reads the loop's figures from `store` and makes its overview; `nil` when the loop never ran.
     /// - Throws: `StoreError`.
-    public static func load(loop: String, store: Store, stateDirectory: String, limits: BudgetSpec?) throws(StoreError) -> LoopOverview? {
+    public static func load(loop: String, store: Store, stateDirectory: String, limits: BudgetSpec?, now: Date = Date()) throws(StoreError)
+        -> LoopOverview?
+    {
         guard let record = try store.loop(named: loop) else { return nil }
         return make(
-            record: record, candidates: try store.candidates(loop: loop), runs: try store.runs(loop: loop), stateDirectory: stateDirectory,
-            limits: limits)
+            record: record, figures: try store.loopFigures(loop: loop), runs: try store.runs(loop: loop), stateDirectory: stateDirectory, limits: limits,
+            now: now)
     }
 
     /// Budget lines such as `iterations 3/10`, for the configured limits.

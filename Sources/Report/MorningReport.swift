@@ -123,11 +123,11 @@ public struct MorningReport: Sendable, Codable, Equatable {
             let name = source.loop
             decisions += try source.store.reviewDecisions(since: since, until: until, loop: name)
             guard let record = try source.store.loop(named: name) else { continue }
-            let all = try source.store.candidates(loop: name)
+            let figures = try source.store.loopFigures(loop: name)
             let runs = try source.store.runs(loop: name)
             let overview = LoopOverview.make(
-                record: record, candidates: all, runs: runs, stateDirectory: source.stateDirectory, limits: source.config?.budget, now: now)
-            let inWindow = all.filter { $0.createdAt >= since && $0.createdAt < until }
+                record: record, figures: figures, runs: runs, stateDirectory: source.stateDirectory, limits: source.config?.budget, now: now)
+            let inWindow = try source.store.candidateRows(loop: name, CandidateQuery(since: since)).filter { $0.createdAt < until }
             let decided = inWindow.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
             var rejectedBy: [String: Int] = [:]
             for candidate in decided where candidate.outcome == Outcome.rejected.rawValue {
@@ -151,9 +151,10 @@ public struct MorningReport: Sendable, Codable, Equatable {
                     improvement: product - 1, improvementSinceBase: overview.improvement, series: series,
                     tokens: inWindow.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) },
                     cost: inWindow.reduce(0) { $0 + ($1.cost ?? 0) }, bestCommit: record.bestCommit, lowerIsBetter: lowerIsBetter))
+            let diffs = try source.store.diffs(of: acceptedInWindow.compactMap(\.id))
             for candidate in acceptedInWindow {
                 guard let id = candidate.id else { continue }
-                let diff = DiffView(candidate.diff ?? "")
+                let diff = DiffView(diffs[id] ?? "")
                 changes.append(
                     Change(
                         loop: name, id: id, sequence: candidate.sequence, title: candidate.title, proposer: candidate.proposer,
@@ -163,7 +164,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
                         url: link(base: baseURL, loop: name, id: id)))
             }
             // What needs a person, most urgent first.
-            for candidate in all where candidate.checkpoint != nil && candidate.review == "pending" {
+            for candidate in figures.checkpoints {
                 guard let id = candidate.id else { continue }
                 alerts.append(
                     Alert(

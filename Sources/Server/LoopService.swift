@@ -145,11 +145,10 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
     /// read from the store; `nil` when it may run.
     func holdReason(_ entry: LoopEntry) -> String? {
         do {
-            let candidates = try entry.store.candidates(loop: name)
-            if let waiting = candidates.first(where: { $0.checkpoint != nil && $0.review == "pending" }) {
+            if let waiting = try entry.store.waitingCheckpoints(loop: name).first {
                 return "waiting for review of candidate \(waiting.id ?? 0): \(waiting.checkpoint ?? "checkpoint")"
             }
-            let use = BudgetUse.of(candidates: candidates, runs: try entry.store.runs(loop: name))
+            let use = try entry.store.budgetUse(loop: name)
             if let trip = entry.config.budget.tripped(by: use) { return "\(trip.description); raise it in the config (then SIGHUP) or review" }
             return nil
         } catch {

@@ -40,9 +40,7 @@ final class LiveProgress: Sendable {
     init(tty: Bool, loop: String, store: Store, budget: BudgetSpec) {
         self.tty = tty
         self.budget = budget
-        let candidates = (try? store.candidates(loop: loop)) ?? []
-        let runs = (try? store.runs(loop: loop)) ?? []
-        let use = BudgetUse.of(candidates: candidates, runs: runs)
+        let use = (try? store.budgetUse(loop: loop)) ?? BudgetUse()
         priorIterations = use.iterations
         priorWall = use.wallSeconds
     }

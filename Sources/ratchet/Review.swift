@@ -16,7 +16,7 @@ struct Review: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let workspace = try options.open()
-            let pending = try LoopOperations(workspace: workspace).pendingReview()
+            let pending = try workspace.store.pendingReview(loop: workspace.config.name)
             if json { return try printJSON(pending.map(CandidateSummary.init)) }
             if pending.isEmpty { return print("nothing waits for review in loop \(workspace.config.name)") }
             print("\(pending.count) accepted change(s) wait for review in loop \(workspace.config.name):\n")

@@ -37,7 +37,7 @@ struct Status: AsyncParsableCommand {
             for record in try workspace.store.loops() {
                 overviews.append(
                     LoopOverview.make(
-                        record: record, candidates: try workspace.store.candidates(loop: record.name), runs: try workspace.store.runs(loop: record.name),
+                        record: record, figures: try workspace.store.loopFigures(loop: record.name), runs: try workspace.store.runs(loop: record.name),
                         stateDirectory: workspace.stateDirectory, limits: record.name == name ? workspace.config.budget : nil))
             }
             let mine = overviews.first { $0.loop == name }

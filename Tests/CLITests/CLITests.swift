@@ -120,6 +120,22 @@ import Testing
         let table = try await runRatchet(["log"], in: fixture.path)
         #expect(table.output.contains("not_better") || table.output.contains("rejected"))
         #expect(table.output.contains("01-bonus.diff"))
+        #expect(!table.output.contains("not shown"))
+
+        // Pages: the newest N (the rest counted), since a time, and JSON narrowed the same way.
+        let page = try await runRatchet(["log", "--limit", "2"], in: fixture.path)
+        let rows = page.output.split(separator: "\n").dropFirst()
+        #expect(rows.count == 3 && rows.last == "(5 earlier candidate(s) not shown: --limit N, --since 7d or --all)", "\(page.output)")
+        #expect(rows.first?.hasPrefix(String(entries[5]["id"] as? Int ?? 0)) == true)
+        let recent = try await runRatchet(["log", "--json", "--limit", "2"], in: fixture.path)
+        let newest = try #require(try JSONSerialization.jsonObject(with: Data(recent.output.utf8)) as? [[String: Any]])
+        #expect(newest.map { $0["id"] as? Int } == entries.suffix(2).map { $0["id"] as? Int })
+        let today = try await runRatchet(["log", "--json", "--since", "1h"], in: fixture.path)
+        #expect((try JSONSerialization.jsonObject(with: Data(today.output.utf8)) as? [Any])?.count == 7)
+        let future = try await runRatchet(["log", "--json", "--since", "2999-01-01"], in: fixture.path)
+        #expect(future.output == "[\n\n]\n")
+        let bad = try await runRatchet(["log", "--since", "yesterday"], in: fixture.path)
+        #expect(bad.status == 64 && bad.errorOutput.contains("--since yesterday"))
 
         let id = try #require(accepted.first?["id"] as? Int)
         let show = try await runRatchet(["show", String(id)], in: fixture.path)

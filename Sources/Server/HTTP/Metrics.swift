@@ -29,22 +29,20 @@ enum Metrics {
             let phase = state.control(entry.name).phase
             add("ratchet_daemon_running", "gauge", "1 while the daemon runs the loop's runner.", [loop], phase.phase == "running" ? 1 : 0)
             add("ratchet_daemon_held", "gauge", "1 while the loop waits for a review, a budget or its proposers.", [loop], phase.phase == "held" ? 1 : 0)
-            guard let record = try? entry.store.loop(named: entry.name), let candidates = try? entry.store.candidates(loop: entry.name),
+            guard let record = try? entry.store.loop(named: entry.name), let figures = try? entry.store.loopFigures(loop: entry.name),
                 let runs = try? entry.store.runs(loop: entry.name)
             else { continue }
             let overview = LoopOverview.make(
-                record: record, candidates: candidates, runs: runs, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
+                record: record, figures: figures, runs: runs, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
             for outcome in ["accepted", "rejected", "inconclusive", "interrupted", "running"] {
                 add("ratchet_candidates", "gauge", "Candidates by outcome (running: in flight).", [loop, ("outcome", outcome)], Double(overview.candidates[outcome] ?? 0))
             }
-            var rejections: [String: Int] = [:]
-            for c in candidates where c.outcome == Outcome.rejected.rawValue { rejections[c.rejection ?? "rejected", default: 0] += 1 }
-            for (kind, count) in rejections.sorted(by: { $0.key < $1.key }) {
+            for (kind, count) in figures.tally.rejections.sorted(by: { $0.key < $1.key }) {
                 add("ratchet_rejections", "gauge", "Rejected candidates by reason.", [loop, ("reason", kind)], Double(count))
             }
             add("ratchet_accepts_total", "counter", "Accepted changes over the loop's life.", [loop], Double(overview.accepted))
             add("ratchet_improvement_ratio", "gauge", "Relative improvement of the current best over the base (0.25 = 25% better).", [loop], overview.improvement)
-            let lastAccepted = candidates.last { $0.outcome == Outcome.accepted.rawValue }
+            let lastAccepted = try? entry.store.lastCandidate(loop: entry.name, outcome: Outcome.accepted.rawValue)
             add("ratchet_last_accept_effect_ratio", "gauge", "Estimated effect of the latest accepted change.", [loop], lastAccepted?.estimate ?? 0)
             add("ratchet_pending_review", "gauge", "Accepted changes waiting for a human review.", [loop], Double(overview.pendingReview))
             add("ratchet_checkpoint_waiting", "gauge", "1 while a checkpoint holds the loop.", [loop], overview.checkpoints.isEmpty ? 0 : 1)

@@ -69,8 +69,12 @@ enum Pages {
         return "<div class=\"flash\" id=\"flash\">\(E.escape(text))</div>"
     }
 
-    static func candidateLink(_ c: CandidateRecord) -> String {
+    static func candidateLink(_ c: CandidateRow) -> String {
         "/candidates/\(c.id ?? 0)?loop=\(E.escape(c.loop))"
+    }
+
+    static func effect(_ c: CandidateRow) -> String {
+        E.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)
     }
 
     static func effect(_ c: CandidateRecord) -> String {
@@ -86,12 +90,17 @@ enum Pages {
     struct LoopRow {
         var entry: LoopEntry
         var status: LoopStatus
-        var candidates: [CandidateRecord]
+        /// Accepted changes waiting for review, with their diffs by id.
+        var pending: [CandidateRow]
+        var diffs: [Int64: String]
+        /// The loop's newest candidates.
+        var recent: [CandidateRow]
     }
 
     static func queue(rows: [LoopRow], problems: [String: String], depth: [ReviewerDepth] = [], viewer: Viewer?, done: String?) -> String {
         var body = flash(done)
-        let pending = rows.flatMap { row in row.candidates.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
+        let diffs = rows.reduce(into: [Int64: String]()) { $0.merge($1.diffs) { a, _ in a } }
+        let pending = rows.flatMap(\.pending)
             .sorted { ($0.checkpoint != nil ? 0 : 1, $0.finishedAt ?? $0.createdAt) < ($1.checkpoint != nil ? 0 : 1, $1.finishedAt ?? $1.createdAt) }
         body += "<h1>Review queue <span class=\"muted\">(\(pending.count))</span></h1>"
         if pending.isEmpty {
@@ -99,7 +108,7 @@ enum Pages {
         } else {
             body += "<table id=\"queue\"><tr><th>change</th><th>loop</th><th class=\"num\">effect [interval]</th><th>diff</th><th>accepted</th></tr>"
             for c in pending {
-                let stat = DiffView(c.diff ?? "")
+                let stat = DiffView(c.id.flatMap { diffs[$0] } ?? "")
                 body += "<tr><td>" + (c.checkpoint != nil ? "<span class=\"pill waiting\">checkpoint</span> " : "")
                 body += "<a class=\"review-link\" href=\"\(candidateLink(c))\">\(E.escape(c.title))</a>"
                 if let checkpoint = c.checkpoint { body += "<br><span class=\"warn\">\(E.escape(checkpoint))</span>" }
@@ -139,7 +148,7 @@ enum Pages {
         for (file, problem) in problems.sorted(by: { $0.key < $1.key }) {
             body += "<div class=\"alert bad\">config \(E.escape(file)) is not used: \(E.escape(problem))</div>"
         }
-        let recent = rows.flatMap(\.candidates).sorted { $0.createdAt > $1.createdAt }.prefix(15)
+        let recent = rows.flatMap(\.recent).sorted { $0.createdAt > $1.createdAt }.prefix(Self.recentCount)
         body += "<h2>Recent candidates</h2>"
         body += candidateTable(Array(recent))
         return shell(title: "Ratchet review queue", viewer: viewer, body: body)
@@ -159,7 +168,10 @@ enum Pages {
         return body + "</table>"
     }
 
-    static func candidateTable(_ candidates: [CandidateRecord]) -> String {
+    /// How many of the newest candidates the queue page lists.
+    static let recentCount = 15
+
+    static func candidateTable(_ candidates: [CandidateRow]) -> String {
         guard !candidates.isEmpty else { return "<p class=\"muted\">No candidates yet.</p>" }
         var body = "<table><tr><th class=\"num\">id</th><th>loop</th><th>title</th><th>outcome</th><th class=\"num\">effect [interval]</th><th>reason</th></tr>"
         for c in candidates {
@@ -173,7 +185,7 @@ enum Pages {
         return body + "</table>"
     }
 
-    static func loop(_ entry: LoopEntry, candidates: [CandidateRecord], outcome: String?, viewer: Viewer?) -> String {
+    static func loop(_ entry: LoopEntry, candidates: [CandidateRow], outcome: String?, viewer: Viewer?) -> String {
         var body = "<h1>Loop \(E.escape(entry.name))</h1><p class=\"muted\">\(E.escape(entry.configPath)) · schedule \(E.escape(entry.config.schedule.summary))</p><p>"
         for filter in ["all", "accepted", "rejected", "inconclusive", "interrupted"] {
             let selected = (outcome ?? "all") == filter

@@ -150,8 +150,7 @@ public struct ReviewServer: Sendable {
             server.respondHTML(request, context) {
                 let entry = try server.actions.entry(context.parameters.get("loop") ?? "")
                 let outcome = server.query(request)["outcome"]
-                var candidates = try server.read { try entry.store.candidates(loop: entry.name) }
-                if let outcome { candidates = candidates.filter { $0.outcome == outcome } }
+                let candidates = try server.read { try entry.store.candidateRows(loop: entry.name, CandidateQuery(outcome: outcome)) }
                 return Responses.html(Pages.loop(entry, candidates: candidates, outcome: outcome, viewer: server.viewer(context)))
             }
         }
@@ -393,8 +392,9 @@ public struct ReviewServer: Sendable {
     func candidatesJSON(loop: String, outcome: String?) -> Response {
         respond {
             let entry = try actions.entry(loop)
-            var candidates = try read { try entry.store.candidates(loop: entry.name) }
-            if let outcome { candidates = candidates.filter { $0.outcome == outcome || (outcome == "running" && $0.outcome == nil) } }
+            // `running`: the candidates without an outcome yet.
+            let query = outcome == "running" ? CandidateQuery(unfinished: true) : CandidateQuery(outcome: outcome)
+            let candidates = try read { try entry.store.candidateRows(loop: entry.name, query) }
             return Responses.json(candidates.map(CandidateSummary.init))
         }
     }
@@ -431,7 +431,11 @@ public struct ReviewServer: Sendable {
             var rows: [Pages.LoopRow] = []
             for entry in state.catalog.loops {
                 let status = try read { try LoopStatus.load(entry, phase: state.control(entry.name).phase) }
-                rows.append(Pages.LoopRow(entry: entry, status: status, candidates: try read { try entry.store.candidates(loop: entry.name) }))
+                let pending = try read { try entry.store.pendingReview(loop: entry.name) }
+                rows.append(
+                    Pages.LoopRow(
+                        entry: entry, status: status, pending: pending, diffs: try read { try entry.store.diffs(of: pending.compactMap(\.id)) },
+                        recent: try read { try entry.store.candidateRows(loop: entry.name, CandidateQuery(newest: Pages.recentCount)) }))
             }
             return Responses.html(
                 Pages.queue(rows: rows, problems: state.catalog.problems, depth: try reviewDepth(), viewer: viewer(context), done: query(request)["done"]))

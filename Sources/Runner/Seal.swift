@@ -103,7 +103,7 @@ extension LoopRunner {
                     throw RunnerError(.io, "cannot write the sealed copy \(target)")
                 }
             }
-            fm.createFile(atPath: root + "/.complete", contents: Data())
+            _ = fm.createFile(atPath: root + "/.complete", contents: Data())
             // Copies of older commits are not needed any more.
             let parent = slotRoot + "/sealed"
             for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {

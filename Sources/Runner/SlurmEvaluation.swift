@@ -250,7 +250,7 @@ extension LoopRunner {
         for line in text.split(separator: "\n") {
             guard let number = UInt64(line) else { continue }
             try? await client.cancel(SlurmJobID(rawValue: number))
-            try? audit.append(loop: config.name, kind: "recovery", ["cancelled": "Slurm job \(number)"])
+            _ = try? audit.append(loop: config.name, kind: "recovery", ["cancelled": "Slurm job \(number)"])
         }
         unlink(jobListPath)
     }

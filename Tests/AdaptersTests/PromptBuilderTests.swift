@@ -34,6 +34,18 @@ import Testing
         #expect(prompt.system.contains("wall_time"))
     }
 
+    /// With several candidates in flight, the prompt names the others' so the model proposes something else.
+    @Test func candidatesInFlightAreNamedInThePrompt() throws {
+        let fixture = try AdapterFixture()
+        defer { fixture.remove() }
+        var context = fixture.context(recent: [])
+        context.inFlight = [Attempt(source: "m1", title: "unroll the inner loop", outcome: "in flight", reason: nil)]
+        let text = try PromptBuilder(contextBytes: 50_000, history: 2).build(context, repository: fixture.repository).text
+        #expect(text.contains("## Being tried now (measured in parallel; propose something different)\n- \"unroll the inner loop\""))
+        let alone = try PromptBuilder(contextBytes: 50_000, history: 2).build(fixture.context(recent: []), repository: fixture.repository).text
+        #expect(!alone.contains("Being tried now"))
+    }
+
     @Test func selectLeavesOutTheLargestFilesFirst() {
         let files = [
             PromptFile(path: "a.c", size: 30_000), PromptFile(path: "b.c", size: 50_000), PromptFile(path: "c.c", size: 10_000),

@@ -66,4 +66,14 @@ import Testing
             #expect(try folder.read("out.txt") == "made\n")
         }
     }
+
+    /// A pinned measurement (`cpus_per_measurement`): the sandbox, the timer and the command
+    /// run on the given cores only.
+    @Test func aPinnedCommandRunsOnItsCoresOnly() async throws {
+        var pinned = try sandbox()
+        pinned.cpus = [0]
+        let result = try await CommandRunner(sandbox: pinned).run("grep Cpus_allowed_list /proc/self/status", in: "/tmp", timeout: 30)
+        #expect(result.succeeded, "\(result.errorOutput)")
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("\t0"), "\(result.output)")
+    }
 }

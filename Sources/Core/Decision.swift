@@ -202,29 +202,37 @@ public enum DecisionError: Error, Sendable, Equatable, CustomStringConvertible {
 /// noise is roughly normal on this scale. The rule compares the mean of g with
 /// ln(1 + minEffect).
 ///
-/// Method: an anytime-valid sequential t-test (Wald's invariant sequential
-/// probability ratio test for a normal mean with unknown variance). For a
-/// hypothesised mean m, the likelihood ratio of the scale-invariant statistic
-/// t = (mean(g) - m) / (s / sqrt(n)) between "mean = m + delta * sigma" and
-/// "mean = m" is a test martingale under the null, whatever sigma is. The rule
-/// averages it over the standardized effects delta in {0.8, 1.2, 3, 10} (weights
-/// 0.4, 0.35, 0.15, 0.1: good power near one standard deviation per pair, and
-/// early stops for large effects) and, by Ville's inequality, the chance that the
-/// average ever reaches 1 / alpha is at most alpha over all looks, however many.
-/// Inverting the test gives a confidence sequence
-/// mean(g) +/- c(n) * s / sqrt(n), where c(n) depends only on n and alpha. The
-/// rule accepts when the lower bound exceeds ln(1 + minEffect) and rejects when
-/// the upper bound falls below it; each side errs with probability at most alpha.
+/// Method: a sequential t-test (Wald's invariant sequential probability ratio test for a
+/// normal mean with unknown variance) with its threshold set for the looks the rule takes.
+/// For a hypothesised mean m, the likelihood ratio of the scale-invariant statistic
+/// t = (mean(g) - m) / (s / sqrt(n)) between "mean = m + delta * sigma" and "mean = m" does
+/// not depend on sigma. The rule averages it over the standardized effects delta in
+/// {0.9, 3, 10} (weights 0.8, 0.1, 0.1: most weight where a decision within 30 pairs is
+/// possible but costly, some for early stops on large effects), and stops at the first
+/// look where that average reaches exp(level). Inverting the test gives a confidence
+/// sequence mean(g) +/- c(n) * s / sqrt(n), where c(n) depends only on n and the level. The
+/// rule accepts when the lower bound exceeds ln(1 + minEffect) and rejects when the upper
+/// bound falls below it.
 ///
-/// Why this method: at alpha 0.01, 30 looks, a true +5% change, 3% run-to-run
-/// noise and a 1% minimum, it reaches 93% power with 16.5 pairs on average,
-/// against 91% with 18.6 pairs for Bonferroni-corrected t-tests at every look
-/// (and 30 pairs for a fixed 30 + 30 test); a +30% change stops after 4.6 pairs.
-/// Its error bound also holds if a loop goes on past `maxPairs`. See
-/// `ratchet-bench-decision`.
+/// The level: Ville's inequality makes 1 / alpha safe over any number of looks, but the
+/// rule never looks before max(minPairs, 3) pairs nor after `maxPairs`, and over those
+/// looks 1 / alpha spends only about two thirds of alpha. The chance that t ever crosses c(n) at a
+/// look when the true mean is m does not depend on sigma, and for normal g it is a number
+/// that `Statistics.tFirstCrossings` computes (the t statistics' r_n form a Markov chain
+/// with a known kernel); the level is the lowest at which that number is at most
+/// `alpha * (1 - numericalMargin)`. A smaller true mean only lowers every t, so the bound
+/// holds for every candidate that is not at least `minEffect` better, and by symmetry for
+/// the reject side. With more than 100 pairs allowed the rule keeps Ville's level (valid
+/// over any number of looks, with no computation that grows with the horizon).
 ///
-/// The bound c(n) is infinite for the first few pairs: with noisy data the
-/// earliest verdict comes after 3 pairs at 95% confidence and 4 at 99%. The
+/// Why this method: at alpha 0.01, 30 looks, a true +5% change, 3% run-to-run noise and a
+/// 1% minimum, it reaches 94% power with 14.9 pairs on average, against 92% with 16.2 for
+/// the previous rule (Ville's level, weights on 0.8, 1.2, 3 and 10), 91% with 18.6 for
+/// Bonferroni-corrected t-tests at every look, and 30 for a fixed 30 + 30 test; a +30%
+/// change stops after 4.6 pairs. See `ratchet-bench-decision` and docs/design-notes.md.
+///
+/// The bound c(n) is infinite before the first look and for the first few pairs: with noisy
+/// data the earliest verdict comes after 3 pairs at 95% confidence and 4 at 99%. The
 /// method assumes the g of different pairs are independent and roughly normal.
 ///
 /// Outlier screen: a stalled run (3x slower) would inflate s for the rest of the decision.
@@ -247,44 +255,83 @@ public enum DecisionError: Error, Sendable, Equatable, CustomStringConvertible {
 /// exceeds ln(1 + minEffect) and rejects otherwise.
 public struct SequentialDecision: Sendable {
     public let policy: DecisionPolicy
-    /// c(n) for n in 0..<criticalTable.count; computed once, since a loop calls
-    /// `evaluate` after every pair.
-    private let criticalTable: [Double]
-    /// screenTable[m]: the studentized deleted residual beyond which the outlier screen
-    /// leaves a pair out of m kept pairs; infinity where it does not look.
-    private let screenTable: [Double]
+    /// The critical values, the screen's limits and the level; computed once per alpha and
+    /// looks, since a loop calls `evaluate` after every pair.
+    private let tables: Tables
 
-    /// Pair counts beyond this compute their critical value on demand (and are not screened).
+    /// The mixture e-value's threshold, as a log: calibrated to the looks
+    /// (`calibratedToLooks`), or Ville's log(1 / alpha).
+    public var level: Double { tables.level }
+
+    /// Whether `level` was calibrated to the looks from `firstLook` to `maxPairs` (always,
+    /// unless more than `calibrationLimit` pairs are allowed).
+    public var calibratedToLooks: Bool { tables.calibrated }
+
+    /// The first look with a bound: max(minPairs, 3).
+    public var firstLook: Int { Swift.max(policy.minPairs, Self.earliestLook) }
+
+    /// No look before this many pairs (the crossing computation starts there; with noisy data
+    /// no verdict is possible earlier at any usual confidence anyway).
+    static let earliestLook = 3
+
+    /// Above this many pairs critical values are computed on demand (and not screened).
     private static let tableLimit = 256
 
+    /// Above this many pairs allowed the rule keeps Ville's level: the calibration's cost
+    /// grows with the square of the looks (about 0.1 s at 100 pairs).
+    static let calibrationLimit = 100
+
     public init(policy: DecisionPolicy) {
+        self.init(policy: policy, anytime: false)
+    }
+
+    /// A rule that keeps Ville's level (`anytime`, valid however many looks are taken) instead
+    /// of calibrating it to the looks up to `maxPairs`.
+    init(policy: DecisionPolicy, anytime: Bool) {
         self.policy = policy
         let alpha = policy.alpha
-        let limit = Swift.min(Swift.max(policy.maxPairs, 2), Self.tableLimit)
-        guard alpha > 0, alpha < 1 else {
-            criticalTable = []
-            screenTable = []
+        guard alpha > 0, alpha < 1, policy.maxPairs >= 0 else {
+            tables = Tables(critical: [], screen: [], level: .infinity, calibrated: false)
             return
         }
-        let key = TableKey(alpha: alpha, limit: limit)
-        if let known = Self.tables.withLock({ $0[key] }) {
-            (criticalTable, screenTable) = known
+        let first = Swift.max(policy.minPairs, Self.earliestLook)
+        let key = TableKey(alpha: alpha, firstLook: first, maxPairs: policy.maxPairs, anytime: anytime)
+        if let known = Self.cache.withLock({ $0[key] }) {
+            tables = known
             return
         }
         let testAlpha = alpha * (1 - DecisionPolicy.outlierShare)
-        criticalTable = (0...limit).map { SequentialTTest.criticalT(pairs: $0, alpha: testAlpha) }
-        screenTable = Self.screenLimits(looks: limit, alpha: alpha)
-        Self.tables.withLock { $0[key] = (criticalTable, screenTable) }
+        let limit = Swift.min(Swift.max(policy.maxPairs, 2), Self.tableLimit)
+        let calibrated = !anytime && policy.maxPairs <= Self.calibrationLimit
+        let level =
+            calibrated
+            ? SequentialTTest.calibratedLevel(alpha: testAlpha, firstLook: first, lastLook: policy.maxPairs) : -log(testAlpha)
+        let critical = (0...limit).map { n in n >= first ? SequentialTTest.criticalT(pairs: n, level: level) : .infinity }
+        tables = Tables(critical: critical, screen: Self.screenLimits(looks: limit, alpha: alpha), level: level, calibrated: calibrated)
+        Self.cache.withLock { $0[key] = tables }
+    }
+
+    private struct Tables: Sendable {
+        /// c(n) for n in 0..<critical.count.
+        var critical: [Double]
+        /// screen[m]: the studentized deleted residual beyond which the outlier screen leaves a
+        /// pair out of m kept pairs; infinity where it does not look.
+        var screen: [Double]
+        var level: Double
+        var calibrated: Bool
     }
 
     private struct TableKey: Hashable {
         var alpha: Double
-        var limit: Int
+        var firstLook: Int
+        var maxPairs: Int
+        var anytime: Bool
     }
 
-    /// The tables depend only on alpha and the number of looks, and take about 2 ms to
-    /// compute: a loop, and a simulation that makes a rule per trial, computes them once.
-    private static let tables = Mutex<[TableKey: ([Double], [Double])]>([:])
+    /// The tables depend only on alpha and the looks, and take a few milliseconds to compute
+    /// (the calibration's crossing computations): a loop, and a simulation that makes a rule
+    /// per trial, computes them once.
+    private static let cache = Mutex<[TableKey: Tables]>([:])
 
     /// The screen's limits: with `looks` looks from `DecisionPolicy.outlierFirstLook` on, and
     /// at look n one test of the most extreme of n pairs (n tests of one pair each, by
@@ -303,8 +350,10 @@ public struct SequentialDecision: Sendable {
     /// use after `pairs` pairs; `.infinity` when no bound exists yet (with noisy
     /// data no verdict is possible before this becomes finite).
     public func criticalT(pairs: Int) -> Double {
-        if pairs >= 0, pairs < criticalTable.count { return criticalTable[pairs] }
-        return SequentialTTest.criticalT(pairs: pairs, alpha: policy.alpha * (1 - DecisionPolicy.outlierShare))
+        if pairs >= 0, pairs < tables.critical.count { return tables.critical[pairs] }
+        // Past a calibrated horizon there is no look; past the table, Ville's level holds.
+        guard !tables.calibrated, pairs >= firstLook, tables.level.isFinite else { return .infinity }
+        return SequentialTTest.criticalT(pairs: pairs, level: tables.level)
     }
 
     /// The pairs (0-based, ascending) the outlier screen leaves out of `gains`: while the most
@@ -314,7 +363,7 @@ public struct SequentialDecision: Sendable {
     /// when the others have no scatter (a deterministic metric: a differing pair is real).
     public func outliers(_ gains: [Double]) -> [Int] {
         let n = gains.count
-        guard n >= DecisionPolicy.outlierFirstLook, n < screenTable.count else { return [] }
+        guard n >= DecisionPolicy.outlierFirstLook, n < tables.screen.count else { return [] }
         var kept = Array(gains.indices)
         var out: [Int] = []
         while out.count < n / 5 {
@@ -335,7 +384,7 @@ public struct SequentialDecision: Sendable {
                     worst = index
                 }
             }
-            guard let worst, worstScore > screenTable[m] else { break }
+            guard let worst, worstScore > tables.screen[m] else { break }
             out.append(worst)
             kept.removeAll { $0 == worst }
         }
@@ -571,10 +620,20 @@ public struct SequentialDecision: Sendable {
 /// nonnegative martingale with mean 1 under the null for every sigma, so a
 /// weighted average of R_n over several deltas is one too.
 enum SequentialTTest {
-    /// Standardized effects (mean over sigma of g) and their weights.
+    /// Standardized effects (mean over sigma of g) and their weights. With the level
+    /// calibrated to the looks the weights only shape the boundary: most at 0.9 (effects the
+    /// horizon can decide but only with 10-20 pairs, where pairs are dear; smaller ones rarely
+    /// clear a 30-pair horizon at all), the rest at 3 and 10 so large effects stop after a few
+    /// pairs. Simulated against the previous (0.8, 1.2, 3, 10 at 0.4, 0.35, 0.15, 0.1), both
+    /// calibrated: +0.7 points of power and -0.2 pairs at 0.9 s.d. per pair, +0.1 to +0.4
+    /// pairs at 1.2-2.5 s.d.
     static let alternatives: [(delta: Double, weight: Double)] = [
-        (0.8, 0.40), (1.2, 0.35), (3, 0.15), (10, 0.10),
+        (0.9, 0.8), (3, 0.1), (10, 0.1),
     ]
+
+    /// The share of the false-accept budget left unspent for the crossing computation's
+    /// numerical error (measured below 0.2%; see `Statistics.tFirstCrossings`).
+    static let numericalMargin = 0.01
 
     /// log J_k(a) for a >= 0, by the recurrence J_{k+1} = a J_k + k J_{k-1}
     /// (all terms positive, so it is stable) from J_0 = e^{a^2/2} sqrt(2 pi) Phi(a)
@@ -633,23 +692,109 @@ enum SequentialTTest {
         return top + log(terms.reduce(0) { $0 + exp($1 - top) })
     }
 
-    /// The t value at which the e-value reaches 1 / alpha after n pairs, or
+    /// The t value at which the e-value reaches 1 / alpha after n pairs (Ville's level), or
     /// infinity when it cannot (too few pairs for this alpha).
     static func criticalT(pairs n: Int, alpha: Double) -> Double {
-        guard n >= 2, alpha > 0, alpha < 1 else { return .infinity }
-        let target = -log(alpha)
+        guard alpha > 0, alpha < 1 else { return .infinity }
+        return criticalT(pairs: n, level: -log(alpha))
+    }
+
+    /// The t value at which the log e-value reaches `level` after n pairs, or infinity when it
+    /// cannot (too few pairs for this level).
+    static func criticalT(pairs n: Int, level target: Double) -> Double {
+        guard n >= 2, !target.isNaN, target < .infinity else { return .infinity }
         let rootN = Double(n).squareRoot()
-        // r ranges over [0, sqrt(n)); r = sqrt(n) means zero variance.
-        guard logEValue(pairs: n, r: rootN) > target else { return .infinity }
-        var low = 0.0
+        // r ranges over [0, sqrt(n)); r = sqrt(n) means zero variance. The e-value rises with
+        // r: a bracketed regula falsi (Illinois) finds the crossing in about ten evaluations.
         var high = rootN
-        for _ in 0..<80 {
-            let mid = (low + high) / 2
-            if logEValue(pairs: n, r: mid) > target { high = mid } else { low = mid }
+        var fHigh = logEValue(pairs: n, r: high) - target
+        guard fHigh > 0 else { return .infinity }
+        var low = 0.0
+        var fLow = logEValue(pairs: n, r: low) - target
+        guard fLow < 0 else { return 0 }
+        var side = 0
+        for _ in 0..<200 {
+            guard high - low > 1e-14 * rootN else { break }
+            var next = (low * fHigh - high * fLow) / (fHigh - fLow)
+            if !(next > low && next < high) { next = (low + high) / 2 }
+            let f = logEValue(pairs: n, r: next) - target
+            if f > 0 {
+                (high, fHigh) = (next, f)
+                if side == 1 { fLow /= 2 }
+                side = 1
+            } else {
+                (low, fLow) = (next, f)
+                if side == -1 { fHigh /= 2 }
+                side = -1
+            }
+            if f > 0, f < 1e-12 { break }
         }
         let r2 = high * high
         let count = Double(n)
+        guard r2 < count else { return .infinity }
         return (Double(n - 1) * r2 / (count - r2)).squareRoot()
+    }
+
+    /// The chance, for normal g whose mean is exactly the threshold, that the rule with this
+    /// level crosses at some look from `firstLook` to `lastLook` (`Statistics.tFirstCrossings`).
+    static func falseAcceptChance(level: Double, firstLook: Int, lastLook: Int) -> Double {
+        guard lastLook >= 0 else { return 0 }
+        let critical = (0...lastLook).map { n in n >= firstLook ? criticalT(pairs: n, level: level) : .infinity }
+        return Statistics.tFirstCrossings(critical: critical, firstLook: firstLook).reduce(0, +)
+    }
+
+    /// The lowest level whose `falseAcceptChance` over the looks is at most
+    /// `alpha * (1 - numericalMargin)`, to 0.2% of that budget; Ville's log(1 / alpha) when
+    /// that is already at the budget (it is valid whatever the looks) or there is no look.
+    /// The chance falls as the level rises (every c(n) rises), so the search is a bracketed
+    /// regula falsi on log(chance), which is close to linear in the level.
+    static func calibratedLevel(alpha: Double, firstLook: Int, lastLook: Int) -> Double {
+        let ville = -log(alpha)
+        let first = Swift.max(firstLook, SequentialDecision.earliestLook)
+        guard alpha > 0, alpha < 1, lastLook >= first else { return ville }
+        let target = alpha * (1 - numericalMargin)
+        func chance(_ level: Double) -> Double { falseAcceptChance(level: level, firstLook: first, lastLook: lastLook) }
+        // high: at or below the budget; low: above it.
+        var high = ville
+        var highChance = chance(high)
+        guard highChance <= target, highChance.isFinite else { return ville }
+        // Ville's level spends 10-70% of alpha and the chance falls about as exp(-level): the
+        // first guess is usually within a few percent.
+        var low = highChance > 0 ? high - Swift.min(1.15 * log(target / highChance) + 0.02, 3) : high - 1
+        var lowChance = chance(low)
+        while lowChance <= target {
+            guard low > ville - 20, lowChance.isFinite else { return high }
+            (high, highChance) = (low, lowChance)
+            low -= 0.5
+            lowChance = chance(low)
+        }
+        guard lowChance.isFinite else { return high }
+        // Regula falsi on log(chance / target) (positive at low, at most 0 at high), with the
+        // Illinois halving when one end is kept twice.
+        var fLow = log(lowChance / target)
+        var fHigh = highChance > 0 ? log(highChance / target) : -Double.infinity
+        var side = 0
+        for _ in 0..<30 {
+            guard high - low > 1e-7, highChance < target * (1 - 2e-3) else { break }
+            var next = (low + high) / 2
+            if fHigh.isFinite {
+                let candidate = (low * fHigh - high * fLow) / (fHigh - fLow)
+                if candidate > low, candidate < high { next = candidate }
+            }
+            let nextChance = chance(next)
+            guard nextChance.isFinite else { break }
+            let f = nextChance > 0 ? log(nextChance / target) : -Double.infinity
+            if nextChance <= target {
+                (high, highChance, fHigh) = (next, nextChance, f)
+                if side == -1 { fLow /= 2 }
+                side = -1
+            } else {
+                (low, lowChance, fLow) = (next, nextChance, f)
+                if side == 1 { fHigh /= 2 }
+                side = 1
+            }
+        }
+        return high
     }
 }
 

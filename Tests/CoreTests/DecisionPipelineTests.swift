@@ -77,6 +77,21 @@ import Testing
         #expect(report.reason.contains("; the first round had +10."), "\(report.reason)")
     }
 
+    /// The decision spends its whole false-accept budget; a confirmation round keeps Ville's
+    /// level, so it stays the stricter check on a winner's curse.
+    @Test func onlyTheDecisionRoundIsCalibratedToItsLooks() throws {
+        var pipeline = DecisionPipeline(metric: metric(), calibration: nil)
+        let decide = DecisionPipeline.rule(.decide, pipeline.policy(for: .decide))
+        let confirm = DecisionPipeline.rule(.confirm, pipeline.policy(for: .confirm))
+        let wall = DecisionPipeline.rule(.wallTimeConfirm, pipeline.policy(for: .wallTimeConfirm))
+        #expect(decide.calibratedToLooks)
+        #expect(!confirm.calibratedToLooks && !wall.calibratedToLooks)
+        #expect(abs(confirm.level + log(0.1 * (1 - DecisionPolicy.outlierShare))) < 1e-12)
+        // The round the pipeline runs uses those critical values.
+        feed(&pipeline) { round, index in round == .decide ? pair(gains(0.10, count: 30)[index]) : pair(0.10) }
+        #expect(pipeline.roundPolicy.confidence == 0.9)
+    }
+
     @Test func withoutConfirmationOneRoundDecides() throws {
         var pipeline = DecisionPipeline(metric: metric(confirm: false), calibration: nil)
         let rounds = feed(&pipeline) { _, index in pair(gains(0.10, count: 30)[index]) }

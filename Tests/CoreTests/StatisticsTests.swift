@@ -180,4 +180,69 @@ import Testing
         #expect(last > fixed)
         #expect(last < 1.6 * fixed)
     }
+
+    // MARK: - First crossings of the t statistic
+
+    @Test func gaussLegendreIntegratesPolynomialsExactly() {
+        let rule = Statistics.gaussLegendre(32)
+        #expect(rule.count == 32)
+        #expect(abs(rule.reduce(0) { $0 + $1.weight } - 2) < 1e-13)
+        // Exact up to degree 63: the integral of x^62 over [-1, 1] is 2 / 63.
+        let high = rule.reduce(0) { $0 + $1.weight * pow($1.node, 62) }
+        #expect(abs(high - 2.0 / 63) < 1e-12)
+        #expect(Statistics.gaussLegendre(1).first?.weight == 2)
+    }
+
+    /// With a single look, the first-crossing chance is a Student-t tail exactly: the
+    /// recursion (which carries the density from 3 pairs to the look) must reproduce it,
+    /// far in the tail too (t = 13 at 4 pairs is where the early looks of a 99% rule sit).
+    @Test(arguments: [(3, 2.5), (4, 2.5), (5, 2.5), (10, 2.5), (30, 2.5), (30, 3.5), (4, 13.0), (6, 9.0)])
+    func crossingAtOneLookIsTheStudentTail(look: Int, critical: Double) {
+        var boundary = [Double](repeating: .infinity, count: 31)
+        boundary[look] = critical
+        let crossings = Statistics.tFirstCrossings(critical: boundary, firstLook: 3)
+        let exact = 1 - Statistics.studentTCDF(critical, df: Double(look - 1))
+        #expect(abs(crossings[look] / exact - 1) < 1e-3, "look \(look) c \(critical): \(crossings[look]) vs \(exact)")
+        #expect(crossings.enumerated().allSatisfy { $0.offset == look || $0.element == 0 })
+    }
+
+    /// The numerical error of the crossing computation, on the boundary the 99% rule uses over
+    /// 3 to 30 pairs: the default grid against one twice as fine must agree far inside the 1%
+    /// of alpha the calibration leaves for it.
+    @Test func crossingsAreConvergedOnTheDefaultGrid() {
+        let rule = SequentialDecision(policy: DecisionPolicy(direction: .lower, minEffect: 0.01, confidence: 0.99, minPairs: 3, maxPairs: 30))
+        let boundary = (0...30).map { rule.criticalT(pairs: $0) }
+        let coarse = Statistics.tFirstCrossings(critical: boundary, firstLook: 3).reduce(0, +)
+        let fine = Statistics.tFirstCrossings(critical: boundary, firstLook: 3, grid: 401, nodes: 48).reduce(0, +)
+        #expect(abs(coarse / fine - 1) < 0.003, "\(coarse) vs \(fine)")
+    }
+
+    /// Over many looks the chance is a first-passage probability with no closed form: a
+    /// seeded simulation of the t statistic (normal data, sigma 7 to show it does not matter)
+    /// must agree within its own sampling error.
+    @Test func crossingsOverManyLooksAgreeWithASimulation() {
+        var boundary = [Double](repeating: .infinity, count: 21)
+        for n in 4...20 { boundary[n] = 2.2 + 6 / Double(n) }
+        let computed = Statistics.tFirstCrossings(critical: boundary, firstLook: 4)
+        let total = computed.reduce(0, +)
+        var rng = Xoshiro256StarStar(seed: 31)
+        let paths = 20_000
+        var crossed = 0
+        for _ in 0..<paths {
+            var summary = Statistics.Summary()
+            for n in 1...20 {
+                summary.add(7 * Statistics.standardNormal(using: &rng))
+                guard n >= 4 else { continue }
+                let t = summary.mean / (summary.standardDeviation / Double(n).squareRoot())
+                if t > boundary[n] {
+                    crossed += 1
+                    break
+                }
+            }
+        }
+        let simulated = Double(crossed) / Double(paths)
+        let error = (total * (1 - total) / Double(paths)).squareRoot()
+        #expect(total > 0.02 && total < 0.2, "\(total)")
+        #expect(abs(simulated - total) < 3 * error, "simulated \(simulated), computed \(total) +/- \(error)")
+    }
 }

@@ -60,6 +60,20 @@ public final class FileLock {
         held = nil
     }
 
+    /// The file's text (a lock file may say who holds it).
+    public func contents(limit: Int = 256) -> String {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let count = pread(descriptor, &buffer, limit, 0)
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+    }
+
+    /// Replaces the file's text.
+    public func setContents(_ text: String) {
+        ftruncate(descriptor, 0)
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
     deinit { close(descriptor) }
 }
 

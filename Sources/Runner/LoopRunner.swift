@@ -369,7 +369,7 @@ public final class LoopRunner {
     /// returns how many there were.
     func recoverInterrupted() throws -> Int {
         for var step in try store.openStepsWithProcessGroups(loop: config.name) {
-            if let group = step.processGroup { Self.killLeftovers(group: Int32(group), under: workspace.stateDirectory) }
+            if let group = step.processGroup { ProcessTable.killGroup(Int32(group), workingUnder: workspace.stateDirectory) }
             step.status = "failed"
             step.detail = "abandoned: Ratchet stopped while this step ran; its process group was killed"
             try store.finish(step)
@@ -398,21 +398,6 @@ public final class LoopRunner {
                 ["candidate": String(candidate.id ?? 0), "outcome": candidate.outcome ?? "", "reason": candidate.reason ?? ""])
         }
         return open.count
-    }
-
-    /// Kills a process group left by a Ratchet that died, but only if its processes work
-    /// inside this state folder (a recycled group id belongs to someone else).
-    static func killLeftovers(group: Int32, under stateDirectory: String) {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
-        for name in entries {
-            guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 3, Int32(fields[3]) == group else { continue }
-            let cwd = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd")) ?? ""
-            if cwd.hasPrefix(stateDirectory) { kill(pid, SIGKILL) }
-        }
     }
 
     // MARK: Slots

@@ -295,7 +295,8 @@ extension LoopRunner {
     func calibrateNoise(step: StepRecord?) async throws -> Bool {
         guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
         if let stored = try? audit.recent(limit: 1, loop: config.name, kinds: ["calibration"]).last,
-            stored.fields["best"] == bestCommit.hex, stored.fields["baseline_slot"] == String(baselineIndex), stored.fields["lane"] == laneField,
+            stored.fields["best"] == bestCommit.hex,
+            slotsShareOneMount || (stored.fields["baseline_slot"] == String(baselineIndex) && stored.fields["lane"] == laneField),
             let pairs = stored.fields["aa_pairs"].flatMap({ Int($0) }), let bias = stored.fields["slot_bias"].flatMap({ Double($0) }),
             let error = stored.fields["standard_error"].flatMap({ Double($0) }), let floor = stored.fields["noise_floor"].flatMap({ Double($0) })
         {
@@ -354,6 +355,12 @@ extension LoopRunner {
         }
         return true
     }
+
+    /// Under bubblewrap every slot of every lane runs at one mount point, so nothing of a
+    /// slot's identity reaches the program: an A/A calibration for the best commit holds for
+    /// every pair of slots, and one lane's is every lane's (another node's is not: a Slurm
+    /// worker calibrates on its own node).
+    var slotsShareOneMount: Bool { executor.sandbox.bubblewrap != nil && executor.sandbox.mountPoint != nil }
 
     /// The lane an A/A calibration was measured in (its slots): `nil` for the first lane, as
     /// calibrations were recorded before there were lanes.

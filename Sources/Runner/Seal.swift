@@ -47,9 +47,15 @@ extension LoopRunner {
     /// Checks every guarded slot after (or before) a command that ran in `slot`, putting each
     /// right; throws `SealBroken` naming what was written where it may not be.
     func settleSlots(after phase: SlotGuard.Phase, in slot: Slot?, step: String, keep: (String) -> Bool = { _ in false }) throws {
+        try settleSlots(after: phase, inEach: slot.map { [$0] } ?? [], step: step, keep: keep)
+    }
+
+    /// The same after commands that ran at once, one in each of `slots` (under bubblewrap,
+    /// where none of them could reach another's slot).
+    func settleSlots(after phase: SlotGuard.Phase, inEach slots: [Slot], step: String, keep: (String) -> Bool = { _ in false }) throws {
         var problems: [String] = []
         for guarded in guards {
-            let own = guarded.slot === slot
+            let own = slots.contains { $0 === guarded.slot }
             let findings: [SlotGuard.Finding]
             do {
                 findings = try guarded.settle(own ? phase : .run, evaluator: isEvaluator, writable: isWritable, keep: own ? keep : { _ in false })
@@ -58,8 +64,8 @@ extension LoopRunner {
             }
             for finding in findings {
                 let place = own ? finding.path : guarded.slot.directory + "/" + finding.path
-                // With no command just ended (`slot == nil`), a write comes from a process left running.
-                let intruder = slot == nil ? "a process left running wrote into \(place) (\(step))" : "wrote into the other slot at run time (\(step)): \(place)"
+                // With no command just ended (no slots), a write comes from a process left running.
+                let intruder = slots.isEmpty ? "a process left running wrote into \(place) (\(step))" : "wrote into the other slot at run time (\(step)): \(place)"
                 switch finding.kind {
                 case .evaluator:
                     problems.append(own ? "evaluator file changed at run time (\(step)): \(place)" : intruder)

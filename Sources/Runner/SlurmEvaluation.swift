@@ -33,7 +33,7 @@ extension LoopRunner {
     /// else the `ratchet` beside it (a test bundle in the build folder).
     func workerBinary() throws(RunnerError) -> String {
         if let worker = config.executor.worker { return worker }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = ProcessTable.executable
         if (me as NSString).lastPathComponent == "ratchet" { return me }
         let beside = ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent("ratchet")
         var folder = (me as NSString).deletingLastPathComponent

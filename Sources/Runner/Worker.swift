@@ -105,10 +105,22 @@ public enum Worker {
         config.parallel.candidates = 1
         config.executor = ExecutorSpec()
         let workspace = try Workspace(config: config, text: job.configText, path: folder + "/ratchet.toml")
+        // The node's A/A calibration for this best commit, from an earlier job on this node.
+        let cache = calibrationCache(loop: config.name, best: job.bestCommit)
+        if let data = FileManager.default.contents(atPath: cache), let fields = try? JSONDecoder().decode([String: String].self, from: data) {
+            _ = try? workspace.audit.append(loop: config.name, kind: "calibration", fields)
+        }
         let runner = try LoopRunner(workspace: workspace, options: RunOptions(maxIterations: 1, stop: stop), emit: emit)
         _ = try? await runner.run()
         let store = workspace.store
         guard let candidate = try store.candidates(loop: config.name).first, let id = candidate.id else {
+            // Stopped (scancel) before the candidate got as far as its first step.
+            if let reason = stop.reason {
+                var stopped = WorkerResult(node: "", steps: [], samples: [])
+                stopped.outcome = Outcome.interrupted.rawValue
+                stopped.reason = reason
+                return stopped
+            }
             throw RunnerError(.internalError, "the worker's loop recorded no candidate")
         }
         var result = WorkerResult(node: "", steps: try store.steps(candidate: id), samples: try store.samples(candidate: id))
@@ -128,7 +140,17 @@ public enum Worker {
                 reason: candidate.reason ?? "")
         }
         result.calibration = try workspace.audit.entries(loop: config.name).last { $0.kind == "calibration" }?.fields
+        if let calibration = result.calibration, calibration["best"] == job.bestCommit, let data = try? JSONEncoder().encode(calibration) {
+            try? fm.createDirectory(atPath: (cache as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try? data.write(to: URL(fileURLWithPath: cache), options: .atomic)
+        }
         return result
+    }
+
+    /// Where this node keeps its A/A calibration of a loop's best commit, so the next job
+    /// for the same best on the same node does not measure it again.
+    static func calibrationCache(loop: String, best: String) -> String {
+        (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/ratchet-node-\(getuid())/\(loop)/calibration-\(best).json"
     }
 
     /// Writes `result.json` whole (a temporary file renamed over it), so a reader never sees half of it.

@@ -1,5 +1,6 @@
 import CSpawn
 import Core
+import Execution
 import Foundation
 import Git
 import Store
@@ -113,43 +114,35 @@ public final class Workspace {
 @available(*, unavailable)
 extension Workspace: Sendable {}
 
-/// An exclusive lock on a loop (flock on `<state>/<loop>.lock`), released when the process
-/// ends, however it ends.
+/// An exclusive lock on a loop (`<state>/<loop>.lock`, holding the holder's pid), released
+/// when the process ends, however it ends.
 public final class LoopLock {
     /// The pid holding the lock at `path`, or `nil` when no process holds it.
     public static func holder(path: String) -> Int32? {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
+        guard FileManager.default.fileExists(atPath: path), let lock = try? FileLock(path: path) else { return nil }
+        if (try? lock.tryLock(.exclusive)) == true {
+            lock.unlock()
             return nil
         }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = read(fd, &buffer, 32)
-        return n > 0 ? Int32(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 : -1
+        return Int32(lock.contents().trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
-    private let descriptor: Int32
+    private let lock: FileLock
 
     init(path: String, loop: String) throws(RunnerError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunnerError(.io, "cannot open lock \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            var buffer = [UInt8](repeating: 0, count: 64)
-            let n = read(fd, &buffer, 64)
-            close(fd)
-            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-            throw RunnerError(.locked, "loop '\(loop)' is already running (pid \(holder)); stop it first or wait for it to finish")
+        do {
+            lock = try FileLock(path: path)
+            guard try lock.tryLock(.exclusive) else {
+                let holder = lock.contents().trimmingCharacters(in: .whitespacesAndNewlines)
+                throw RunnerError(.locked, "loop '\(loop)' is already running (pid \(holder.isEmpty ? "?" : holder)); stop it first or wait for it to finish")
+            }
+        } catch let error as LockError {
+            throw RunnerError(.io, "cannot open lock \(path): \(error.message)")
+        } catch let error as RunnerError {
+            throw error
+        } catch {
+            throw RunnerError(.io, "cannot open lock \(path): \(error)")
         }
-        ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
-        descriptor = fd
-    }
-
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+        lock.setContents("\(getpid())\n")
     }
 }

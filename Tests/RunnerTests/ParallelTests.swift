@@ -118,10 +118,10 @@ import Testing
         #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
     }
 
-    /// The pause switch freezes every candidate in flight: both builds, paused mid-way for
+    /// The pause switch freezes every candidate in flight: both builds (2.5 s each), paused mid-way for
     /// 1.5 s, take that much longer.
     @Test func pauseFreezesEveryCandidateInFlight() async throws {
-        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 1.5)
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 2.5)
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let store = workspace.store
@@ -145,7 +145,7 @@ import Testing
         _ = try await runner.run()
         #expect(await person.value, "never saw both candidates building at once")
         let builds = try Self.steps(workspace, .build)
-        let paused = builds.filter { ($0.wallSeconds ?? 0) >= 2.6 }
+        let paused = builds.filter { ($0.wallSeconds ?? 0) >= 3.6 }
         #expect(Set(paused.map(\.candidateId)).count == 2, "builds: \(builds.map { $0.wallSeconds ?? 0 })")
     }
 

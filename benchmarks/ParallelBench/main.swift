@@ -17,7 +17,7 @@ guard FileManager.default.isExecutableFile(atPath: ratchet) else {
     exit(2)
 }
 let quick = ProcessInfo.processInfo.environment["RATCHET_BENCH_QUICK"] != nil
-let throughputCandidates = quick ? 6 : 12
+let throughputCandidates = quick ? 6 : 20
 let aaCandidates = quick ? 10 : 30
 
 /// Runs `arguments` in `folder`; returns the exit status, standard output and the seconds it took.
@@ -62,7 +62,7 @@ func newFile(_ path: String, _ text: String) -> String {
 }
 
 /// The throughput workspace: every candidate adds `src/c<i>.txt` holding milliseconds the
-/// bench sleeps on top of 50 ms: +20 (clearly worse) for most, -5 (better) for two of them.
+/// bench sleeps on top of 50 ms: +20 (clearly worse) for most, -15 (better) for two of them.
 func throughputWorkspace(extra: String) throws -> String {
     var files: [String: String] = [
         "build.sh": "sleep 3\n",
@@ -99,7 +99,7 @@ func throughputWorkspace(extra: String) throws -> String {
     ]
     for index in 0..<throughputCandidates {
         let better = index == 2 || index == throughputCandidates - 3
-        files[String(format: "patches/%02d.diff", index)] = newFile("src/c\(index).txt", better ? "-5" : "20")
+        files[String(format: "patches/%02d.diff", index)] = newFile("src/c\(index).txt", better ? "-15" : "20")
     }
     return try workspace(files)
 }

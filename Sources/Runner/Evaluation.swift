@@ -1,0 +1,286 @@
+import Adapters
+import Core
+import Execution
+import Foundation
+import Git
+import Store
+
+/// A candidate's evaluation: apply and gate, build and test, then the measurement and the
+/// decision against the best in force when the measurement starts (locally; Slurm jobs in
+/// SlurmEvaluation.swift).
+extension LoopRunner {
+    func evaluate(_ candidate: inout CandidateRecord) async throws -> CandidateOutcome {
+        let diff = candidate.diff ?? ""
+        // apply: parse the diff, check what it touches, then build the candidate tree from
+        // objects (nothing is written to any working folder yet).
+        var step = try await enter(.apply, &candidate)
+        let summary: PatchSummary
+        do {
+            summary = try repository.parsePatch(diff)
+        } catch {
+            let reason = "not a usable diff: \(error.message)"
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, .invalidDiff, reason)
+            return .decided
+        }
+        candidate.linesChanged = summary.addedLines + summary.deletedLines
+        candidate.paths = Set(summary.files.flatMap { [$0.oldPath, $0.newPath] }.filter { !$0.isEmpty }).sorted().joined(separator: "\n")
+        // Path, mode and content rules first: a hostile path is reported as such, not as a
+        // diff that failed to apply.
+        var violations = gateViolations(summary, tree: nil)
+        var tree: ObjectID?
+        if violations.isEmpty {
+            switch try await applyToBest(diff, &candidate) {
+            case .success(let applied):
+                tree = applied
+            case .failure(let error):
+                let kind: RejectionKind = (error.code == .applyFailed || error.code == .conflict) ? .applyFailed : .invalidDiff
+                let reason = kind == .applyFailed ? "diff does not apply to the best code: \(error.message)" : "not a usable diff: \(error.message)"
+                try close(&step, ok: false, detail: reason)
+                try finish(&candidate, .rejected, kind, reason)
+                return .decided
+            }
+        }
+        candidate.tree = tree?.hex
+        try close(&step, ok: tree != nil, detail: "\(summary.files.count) file(s), +\(summary.addedLines) -\(summary.deletedLines)")
+        if let tree, tree == bestTree {
+            try finish(&candidate, .rejected, .invalidDiff, "the diff changes nothing")
+            return .decided
+        }
+
+        // gate: the rules above, plus the sizes of the files the candidate writes.
+        step = try await enter(.gate, &candidate)
+        if let tree { violations = gateViolations(summary, tree: tree) }
+        guard violations.isEmpty, let tree else {
+            let reason = "gate: " + violations.map(\.description).joined(separator: "; ")
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, .gate, reason)
+            return .decided
+        }
+        try close(&step, ok: true, detail: "\(summary.files.count) path(s) checked")
+        if config.executor.kind == .slurm { return try await evaluateOnSlurm(&candidate, tree: tree, summary: summary) }
+
+        var candidateTree = tree
+        while true {
+            if let outcome = try await buildAndTest(&candidate, tree: candidateTree) { return outcome }
+            try await prepareBaseline()
+            try await enterMeasurement()
+            // Decided against the best in force when the measurement starts: when another
+            // lane accepted first, the candidate goes onto the new best, and is built and
+            // tested again before it is measured against it.
+            let current = await coordinator.best
+            if current.commit != bestCommit {
+                leaveMeasurement()
+                guard let rebased = try await rebase(&candidate, onto: current) else { return .decided }
+                candidateTree = rebased
+                continue
+            }
+            do {
+                step = try await enter(.measure, &candidate)
+                let outcome = try await measureAndDecide(&candidate, tree: candidateTree, summary: summary, step: &step)
+                leaveMeasurement()
+                return outcome
+            } catch {
+                leaveMeasurement()
+                throw error
+            }
+        }
+    }
+
+    /// The candidate's tree: its diff applied to the best. A diff that does not apply while
+    /// other lanes have candidates in flight may be written on top of one of them: it waits
+    /// for the best to move and tries again.
+    func applyToBest(_ diff: String, _ candidate: inout CandidateRecord) async throws -> Result<ObjectID, GitError> {
+        while true {
+            let failure: GitError
+            do {
+                return .success(try repository.apply(patch: diff, to: bestTree))
+            } catch {
+                failure = error
+            }
+            guard failure.code == .applyFailed || failure.code == .conflict, try await waitForTheBestToMove(candidate) else { return .failure(failure) }
+            candidate.parentCommit = bestCommit.hex
+        }
+    }
+
+    /// Build, test and validate the candidate in its slot; an outcome when it failed.
+    func buildAndTest(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
+        var step: StepRecord
+        try sync(candidateSlot, to: tree)
+        for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
+            guard let command else { continue }
+            step = try await enter(stepName, &candidate)
+            let result =
+                stepName == .build && baselineBuiltTree != bestTree && executor.sandbox.bubblewrap != nil
+                ? try await buildSideBySide(command, step: step)
+                : try await runCommand(command, in: candidateSlot, role: "candidate", step: step, phase: stepName == .build ? .build : .run)
+            try close(&step, ok: result.succeeded, detail: result.summary, result: result)
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            if !result.succeeded {
+                let what = stepName == .build ? "build failed" : "tests failed"
+                try finish(&candidate, .rejected, kind, "\(what) (\(result.summary)): \(result.tail(lines: 5))")
+                return .decided
+            }
+        }
+
+        // validate: the candidate's results against the best's, on inputs the proposer never saw
+        if let validate = config.validate {
+            try await prepareBaseline()
+            step = try await enter(.test, &candidate)
+            let result = try await runCommand(
+                validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory], label: "validate")
+            try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            if !result.succeeded {
+                try finish(&candidate, .rejected, .validateFailed, "validate failed (\(result.summary)): \(result.tail(lines: 5))")
+                return .decided
+            }
+        }
+        return nil
+    }
+
+    /// Builds the candidate and, when the best is not built in the baseline slot yet (a new
+    /// best, a new lane, a worker node), the best beside it, at once; returns the candidate's
+    /// build. Only under bubblewrap, where each build sees its own slot alone (the others are
+    /// read-only); the slots are settled and sealed before and after as for any command.
+    func buildSideBySide(_ build: CommandSpec, step: StepRecord) async throws -> CommandResult {
+        try sync(baselineSlot, to: bestTree)
+        _ = try slotGuard(baselineSlot)
+        _ = try slotGuard(candidateSlot)
+        try settleSlots(after: .run, in: nil, step: "before build")
+        var baselineRunner = executor
+        baselineRunner.sandbox.sealed = try sealedBinds(for: baselineSlot)
+        var candidateRunner = executor
+        candidateRunner.sandbox.sealed = try sealedBinds(for: candidateSlot)
+        let building = try await buildHold(role: "candidate")
+        defer { building?.release() }
+        let base = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": "baseline", "RATCHET_SLOT": baselineSlot.directory]
+        let mine = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": "candidate", "RATCHET_SLOT": candidateSlot.directory]
+        let (control, store) = (self.control, self.store)
+        let (baselineFolder, candidateFolder) = (baselineSlot.directory, candidateSlot.directory)
+        async let baselineBuild = baselineRunner.run(build.run, in: baselineFolder, timeout: build.timeout, environment: base, control: control)
+        async let candidateBuild = candidateRunner.run(
+            build.run, in: candidateFolder, timeout: build.timeout, environment: mine, control: control,
+            started: { group in
+                var record = step
+                record.processGroup = Int(group)
+                try? store.update(record)
+            })
+        let results: (baseline: CommandResult, candidate: CommandResult)
+        do {
+            results = try await (baselineBuild, candidateBuild)
+        } catch {
+            throw RunnerError(.io, "\(error)")
+        }
+        do {
+            try settleSlots(after: .build, inEach: [baselineSlot, candidateSlot], step: "build")
+        } catch let broken as SealBroken where results.baseline.stopped || results.candidate.stopped {
+            emit(.note("while stopping: \(broken.message)"))
+        }
+        if results.baseline.stopped || results.candidate.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+        guard results.baseline.succeeded else {
+            throw RunnerError(
+                .baselineFailed,
+                "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(results.baseline.summary)): \(results.baseline.tail(lines: 5))")
+        }
+        baselineBuiltTree = bestTree
+        return results.candidate
+    }
+
+    /// Puts a candidate whose best moved (another lane accepted) onto the new best: its diff
+    /// applied again and the gate checked again; returns the new tree, or `nil` when it was
+    /// rejected (it conflicts, or the new best already holds it).
+    func rebase(_ candidate: inout CandidateRecord, onto best: LaneCoordinator.Best) async throws -> ObjectID? {
+        let previous = bestCommit
+        var step = try await enter(.apply, &candidate)
+        bestCommit = best.commit
+        bestTree = best.tree
+        let by = best.acceptedBy.map { "#\($0)" } ?? best.commit.short
+        let diff = candidate.diff ?? ""
+        let tree: ObjectID
+        do {
+            tree = try repository.apply(patch: diff, to: bestTree)
+        } catch {
+            let reason = "conflicts with \(by): accepted while this candidate waited, and the diff no longer applies to the new best \(best.commit.short) (\(error.message))"
+            try close(&step, ok: false, detail: "conflicts with \(by)")
+            try finish(&candidate, .rejected, .conflict, reason)
+            return nil
+        }
+        if tree == bestTree {
+            try close(&step, ok: false, detail: "already in the best")
+            try finish(&candidate, .rejected, .invalidDiff, "the new best \(best.commit.short) (\(by)) already holds this change")
+            return nil
+        }
+        if let summary = try? repository.parsePatch(diff) {
+            let violations = gateViolations(summary, tree: tree)
+            if !violations.isEmpty {
+                let reason = "gate, on the new best \(best.commit.short) (\(by)): " + violations.map(\.description).joined(separator: "; ")
+                try close(&step, ok: false, detail: reason)
+                try finish(&candidate, .rejected, .gate, reason)
+                return nil
+            }
+        }
+        candidate.parentCommit = best.commit.hex
+        candidate.tree = tree.hex
+        try store.update(candidate)
+        try audit.append(
+            loop: config.name, kind: "rebase",
+            ["candidate": String(candidate.id ?? 0), "from": previous.hex, "to": best.commit.hex, "accepted": best.acceptedBy.map { String($0) } ?? ""])
+        try close(&step, ok: true, detail: "the best moved to \(best.commit.short) (\(by)) while this candidate waited: re-applied onto it, to be built and tested again")
+        emit(.note("#\(candidate.sequence): the best moved to \(best.commit.short) (\(by)); re-applied onto it, building and testing again"))
+        return tree
+    }
+
+    /// The A/A calibration when due, the measurement, and the decision (an accept is
+    /// committed here, while the measurement lock is held).
+    func measureAndDecide(_ candidate: inout CandidateRecord, tree: ObjectID, summary: PatchSummary, step: inout StepRecord) async throws -> CandidateOutcome {
+        // Once per best commit the best is measured in both slots (A/A); that borrows the
+        // candidate slot, which then gets the candidate back and is built again.
+        if try await calibrateNoise(step: step) {
+            try sync(candidateSlot, to: tree)
+            if let build = config.build {
+                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step, phase: .build)
+                if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+                if !result.succeeded {
+                    let reason = "build failed when rebuilt after the A/A calibration (\(result.summary)): \(result.tail(lines: 5))"
+                    try close(&step, ok: false, detail: reason, result: result)
+                    try finish(&candidate, .rejected, .buildFailed, reason)
+                    return .decided
+                }
+            }
+        }
+        let measured = try await measure(&candidate, step: step)
+        switch measured {
+        case .failed(let reason):
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, .benchFailed, reason)
+            return .decided
+        case .rejected(let kind, let reason):
+            try close(&step, ok: false, detail: reason)
+            try finish(&candidate, .rejected, kind, reason)
+            return .decided
+        case .decided(let report):
+            try close(&step, ok: true, detail: report.reason)
+            candidate.estimate = report.estimate
+            candidate.lower = report.lower
+            candidate.upper = report.upper
+            candidate.threshold = report.threshold
+            candidate.pairs = report.pairs
+            step = try await enter(.decide, &candidate)
+            switch report.verdict {
+            case .accept:
+                let checkpoint = try accept(&candidate, tree: tree, report: report, paths: summary.files.map(\.path))
+                await coordinator.accepted(commit: bestCommit, tree: bestTree, by: candidate.id)
+                try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")")
+                if let checkpoint { return .checkpoint(checkpoint) }
+            case .reject, .needMore:
+                try close(&step, ok: true, detail: "rejected")
+                try finish(&candidate, .rejected, .notBetter, report.reason)
+            case .inconclusive:
+                try close(&step, ok: true, detail: "inconclusive")
+                try finish(&candidate, .inconclusive, .inconclusive, report.reason)
+            }
+            return .decided
+        }
+    }
+}

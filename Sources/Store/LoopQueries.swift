@@ -115,7 +115,8 @@ extension Store {
     public func pendingReview(loop: String) throws(StoreError) -> [CandidateRow] {
         try read("list the review queue of '\(loop)'") { db in
             try CandidateRow.fetchAll(
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND review = 'pending' AND outcome = 'accepted' ORDER BY sequence",
+                // `+outcome`: found through the (small) review queue index, not among every accept.
+                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND review = 'pending' AND +outcome = 'accepted' ORDER BY sequence",
                 arguments: [loop])
         }
     }
@@ -171,7 +172,10 @@ extension Store {
     public func candidate(loop: String, commit: String) throws(StoreError) -> CandidateRow? {
         try read("find the candidate of commit \(commit)") { db in
             try CandidateRow.fetchOne(
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE \"commit\" = ? AND loop = ? ORDER BY sequence DESC LIMIT 1", arguments: [commit, loop])
+                // Through the commit index: `IS NOT NULL` lets SQLite use that partial index
+                // with a bound value, `+loop` keeps it off the (loop, sequence) one.
+                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE \"commit\" = ? AND \"commit\" IS NOT NULL AND +loop = ? ORDER BY sequence DESC LIMIT 1",
+                arguments: [commit, loop])
         }
     }
 

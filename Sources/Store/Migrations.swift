@@ -166,7 +166,8 @@ extension Store {
     /// - `candidate_tally` keeps, per loop, outcome, rejection and review, the count and the
     ///   sums of tokens, cost and changed lines, maintained by triggers on `candidate`;
     /// - indexes for lists by outcome, by creation time, the review queue, tried sources and
-    ///   the candidate of a commit.
+    ///   the candidate of a commit; the outcome index also holds each accept's review and
+    ///   estimate, so the improvement of the kept accepts is read from the index alone.
     static func seasonSchema(_ db: Database) throws {
         try db.execute(
             sql: """
@@ -215,7 +216,7 @@ extension Store {
                 WHEN \(tallied.map { "OLD.\($0) IS NOT NEW.\($0)" }.joined(separator: " OR "))
                 BEGIN \(remove) \(add) END;
                 DROP INDEX candidate_loop;
-                CREATE INDEX candidate_outcome ON candidate (loop, outcome, sequence);
+                CREATE INDEX candidate_outcome ON candidate (loop, outcome, sequence, review, estimate);
                 CREATE INDEX candidate_created ON candidate (loop, createdAt);
                 CREATE INDEX candidate_source ON candidate (loop, proposer, source, outcome);
                 CREATE INDEX candidate_pending ON candidate (loop, sequence) WHERE review = 'pending';

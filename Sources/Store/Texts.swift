@@ -74,19 +74,37 @@ enum TextChunks {
     /// The text of a manifest, its pieces read through `cache` (filled as it goes).
     /// - Throws: when a piece is missing (a damaged store).
     static func text(_ manifest: String, _ db: Database, cache: inout [Int64: String]) throws -> String {
-        let ids = manifest.split(separator: ",").compactMap { Int64($0) }
+        var ids: [Int64] = []
+        ids.reserveCapacity(32)
+        var value: Int64 = 0
+        for byte in manifest.utf8 {
+            if byte == UInt8(ascii: ",") {
+                ids.append(value)
+                value = 0
+            } else {
+                value = value * 10 + Int64(byte &- UInt8(ascii: "0"))
+            }
+        }
+        if !manifest.isEmpty { ids.append(value) }
         let missing = Array(Set(ids.filter { cache[$0] == nil }))
-        for batch in stride(from: 0, to: missing.count, by: 500).map({ Array(missing[$0..<min($0 + 500, missing.count)]) }) {
+        for start in stride(from: 0, to: missing.count, by: 500) {
+            let batch = Array(missing[start..<min(start + 500, missing.count)])
             let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
             for row in try Row.fetchAll(db, sql: "SELECT id, body FROM text_chunk WHERE id IN (\(marks))", arguments: StatementArguments(batch)) {
                 cache[row["id"]] = row["body"]
             }
         }
-        var text = ""
+        var pieces: [String] = []
+        pieces.reserveCapacity(ids.count)
+        var length = 0
         for id in ids {
             guard let piece = cache[id] else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "text_chunk \(id) of a prompt is missing") }
-            text += piece
+            pieces.append(piece)
+            length += piece.utf8.count
         }
+        var text = ""
+        text.reserveCapacity(length)
+        for piece in pieces { text += piece }
         return text
     }
 }

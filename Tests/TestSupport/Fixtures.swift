@@ -155,7 +155,6 @@ public func loopRuns(in directory: String) async {
 
 /// Waits for `process` to exit without blocking a cooperative thread.
 public func waitForExit(_ process: Process) async {
-    nonisolated(unsafe) let process = process
     _ = try? await offPool { process.waitUntilExit() }
 }
 

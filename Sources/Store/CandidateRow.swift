@@ -133,7 +133,9 @@ extension Store {
     /// - Throws: `StoreError`, or what `body` throws (wrapped in a `StoreError`).
     public func forEachCandidateRow(loop: String, _ query: CandidateQuery = .all, _ body: (CandidateRow) throws -> Void) throws(StoreError) {
         if let newest = query.newest {
-            for row in try candidateRows(loop: loop, CandidateQuery(outcome: query.outcome, unfinished: query.unfinished, since: query.since, newest: newest)) {
+            for row in try candidateRows(
+                loop: loop, CandidateQuery(outcome: query.outcome, unfinished: query.unfinished, since: query.since, newest: newest))
+            {
                 do { try body(row) } catch { throw StoreError(path: path, operation: "list candidates of '\(loop)'", message: "\(error)") }
             }
             return
@@ -141,7 +143,8 @@ extension Store {
         try read("list candidates of '\(loop)'") { db in
             let (filter, arguments) = query.filter(loop: loop)
             let columns = Self.rowColumns
-            let rows = try CandidateRow.fetchCursor(db, sql: "SELECT \(columns) FROM candidate WHERE \(filter) ORDER BY sequence", arguments: arguments)
+            let rows = try CandidateRow.fetchCursor(
+                db, sql: "SELECT \(columns) FROM candidate WHERE \(filter) ORDER BY sequence", arguments: arguments)
             while let row = try rows.next() { try body(row) }
         }
     }

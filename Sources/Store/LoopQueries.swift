@@ -143,7 +143,8 @@ extension Store {
         try read("list tried sources of '\(loop)'") { db in
             Set(
                 try String.fetchAll(
-                    db, sql: "SELECT DISTINCT source FROM candidate WHERE loop = ? AND proposer = ? AND outcome IS NOT NULL AND outcome != 'interrupted'",
+                    db,
+                    sql: "SELECT DISTINCT source FROM candidate WHERE loop = ? AND proposer = ? AND outcome IS NOT NULL AND outcome != 'interrupted'",
                     arguments: [loop, proposer]))
         }
     }
@@ -164,7 +165,8 @@ extension Store {
     public func lastCandidate(loop: String, outcome: String) throws(StoreError) -> CandidateRow? {
         try read("read the last \(outcome) candidate of '\(loop)'") { db in
             try CandidateRow.fetchOne(
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND outcome = ? ORDER BY sequence DESC LIMIT 1", arguments: [loop, outcome])
+                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND outcome = ? ORDER BY sequence DESC LIMIT 1",
+                arguments: [loop, outcome])
         }
     }
 
@@ -174,7 +176,9 @@ extension Store {
             try CandidateRow.fetchOne(
                 // Through the commit index: `IS NOT NULL` lets SQLite use that partial index
                 // with a bound value, `+loop` keeps it off the (loop, sequence) one.
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE \"commit\" = ? AND \"commit\" IS NOT NULL AND +loop = ? ORDER BY sequence DESC LIMIT 1",
+                db,
+                sql:
+                    "SELECT \(Self.rowColumns) FROM candidate WHERE \"commit\" = ? AND \"commit\" IS NOT NULL AND +loop = ? ORDER BY sequence DESC LIMIT 1",
                 arguments: [commit, loop])
         }
     }
@@ -183,7 +187,8 @@ extension Store {
     public func firstMeasured(loop: String, parentCommit: String) throws(StoreError) -> CandidateRow? {
         try read("find the first measured candidate of '\(loop)'") { db in
             try CandidateRow.fetchOne(
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND parentCommit = ? AND pairs IS NOT NULL ORDER BY sequence LIMIT 1",
+                db,
+                sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND parentCommit = ? AND pairs IS NOT NULL ORDER BY sequence LIMIT 1",
                 arguments: [loop, parentCommit])
         }
     }

@@ -140,7 +140,8 @@ enum CandidateTexts {
             let batch = Array(ids[start..<min(start + 500, ids.count)])
             let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT candidateId, diff, response, prompt FROM candidate_text WHERE candidateId IN (\(marks))", arguments: StatementArguments(batch))
+                db, sql: "SELECT candidateId, diff, response, prompt FROM candidate_text WHERE candidateId IN (\(marks))",
+                arguments: StatementArguments(batch))
             while let row = try rows.next() {
                 guard let position = index[row["candidateId"]] else { continue }
                 records[position].diff = row["diff"]
@@ -163,7 +164,10 @@ enum CandidateTexts {
             record.response = row["response"]
             try save(record, db)
         }
-        try db.execute(sql: "UPDATE candidate SET diff = NULL, prompt = NULL, response = NULL WHERE diff IS NOT NULL OR prompt IS NOT NULL OR response IS NOT NULL")
+        try db.execute(
+            sql:
+                "UPDATE candidate SET diff = NULL, prompt = NULL, response = NULL WHERE diff IS NOT NULL OR prompt IS NOT NULL OR response IS NOT NULL"
+        )
     }
 }
 

@@ -33,7 +33,8 @@ struct Log: AsyncParsableCommand {
             var query = CandidateQuery(outcome: outcome, newest: limit)
             if let since {
                 guard let start = ReportWindow.since(since) else {
-                    throw Failure(message: "--since \(since): use a duration (24h, 90m, 7d) or a date (2025-03-04, 2025-03-04T22:00:00)", status: .usage)
+                    throw Failure(
+                        message: "--since \(since): use a duration (24h, 90m, 7d) or a date (2025-03-04, 2025-03-04T22:00:00)", status: .usage)
                 }
                 query.since = start
             }
@@ -47,7 +48,9 @@ struct Log: AsyncParsableCommand {
             let effects = candidates.map { Format.effect(estimate: $0.estimate, lower: $0.lower, upper: $0.upper) }
             // Wide enough for the widest effect (a 10x win prints "+862.7% [+701.3%, +1056.6%]").
             let width = max(27, (effects.map(\.count).max() ?? 0) + 2)
-            print("ID".padded(5) + "#".padded(4) + "PROPOSER".padded(9) + "OUTCOME".padded(13) + "EFFECT [interval]".padded(width) + "COMMIT".padded(11) + "TITLE — REASON")
+            print(
+                "ID".padded(5) + "#".padded(4) + "PROPOSER".padded(9) + "OUTCOME".padded(13) + "EFFECT [interval]".padded(width) + "COMMIT".padded(11)
+                    + "TITLE — REASON")
             for (c, effect) in zip(candidates, effects) {
                 let reason = c.reason.map { " — " + $0.replacingOccurrences(of: "\n", with: " ") } ?? ""
                 print(

@@ -14,7 +14,8 @@ import Testing
         let folder = try TemporaryFolder("season")
         let store = try Store(path: folder.path + "/ratchet.sqlite")
         for name in loops {
-            try store.save(LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: "stopped"))
+            try store.save(
+                LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: "stopped"))
         }
         return (store, folder)
     }
@@ -24,7 +25,8 @@ import Testing
     static func prompt(_ n: Int, fileVersion: Int) -> String {
         let files = (0..<6).map { file in
             "### src/f\(file).c\n```\n"
-                + (0..<90).map { line in "    v\(file)_\(line) = mix(v\(file)_\(line), \(line * 31 + file), \(file == 0 ? fileVersion : 0));" }.joined(separator: "\n")
+                + (0..<90).map { line in "    v\(file)_\(line) = mix(v\(file)_\(line), \(line * 31 + file), \(file == 0 ? fileVersion : 0));" }
+                .joined(separator: "\n")
                 + "\n```"
         }
         let recent = (0..<10).map { "\($0 + 1). \"attempt \(n - 10 + $0)\": rejected — not better: -0.\($0)%" }.joined(separator: "\n")
@@ -40,7 +42,8 @@ import Testing
     @Test func textsRoundTripWithTheRecordAndListsLeaveThemOut() throws {
         let (store, folder) = try freshStore()
         defer { folder.remove() }
-        let inserted = try store.insertCandidate(CandidateRecord(loop: "a", sequence: 0, proposer: "model", source: "s", title: "t", parentCommit: "c0"))
+        let inserted = try store.insertCandidate(
+            CandidateRecord(loop: "a", sequence: 0, proposer: "model", source: "s", title: "t", parentCommit: "c0"))
         // As stored (dates to the millisecond).
         let insertedID = try #require(inserted.id)
         var record = try #require(try store.candidate(id: insertedID))
@@ -92,7 +95,8 @@ import Testing
         defer { folder.remove() }
         var written = 0
         for n in 1...60 {
-            var record = try store.insertCandidate(CandidateRecord(loop: "a", sequence: 0, proposer: "model", source: "s\(n)", title: "t", parentCommit: "c0"))
+            var record = try store.insertCandidate(
+                CandidateRecord(loop: "a", sequence: 0, proposer: "model", source: "s\(n)", title: "t", parentCommit: "c0"))
             record.prompt = Self.prompt(n, fileVersion: n / 20)
             written += record.prompt?.utf8.count ?? 0
             try store.update(record)
@@ -102,7 +106,10 @@ import Testing
         #expect(first > 18_000)
         // The first prompt whole, then per candidate the changed part (~1 KB) and its neighbours.
         #expect(stored < first * 3 + 60 * 2_500, "stored \(stored) bytes for \(written) bytes of prompts")
-        #expect(try store.candidates(loop: "a").enumerated().allSatisfy { $0.element.prompt == Self.prompt($0.offset + 1, fileVersion: ($0.offset + 1) / 20) })
+        #expect(
+            try store.candidates(loop: "a").enumerated().allSatisfy {
+                $0.element.prompt == Self.prompt($0.offset + 1, fileVersion: ($0.offset + 1) / 20)
+            })
     }
 
     /// A store written before migration `v6-season` (texts in the candidate row) opens with
@@ -112,13 +119,15 @@ import Testing
         defer { folder.remove() }
         let path = folder.path + "/ratchet.sqlite"
         let outcomes: [(String?, String?, String?)] = [
-            ("accepted", nil, "approved"), ("rejected", "not_better", nil), ("accepted", nil, "pending"), ("rejected", "build_failed", nil), (nil, nil, nil),
+            ("accepted", nil, "approved"), ("rejected", "not_better", nil), ("accepted", nil, "pending"), ("rejected", "build_failed", nil),
+            (nil, nil, nil),
         ]
         do {
             let queue = try DatabaseQueue(path: path)
             try Store.migrator.migrate(queue, upTo: "v5-review-depth")
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO loop VALUES ('a', '/r', 'main', 'c0', 'c0', 'h', 'stopped', NULL, ?, ?)", arguments: [Date(), Date()])
+                try db.execute(
+                    sql: "INSERT INTO loop VALUES ('a', '/r', 'main', 'c0', 'c0', 'h', 'stopped', NULL, ?, ?)", arguments: [Date(), Date()])
                 for (index, (outcome, rejection, review)) in outcomes.enumerated() {
                     try db.execute(
                         sql: """
@@ -169,7 +178,9 @@ import Testing
         for step in 0..<400 {
             let loop = random(3) == 0 ? "b" : "a"
             var record = try store.insertCandidate(
-                CandidateRecord(loop: loop, sequence: 0, proposer: random(2) == 0 ? "model" : "tuner", source: "s\(random(50))", title: "t\(step)", parentCommit: "c0"))
+                CandidateRecord(
+                    loop: loop, sequence: 0, proposer: random(2) == 0 ? "model" : "tuner", source: "s\(random(50))", title: "t\(step)",
+                    parentCommit: "c0"))
             if random(2) == 0 {
                 record.inputTokens = random(1000)
                 record.outputTokens = random(100)
@@ -214,7 +225,8 @@ import Testing
             #expect(abs(use.cost - counted.cost) < 1e-9)
             use.cost = counted.cost
             #expect(use == counted)
-            #expect(try store.pendingReview(loop: loop) == records.filter { $0.outcome == "accepted" && $0.review == "pending" }.map(CandidateRow.init))
+            #expect(
+                try store.pendingReview(loop: loop) == records.filter { $0.outcome == "accepted" && $0.review == "pending" }.map(CandidateRow.init))
             #expect(try store.waitingCheckpoint(loop: loop) == records.first { $0.checkpoint != nil && $0.review == "pending" })
             for proposer in ["model", "tuner"] {
                 let tried = Set(records.filter { $0.proposer == proposer && $0.isDecided }.map(\.source))
@@ -222,7 +234,9 @@ import Testing
                 #expect(try (0..<50).allSatisfy { try store.wasTried(loop: loop, proposer: proposer, source: "s\($0)") == tried.contains("s\($0)") })
             }
             #expect(try store.candidateRows(loop: loop, CandidateQuery(newest: 100)) == records.suffix(100).map(CandidateRow.init))
-            #expect(try store.candidateRows(loop: loop, CandidateQuery(outcome: "accepted")) == records.filter { $0.outcome == "accepted" }.map(CandidateRow.init))
+            #expect(
+                try store.candidateRows(loop: loop, CandidateQuery(outcome: "accepted"))
+                    == records.filter { $0.outcome == "accepted" }.map(CandidateRow.init))
             #expect(try store.unfinishedCandidates(loop: loop) == records.filter { !$0.lifecycle.isFinished })
             #expect(try store.candidateCount(loop: loop, CandidateQuery(outcome: "rejected")) == records.filter { $0.outcome == "rejected" }.count)
             #expect(try store.candidateCount(loop: loop, CandidateQuery(unfinished: true)) == records.filter { $0.outcome == nil }.count)
@@ -250,7 +264,8 @@ import Testing
         }
         let since = try store.candidateRows(loop: "a", CandidateQuery(since: start.addingTimeInterval(6 * 3600)))
         #expect(since.map(\.source) == ["s6", "s7", "s8", "s9"])
-        #expect(try store.candidateRows(loop: "a", CandidateQuery(since: start.addingTimeInterval(6 * 3600), newest: 2)).map(\.source) == ["s8", "s9"])
+        #expect(
+            try store.candidateRows(loop: "a", CandidateQuery(since: start.addingTimeInterval(6 * 3600), newest: 2)).map(\.source) == ["s8", "s9"])
         #expect(try store.candidateCount(loop: "a", CandidateQuery(since: start.addingTimeInterval(6 * 3600))) == 4)
         #expect(try store.firstMeasured(loop: "a", parentCommit: "c0")?.source == "s2")
         #expect(try store.firstMeasured(loop: "a", parentCommit: "c1")?.source == "s7")
@@ -291,7 +306,8 @@ import Testing
             if sql.hasPrefix("SELECT estimate") { #expect(found.contains("COVERING INDEX candidate_outcome"), "\(found)") }
         }
         // Only the rows found are sorted: a commit's candidates, a window in time.
-        let commit = try plan("SELECT \(columns) FROM candidate WHERE \"commit\" = ? AND \"commit\" IS NOT NULL AND +loop = ? ORDER BY sequence DESC LIMIT 1")
+        let commit = try plan(
+            "SELECT \(columns) FROM candidate WHERE \"commit\" = ? AND \"commit\" IS NOT NULL AND +loop = ? ORDER BY sequence DESC LIMIT 1")
         #expect(commit.contains("USING INDEX candidate_commit") && !commit.contains("SCAN"), "\(commit)")
         let window = try plan("SELECT \(columns) FROM candidate WHERE loop = ? AND createdAt >= ? ORDER BY sequence")
         #expect(window.contains("USING INDEX candidate_created") && !window.contains("SCAN"), "\(window)")

@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build demo test bench-git bench-decision bench-timing bench-parallel clean
+.PHONY: setup build demo test bench-git bench-decision bench-timing bench-store bench-parallel clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,13 @@ bench-decision: setup
 bench-timing: setup
 	swift build -c release --scratch-path .build-bench --product ratchet-timer
 	swift run -c release --scratch-path .build-bench ratchet-bench-timing
+
+# The read-only verbs, the queue page and /api/loops against a store of 100 000 candidates
+# (and 1 000), with the release `ratchet` binary; arguments in BENCH_ARGS.
+bench-store: setup
+	swift build -c release --scratch-path .build-bench --product ratchet
+	swift build -c release --scratch-path .build-bench --product ratchet-bench-store
+	.build-bench/release/ratchet-bench-store $(BENCH_ARGS)
 
 # Candidates per hour with 1, 2 and 4 in flight, through Slurm on a single-node cluster it
 # starts, and A/A false accepts with two in flight (release `ratchet`; about 5 minutes).

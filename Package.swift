@@ -111,6 +111,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "ratchet-bench-store",
+            dependencies: ["Store", "Core"],
+            path: "benchmarks/StoreBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "ratchet-bench-decision",
             dependencies: ["Core"],
             path: "benchmarks/DecisionBench",

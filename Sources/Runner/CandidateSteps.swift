@@ -16,17 +16,18 @@ extension LoopRunner {
         if serialised { await coordinator.beginProposal() }
         var proposing = serialised
         defer { if proposing { Task { [coordinator] in await coordinator.endProposal() } } }
-        let history = try store.candidates(loop: config.name)
+        // Store reads that stay small however long the loop has run: the last 100 attempts,
+        // the candidates in flight, this proposer's tried sources.
+        let recent = try store.candidateRows(loop: config.name, CandidateQuery(newest: 100))
         // Unfinished candidates are in flight in other lanes (recovery settled the rest).
-        let inFlight = history.filter { !$0.lifecycle.isFinished }
-        let mine = history.filter {
-            $0.proposer == proposer.kind && (($0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue) || !$0.lifecycle.isFinished)
-        }
-        let measured = measuredValues(history)
+        let inFlight = try store.candidateRows(loop: config.name, CandidateQuery(unfinished: true))
+        let tried = try store.triedSources(loop: config.name, proposer: proposer.kind).union(inFlight.filter { $0.proposer == proposer.kind }.map(\.source))
+        let accepted = try store.tally(loop: config.name).count(outcome: Outcome.accepted.rawValue)
+        let measured = measuredValues()
         var context = ProposalContext(
             loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
-            tried: Set(mine.map(\.source)),
-            recent: history.suffix(100).map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
+            tried: tried,
+            recent: recent.sorted { $0.sequence < $1.sequence }.map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
             lineage: lineage(),
             objective: Objective(
                 metric: config.metric.source.name, direction: config.metric.decision.direction, minEffect: config.metric.decision.minEffect,
@@ -48,7 +49,7 @@ extension LoopRunner {
                     loop: config.name, sequence: 0, proposer: proposer.kind, source: error.source ?? "error",
                     title: "\(proposer.kind) failed", parentCommit: bestCommit.hex))
             record(usage: error.usage, transcript: error.transcript, in: &failed)
-            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title, best: bestCommit.short, accepted: acceptedCount(history)))
+            emit(.candidate(sequence: failed.sequence, id: failed.id ?? 0, title: failed.title, best: bestCommit.short, accepted: accepted))
             try finish(&failed, .rejected, .proposerFailed, error.message)
             return error.source == nil ? .exhausted : .decided
         }
@@ -64,7 +65,7 @@ extension LoopRunner {
             proposing = false
             await coordinator.endProposal()
         }
-        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: acceptedCount(history)))
+        emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: accepted))
         let id = candidate.id ?? 0
         await coordinator.beginEvaluation(id)
         do {
@@ -98,23 +99,19 @@ extension LoopRunner {
     /// The median measured value of the current best and of the original base, from stored
     /// samples (the base as the first measured baseline, the best as the candidate side of the
     /// accept that made it).
-    func measuredValues(_ history: [CandidateRecord]) -> (best: Double?, base: Double?) {
+    func measuredValues() -> (best: Double?, base: Double?) {
         func median(_ values: [Double]) -> Double? {
             guard !values.isEmpty else { return nil }
             let sorted = values.sorted()
             return sorted[sorted.count / 2]
         }
-        func values(_ candidate: CandidateRecord?, arm: String) -> Double? {
+        func values(_ candidate: CandidateRow?, arm: String) -> Double? {
             guard let id = candidate?.id, let samples = try? store.samples(candidate: id) else { return nil }
             return median(samples.filter { !$0.warmup && $0.arm == arm && $0.benchmark == nil }.map(\.value))
         }
-        let base = values(history.first { $0.pairs != nil && $0.parentCommit == loop.baseCommit }, arm: "baseline")
-        let best = bestCommit.hex == loop.baseCommit ? base : values(history.last { $0.commit == bestCommit.hex }, arm: "candidate")
+        let base = values(try? store.firstMeasured(loop: config.name, parentCommit: loop.baseCommit), arm: "baseline")
+        let best = bestCommit.hex == loop.baseCommit ? base : values(try? store.candidate(loop: config.name, commit: bestCommit.hex), arm: "candidate")
         return (best, base)
-    }
-
-    func acceptedCount(_ history: [CandidateRecord]) -> Int {
-        history.filter { $0.outcome == Outcome.accepted.rawValue }.count
     }
 
     /// Trees of the loop's earlier bests: first parents from the best back to the base.

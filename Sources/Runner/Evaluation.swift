@@ -178,12 +178,9 @@ extension LoopRunner {
             emit(.note("while stopping: \(broken.message)"))
         }
         if results.baseline.stopped || results.candidate.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-        guard results.baseline.succeeded else {
-            throw RunnerError(
-                .baselineFailed,
-                "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(results.baseline.summary)): \(results.baseline.tail(lines: 5))")
-        }
-        baselineBuiltTree = bestTree
+        // A best that does not build is reported by `prepareBaseline` when a candidate gets
+        // that far (a broken build command fails the candidate first, as it always did).
+        if results.baseline.succeeded { baselineBuiltTree = bestTree }
         return results.candidate
     }
 

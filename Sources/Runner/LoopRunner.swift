@@ -93,7 +93,7 @@ public final class LoopRunner {
         sealGlobsCache = made
         return (made.evaluator, made.writable)
     }
-    private let lock: LoopLock?
+    private var lock: LoopLock?
 
     public init(workspace: Workspace, options: RunOptions = RunOptions(), emit: @escaping @Sendable (RunEvent) -> Void) throws(RunnerError) {
         self.workspace = workspace
@@ -249,6 +249,8 @@ public final class LoopRunner {
             if let runRecord { try store.finish(runRecord, reason: stopReason) }
             try audit.append(loop: config.name, kind: "loop_stop", ["reason": stopReason, "status": status, "best": bestCommit.hex])
         }
+        // The loop is free again now, not whenever this runner is deallocated.
+        lock = nil
         emit(.stopped(reason: stopReason))
         if status == "failed" { throw RunnerError(failureKind, stopReason) }
         return try summary(stopReason: stopReason)
@@ -297,13 +299,13 @@ public final class LoopRunner {
     }
 
     func summary(stopReason: String) throws(RunnerError) -> RunSummary {
-        let all = try wrap { () throws(StoreError) in try store.candidates(loop: config.name) }
+        let tally = try wrap { () throws(StoreError) in try store.tally(loop: config.name) }
         return RunSummary(
             loop: config.name,
-            candidates: all.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }.count,
-            accepted: all.filter { $0.outcome == Outcome.accepted.rawValue }.count,
-            rejected: all.filter { $0.outcome == Outcome.rejected.rawValue }.count,
-            inconclusive: all.filter { $0.outcome == Outcome.inconclusive.rawValue }.count,
+            candidates: tally.decided,
+            accepted: tally.count(outcome: Outcome.accepted.rawValue),
+            rejected: tally.count(outcome: Outcome.rejected.rawValue),
+            inconclusive: tally.count(outcome: Outcome.inconclusive.rawValue),
             baseCommit: loop.baseCommit,
             bestCommit: bestCommit.hex,
             stopReason: stopReason
@@ -352,15 +354,14 @@ public final class LoopRunner {
     /// What the loop has used, from the store (this run counted up to now); candidates in
     /// flight in any lane count as iterations already, so lanes never overrun the budget.
     func budgetUse(countingInFlight: Bool = true) throws -> BudgetUse {
-        let candidates = try store.candidates(loop: config.name)
-        var use = BudgetUse.of(candidates: candidates, runs: try store.runs(loop: config.name), running: true)
-        if countingInFlight { use.iterations += candidates.filter { !$0.lifecycle.isFinished }.count }
+        var use = try store.budgetUse(loop: config.name, running: true)
+        if countingInFlight { use.iterations += try store.candidateCount(loop: config.name, CandidateQuery(unfinished: true)) }
         return use
     }
 
     /// An accepted candidate holding the loop at a checkpoint, if any.
     func waitingCheckpoint() throws -> CandidateRecord? {
-        try store.candidates(loop: config.name).first { $0.checkpoint != nil && $0.review == "pending" }
+        try store.waitingCheckpoint(loop: config.name)
     }
 
     // MARK: Recovery
@@ -374,7 +375,7 @@ public final class LoopRunner {
             step.detail = "abandoned: Ratchet stopped while this step ran; its process group was killed"
             try store.finish(step)
         }
-        let open = try store.candidates(loop: config.name).filter { !$0.lifecycle.isFinished }
+        let open = try store.unfinishedCandidates(loop: config.name)
         guard !open.isEmpty else { return 0 }
         let trailers = (try? repository.trailers(ofCommit: bestCommit)) ?? [:]
         for var candidate in open {

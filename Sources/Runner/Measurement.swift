@@ -392,7 +392,7 @@ extension LoopRunner {
             (reference, "reference"), (baselineSlot, "baseline"), count: max(config.metric.decision.minPairs, 6), seed: UInt64(decided) &* 0xD1F7,
             step: nil)
         guard case .pairs(let pairs) = measuredPairs else { return }
-        let claimed = CandidateRecord.cumulativeImprovement(try store.candidates(loop: config.name))
+        let claimed = try store.cumulativeImprovement(loop: config.name)
         guard
             let drift = DriftMeasurement.assess(
                 pairs: pairs, direction: config.metric.decision.direction, confidence: config.metric.decision.confidence, claimed: claimed)

@@ -373,7 +373,7 @@ public final class LoopOperations {
     /// When nothing holds the loop at a checkpoint any more, lets it run again.
     func releaseCheckpointIfClear() throws {
         guard var loop = try store.loop(named: config.name), loop.status == "waiting" else { return }
-        let holding = try store.candidates(loop: config.name).contains { $0.checkpoint != nil && $0.review == "pending" }
+        let holding = try !store.waitingCheckpoints(loop: config.name).isEmpty
         if !holding {
             loop.status = "stopped"
             loop.statusReason = "checkpoint reviewed; `ratchet run` continues the loop"

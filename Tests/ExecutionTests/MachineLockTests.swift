@@ -71,15 +71,20 @@ import Testing
         holder.arguments = ["--exclusive", folder.path + "/cpu-\(core)", "sleep", "0.8"]
         try holder.run()
         // Until flock has the file, our measurement might slip in first.
-        for _ in 0..<100 {
-            guard let early = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: { false }) else { break }
+        var held = false
+        for _ in 0..<500 {
+            guard let early = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: { false }) else {
+                held = true
+                break
+            }
             early.release()
             try await Task.sleep(for: .milliseconds(10))
         }
+        try #require(held, "flock never took the lock")
         let started = Date()
         let hold = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: Self.deadline(5))
         #expect(hold != nil)
-        #expect(Date().timeIntervalSince(started) > 0.3, "did not wait for the other process")
+        #expect(Date().timeIntervalSince(started) > 0.05, "did not wait for the other process")
         holder.waitUntilExit()
     }
 }

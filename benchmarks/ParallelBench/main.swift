@@ -30,12 +30,18 @@ func run(_ arguments: [String], in folder: String, environment: [String: String]
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    let errors = NSTemporaryDirectory() + "ratchet-bench-parallel-stderr-\(getpid()).txt"
+    FileManager.default.createFile(atPath: errors, contents: nil)
+    process.standardError = FileHandle(forWritingAtPath: errors)
     let started = Date()
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self), Date().timeIntervalSince(started))
+    let text = String(decoding: data, as: UTF8.self)
+    if process.terminationStatus != 0, let failure = try? String(contentsOfFile: errors, encoding: .utf8) {
+        FileHandle.standardError.write(Data("\(arguments.joined(separator: " ")) exited \(process.terminationStatus):\n\(text)\n\(failure)\n".utf8))
+    }
+    return (process.terminationStatus, text, Date().timeIntervalSince(started))
 }
 
 func git(_ arguments: String..., in folder: String) throws {

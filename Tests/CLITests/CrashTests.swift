@@ -47,9 +47,13 @@ import Testing
         let verify = try await runRatchet(["audit", "verify"], in: fixture.path)
         #expect(verify.status == 0, "\(verify.output)")
 
-        // No slot is left mid-move and no process works in the state folder any more.
+        try Self.expectSettled(fixture, slots: ["0", "1"])
+    }
+
+    /// No slot is left mid-move and no process works in the state folder any more.
+    static func expectSettled(_ fixture: GitFixture, slots: [String]) throws {
         let state = fixture.path + "/.git/ratchet"
-        for slot in ["0", "1"] {
+        for slot in slots {
             let text = try String(contentsOfFile: state + "/slots/tiny/\(slot)/slot.state", encoding: .utf8)
             #expect(text.hasPrefix("tree "), "slot \(slot): \(text)")
         }
@@ -91,16 +95,7 @@ import Testing
         let chain = try fixture.git("rev-list", "--first-parent", "main..ratchet/tiny").split(separator: "\n").map(String.init)
         #expect(Set(chain) == Set(accepted), "branch \(chain) vs accepted \(accepted)")
         #expect(try await runRatchet(["audit", "verify"], in: fixture.path).status == 0)
-        let state = fixture.path + "/.git/ratchet"
-        for slot in ["0", "1", "lanes/1/0", "lanes/1/1"] {
-            let text = try String(contentsOfFile: state + "/slots/tiny/\(slot)/slot.state", encoding: .utf8)
-            #expect(text.hasPrefix("tree "), "slot \(slot): \(text)")
-        }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { name in
-            guard Int32(name) != nil, let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd") else { return false }
-            return cwd.hasPrefix(state)
-        }
-        #expect(leftovers.isEmpty, "processes left in the state folder: \(leftovers)")
+        try Self.expectSettled(fixture, slots: ["0", "1", "lanes/1/0", "lanes/1/1"])
     }
 
     @Test func sigtermStopsGracefullyAndASecondSigintForces() async throws {

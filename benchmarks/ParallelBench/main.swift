@@ -31,7 +31,7 @@ func run(_ arguments: [String], in folder: String, environment: [String: String]
     let output = Pipe()
     process.standardOutput = output
     let errors = NSTemporaryDirectory() + "ratchet-bench-parallel-stderr-\(getpid()).txt"
-    FileManager.default.createFile(atPath: errors, contents: nil)
+    _ = FileManager.default.createFile(atPath: errors, contents: nil)
     process.standardError = FileHandle(forWritingAtPath: errors)
     let started = Date()
     try process.run()

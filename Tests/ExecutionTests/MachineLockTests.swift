@@ -66,13 +66,15 @@ import Testing
         defer { folder.remove() }
         let lock = try MachineLock(directory: folder.path)
         let core = try #require(lock.cores.first)
+        // The other process holds the core's lock until the marker file goes away.
+        let marker = folder.path + "/hold"
+        FileManager.default.createFile(atPath: marker, contents: nil)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["--exclusive", folder.path + "/cpu-\(core)", "sleep", "0.8"]
+        holder.arguments = ["--exclusive", folder.path + "/cpu-\(core)", "sh", "-c", "while [ -e '\(marker)' ]; do sleep 0.02; done"]
         try holder.run()
-        // Until flock has the file, our measurement might slip in first.
         var held = false
-        for _ in 0..<500 {
+        for _ in 0..<1000 {
             guard let early = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: { false }) else {
                 held = true
                 break
@@ -81,10 +83,15 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         try #require(held, "flock never took the lock")
+        let release = Task {
+            try? await Task.sleep(for: .milliseconds(400))
+            try? FileManager.default.removeItem(atPath: marker)
+        }
         let started = Date()
-        let hold = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: Self.deadline(5))
+        let hold = try await lock.measurement(cores: nil, overlapBuilds: true, keepWaiting: Self.deadline(20))
         #expect(hold != nil)
-        #expect(Date().timeIntervalSince(started) > 0.05, "did not wait for the other process")
+        #expect(Date().timeIntervalSince(started) > 0.3, "did not wait for the other process")
+        await release.value
         holder.waitUntilExit()
     }
 }

@@ -68,7 +68,7 @@ import Testing
     /// proposed again, none is decided twice, and the accepts form one chain on the branch.
     @Test func killNineWithTwoLanesResumesEveryCandidateInFlight() async throws {
         let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
-            + "\n[parallel]\ncandidates = 2\n"
+            .replacingOccurrences(of: "[parallel]\n", with: "[parallel]\ncandidates = 2\n")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["RATCHET_CRASH_SEED"] ?? "") ?? 2027)

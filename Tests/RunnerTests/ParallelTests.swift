@@ -127,26 +127,31 @@ import Testing
         let store = workspace.store
         let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
         let runner = try LoopRunner(workspace: workspace, emit: { _ in })
-        let person = Task.detached { () -> Bool in
+        let person = Task.detached { () -> (Date, Date)? in
             // Both candidates building, then pause for 1.5 s.
             for _ in 0..<200 {
                 let building = ((try? store.allCandidates()) ?? []).filter { $0.state == "build" }
                 let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == "build" && $0.processGroup != nil && $0.finishedAt == nil } }
                 if running.count == 2 {
+                    let paused = Date()
                     try? pause.pause(note: "test")
                     try? await Task.sleep(for: .milliseconds(1500))
                     pause.resume()
-                    return true
+                    return (paused, Date())
                 }
                 try? await Task.sleep(for: .milliseconds(25))
             }
-            return false
+            return nil
         }
         _ = try await runner.run()
-        #expect(await person.value, "never saw both candidates building at once")
+        let window = try #require(await person.value, "never saw both candidates building at once")
+        // Every build that spanned the pause was frozen through it: 2.5 s of work took 1.5 s longer.
         let builds = try Self.steps(workspace, .build)
-        let paused = builds.filter { ($0.wallSeconds ?? 0) >= 3.6 }
-        #expect(Set(paused.map(\.candidateId)).count == 2, "builds: \(builds.map { $0.wallSeconds ?? 0 })")
+        let spanning = builds.filter { $0.startedAt < window.0 && ($0.finishedAt ?? .distantPast) > window.1 }
+        #expect(!spanning.isEmpty, "no build spanned the pause: \(builds.map { ($0.startedAt, $0.finishedAt) })")
+        for build in spanning {
+            #expect((build.wallSeconds ?? 0) >= 3.6, "build of candidate \(build.candidateId) ran through the pause: \(build.wallSeconds ?? 0) s")
+        }
     }
 
     /// `--max-iterations` and `budget.iterations` count candidates in flight: two lanes never

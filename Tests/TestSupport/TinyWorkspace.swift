@@ -45,6 +45,10 @@ public enum TinyWorkspace {
         pattern = 'speed = (\\d+)'
         values = [1, 2, 3, 4]
         \(extra)
+
+        # Each test's own machine lock: tests run side by side and must not wait on each other.
+        [parallel]
+        lock_dir = ".git/ratchet-locks"
         """
     }
 

@@ -74,7 +74,12 @@ public final class FileLock {
         _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
-    deinit { close(descriptor) }
+    // Unlocked before closing: a child forked meanwhile (and not yet exec'd) shares the
+    // descriptor, and closing alone would leave the lock held until that child goes.
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 }
 
 /// The machine-wide locks that keep measurements honest when candidates run in parallel, in

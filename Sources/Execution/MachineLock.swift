@@ -21,11 +21,12 @@ public final class FileLock {
     private let descriptor: Int32
     public private(set) var held: Mode?
 
-    public init(path: String) throws(LockError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    /// - Parameter everyUser: open the file to every user of the machine (the machine-wide
+    ///   locks); otherwise it is the owner's alone to write.
+    public init(path: String, everyUser: Bool = false) throws(LockError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LockError(path: path, message: String(cString: strerror(errno))) }
-        // Every user's Ratchet on the machine shares the machine-wide locks.
-        fchmod(fd, 0o666)
+        if everyUser { fchmod(fd, 0o666) }
         self.path = path
         descriptor = fd
     }
@@ -150,7 +151,7 @@ public struct MachineLock: Sendable {
         }
         // The whole machine: every core in ascending order (so two waiters cannot deadlock).
         for core in cores {
-            let lock = try FileLock(path: directory + "/cpu-\(core)")
+            let lock = try FileLock(path: directory + "/cpu-\(core)", everyUser: true)
             guard try await lock.lock(.exclusive, keepWaiting: keepWaiting) else { return nil }
             held.append(lock)
         }
@@ -166,13 +167,13 @@ public struct MachineLock: Sendable {
     /// Group entry: through the turnstile, wait for the other group to drain (its lock
     /// taken exclusively), join one's own group (shared), then let the next one in.
     private func enter(own: String, other: String, keepWaiting: () -> Bool) async throws(LockError) -> FileLock? {
-        let turnstile = try FileLock(path: directory + "/turnstile")
+        let turnstile = try FileLock(path: directory + "/turnstile", everyUser: true)
         guard try await turnstile.lock(.exclusive, keepWaiting: keepWaiting) else { return nil }
         defer { turnstile.unlock() }
-        let drained = try FileLock(path: directory + "/" + other)
+        let drained = try FileLock(path: directory + "/" + other, everyUser: true)
         guard try await drained.lock(.exclusive, keepWaiting: keepWaiting) else { return nil }
         defer { drained.unlock() }
-        let mine = try FileLock(path: directory + "/" + own)
+        let mine = try FileLock(path: directory + "/" + own, everyUser: true)
         guard try await mine.lock(.shared, keepWaiting: keepWaiting) else { return nil }
         return mine
     }
@@ -181,7 +182,7 @@ public struct MachineLock: Sendable {
     private func takeAll(_ set: [Int]) throws(LockError) -> [FileLock]? {
         var taken: [FileLock] = []
         for core in set {
-            let lock = try FileLock(path: directory + "/cpu-\(core)")
+            let lock = try FileLock(path: directory + "/cpu-\(core)", everyUser: true)
             guard try lock.tryLock(.exclusive) else {
                 for held in taken { held.unlock() }
                 return nil

@@ -13,9 +13,9 @@ extension LoopRunner {
         // A proposer that picks the next untried source is asked by one lane at a time, from
         // reading what is tried and in flight to recording its pick.
         let serialised = laneCount > 1 && !proposer.proposesConcurrently
-        if serialised { await coordinator.beginProposal() }
+        if serialised { await coordinator.proposals.take() }
         var proposing = serialised
-        defer { if proposing { Task { [coordinator] in await coordinator.endProposal() } } }
+        defer { if proposing { coordinator.proposals.give() } }
         // Store reads that stay small however long the loop has run: the last 100 attempts,
         // the candidates in flight, this proposer's tried sources.
         let recent = try store.candidateRows(loop: config.name, CandidateQuery(newest: 100))
@@ -63,7 +63,7 @@ extension LoopRunner {
         try store.update(candidate)
         if proposing {
             proposing = false
-            await coordinator.endProposal()
+            coordinator.proposals.give()
         }
         emit(.candidate(sequence: candidate.sequence, id: candidate.id ?? 0, title: candidate.title, best: bestCommit.short, accepted: accepted))
         let id = candidate.id ?? 0

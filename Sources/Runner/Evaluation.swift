@@ -258,26 +258,35 @@ extension LoopRunner {
             return .decided
         case .decided(let report):
             try close(&step, ok: true, detail: report.reason)
-            candidate.estimate = report.estimate
-            candidate.lower = report.lower
-            candidate.upper = report.upper
-            candidate.threshold = report.threshold
-            candidate.pairs = report.pairs
-            step = try await enter(.decide, &candidate)
-            switch report.verdict {
-            case .accept:
-                let checkpoint = try accept(&candidate, tree: tree, report: report, paths: summary.files.map(\.path))
-                await coordinator.accepted(commit: bestCommit, tree: bestTree, by: candidate.id)
-                try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")")
-                if let checkpoint { return .checkpoint(checkpoint) }
-            case .reject, .needMore:
-                try close(&step, ok: true, detail: "rejected")
-                try finish(&candidate, .rejected, .notBetter, report.reason)
-            case .inconclusive:
-                try close(&step, ok: true, detail: "inconclusive")
-                try finish(&candidate, .inconclusive, .inconclusive, report.reason)
-            }
-            return .decided
+            return try await decide(&candidate, report, tree: tree, summary: summary)
         }
+    }
+
+    /// Records the decision's numbers and acts on its verdict: an accept is committed on the
+    /// loop branch (and becomes every lane's best), anything else finishes the candidate.
+    /// `place` says where it was measured, for the step's detail.
+    func decide(_ candidate: inout CandidateRecord, _ report: DecisionReport, tree: ObjectID, summary: PatchSummary, place: String = "") async throws
+        -> CandidateOutcome
+    {
+        candidate.estimate = report.estimate
+        candidate.lower = report.lower
+        candidate.upper = report.upper
+        candidate.threshold = report.threshold
+        candidate.pairs = report.pairs
+        var step = try await enter(.decide, &candidate)
+        switch report.verdict {
+        case .accept:
+            let checkpoint = try accept(&candidate, tree: tree, report: report, paths: summary.files.map(\.path))
+            await coordinator.accepted(commit: bestCommit, tree: bestTree, by: candidate.id)
+            try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")" + place)
+            if let checkpoint { return .checkpoint(checkpoint) }
+        case .reject, .needMore:
+            try close(&step, ok: true, detail: "rejected")
+            try finish(&candidate, .rejected, .notBetter, report.reason)
+        case .inconclusive:
+            try close(&step, ok: true, detail: "inconclusive")
+            try finish(&candidate, .inconclusive, .inconclusive, report.reason)
+        }
+        return .decided
     }
 }

@@ -4,6 +4,7 @@ import Execution
 import Foundation
 import Git
 import Store
+import Synchronization
 
 /// What the lanes of one run share (`[parallel] candidates` > 1; one lane otherwise).
 ///
@@ -22,10 +23,12 @@ actor LaneCoordinator {
     private(set) var best: Best
     private var started = 0
     private var driftChecked: Set<Int> = []
-    private var proposing = false
-    private var proposalWaiters: [CheckedContinuation<Void, Never>] = []
-    private var accepting = false
-    private var acceptWaiters: [CheckedContinuation<Void, Never>] = []
+    /// One lane at a time asks a proposer that picks the next untried source, so two lanes
+    /// never pick the same one.
+    nonisolated let proposals = AsyncTurn()
+    /// One lane at a time checks that the best has not moved and commits its accept (Slurm
+    /// lanes; local lanes hold the machine's measurement lock for that).
+    nonisolated let accepts = AsyncTurn()
     private var budgetTripAudited = false
     /// Candidates being evaluated now, in every lane, and those of them waiting for the
     /// best to move (their diffs do not apply yet).
@@ -83,41 +86,36 @@ actor LaneCoordinator {
         defer { budgetTripAudited = true }
         return !budgetTripAudited
     }
+}
 
-    /// One lane at a time asks a proposer that picks the next untried source, so two lanes
-    /// never pick the same one.
-    func beginProposal() async {
-        if !proposing {
-            proposing = true
-            return
-        }
-        await withCheckedContinuation { proposalWaiters.append($0) }
-    }
+/// One holder at a time, the others served in the order they came. `give()` is
+/// synchronous, so a `defer` can hand the turn on.
+final class AsyncTurn: Sendable {
+    private let state = Mutex<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    /// One lane at a time checks that the best has not moved and commits its accept
-    /// (Slurm lanes; local lanes hold the machine's measurement lock for that).
-    func beginAccept() async {
-        if !accepting {
-            accepting = true
-            return
-        }
-        await withCheckedContinuation { acceptWaiters.append($0) }
-    }
-
-    func endAccept() {
-        if acceptWaiters.isEmpty {
-            accepting = false
-        } else {
-            acceptWaiters.removeFirst().resume()
+    func take() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free = state.withLock { turn -> Bool in
+                if !turn.held {
+                    turn.held = true
+                    return true
+                }
+                turn.waiters.append(continuation)
+                return false
+            }
+            if free { continuation.resume() }
         }
     }
 
-    func endProposal() {
-        if proposalWaiters.isEmpty {
-            proposing = false
-        } else {
-            proposalWaiters.removeFirst().resume()
+    func give() {
+        let next = state.withLock { turn -> CheckedContinuation<Void, Never>? in
+            if turn.waiters.isEmpty {
+                turn.held = false
+                return nil
+            }
+            return turn.waiters.removeFirst()
         }
+        next?.resume()
     }
 }
 
@@ -161,6 +159,7 @@ extension LoopRunner {
         let options = self.options
         let emit = self.emit
         let coordinator = self.coordinator
+        let pauseRecorder = self.pauseRecorder
         let best = (bestCommit, bestTree)
         emit(.note("\(count) candidates in flight (measurements \(config.parallel.cpusPerMeasurement.map { "pinned to \($0) core(s) each" } ?? "one at a time on the whole machine")\(config.parallel.overlapBuilds ? ", builds may overlap them" : ", no build or test while one measures"))"))
         return await withTaskGroup(of: LaneEnd.self) { group in
@@ -168,7 +167,8 @@ extension LoopRunner {
                 group.addTask {
                     do throws(RunnerError) {
                         let runner = try LoopRunner(
-                            lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator, options: options, emit: emit)
+                            lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator, pauseRecorder: pauseRecorder,
+                            options: options, emit: emit)
                         let end = await runner.laneEnd()
                         if end.stopsOthers { options.stop.stop(end.reason) }
                         return end

@@ -159,8 +159,8 @@ public final class LoopRunner {
     /// Another lane of a run whose first lane holds the loop's lock: the config opened
     /// anew (it must not have changed), with its own repository handle and store connection.
     init(
-        lane: Int, configPath: String, configHash: String, best: (ObjectID, ObjectID), coordinator: LaneCoordinator, options: RunOptions,
-        emit: @escaping @Sendable (RunEvent) -> Void
+        lane: Int, configPath: String, configHash: String, best: (ObjectID, ObjectID), coordinator: LaneCoordinator, pauseRecorder: PauseRecorder,
+        options: RunOptions, emit: @escaping @Sendable (RunEvent) -> Void
     ) throws(RunnerError) {
         let workspace = try Workspace(configPath: configPath)
         guard workspace.configHash == configHash else {
@@ -174,7 +174,8 @@ public final class LoopRunner {
         let config = workspace.config
         pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: config.name)
         audit = workspace.audit
-        pauseRecorder = PauseRecorder(loop: config.name, store: workspace.store, audit: workspace.audit, pause: pause)
+        // One recorder for the run: a pause is seen, audited and acted on once, for every lane.
+        self.pauseRecorder = pauseRecorder
         lock = nil
         executor = try Self.executor(workspace, emit: { _ in })
         machineLock = try Self.machineLock(config)

@@ -35,11 +35,12 @@ extension LoopRunner {
         if let worker = config.executor.worker { return worker }
         let me = ProcessTable.executable
         if (me as NSString).lastPathComponent == "ratchet" { return me }
-        let beside = ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent("ratchet")
+        // The build folder holding this executable (a test bundle sits a few folders below it).
         var folder = (me as NSString).deletingLastPathComponent
-        // An .xctest bundle sits a few folders below the build folder.
-        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: folder + "/ratchet") { folder = (folder as NSString).deletingLastPathComponent }
-        for candidate in [beside, folder + "/ratchet"] where FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: folder + "/ratchet") { return folder + "/ratchet" }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
         throw RunnerError(.config, "executor.kind = \"slurm\": no `ratchet` beside \(me) for the jobs to run; set [executor] worker to its path on the nodes")
     }
 
@@ -79,32 +80,16 @@ extension LoopRunner {
                     return .decided
                 }
                 // Accepts are committed one at a time, each against the best it was measured with.
-                await coordinator.beginAccept()
+                await coordinator.accepts.take()
                 let current = await coordinator.best
                 if current.commit != submittedBest {
-                    await coordinator.endAccept()
+                    coordinator.accepts.give()
                     guard let rebased = try await rebase(&candidate, onto: current) else { return .decided }
                     candidateTree = rebased
                     continue
                 }
-                candidate.estimate = report.estimate
-                candidate.lower = report.lower
-                candidate.upper = report.upper
-                candidate.threshold = report.threshold
-                candidate.pairs = report.pairs
-                var step = try await enter(.decide, &candidate)
-                let checkpoint: String?
-                do {
-                    checkpoint = try accept(&candidate, tree: candidateTree, report: report, paths: summary.files.map(\.path))
-                    await coordinator.accepted(commit: bestCommit, tree: bestTree, by: candidate.id)
-                    await coordinator.endAccept()
-                } catch {
-                    await coordinator.endAccept()
-                    throw error
-                }
-                try close(&step, ok: true, detail: "committed \(candidate.commit ?? "") (measured on \(result.node))")
-                if let checkpoint { return .checkpoint(checkpoint) }
-                return .decided
+                defer { coordinator.accepts.give() }
+                return try await decide(&candidate, report, tree: candidateTree, summary: summary, place: " (measured on \(result.node))")
             }
         }
     }

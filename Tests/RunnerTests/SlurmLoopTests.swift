@@ -114,4 +114,22 @@ import Testing
         #expect(candidates.contains { $0.source == "01-bonus.diff" && $0.outcome == "accepted" }, "\(candidates.map { "\($0.source) \($0.outcome ?? "")" })")
         #expect(summary.accepted == 1)
     }
+
+    /// A job that a controller killed with `kill -9` left running is cancelled when the loop
+    /// runs again (`<state>/<loop>.slurm-jobs` lists what was in flight).
+    @Test func jobsLeftByAKilledControllerAreCancelledOnTheNextRun() async throws {
+        let fixture = try make(patches: ["01-bonus.diff": ParallelTests.bonus], build: 0.2)
+        defer { fixture.remove() }
+        let client = try SlurmClient(environment: cluster.environment)
+        let orphan = try await client.submit(script: "sleep 300", name: "orphan", options: SlurmOptions(partition: cluster.partition, exclusive: false))
+        let state = fixture.path + "/.git/ratchet"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try "\(orphan)\n".write(toFile: state + "/tiny.slurm-jobs", atomically: true, encoding: .utf8)
+        let (summary, workspace) = try await runLoop(fixture)
+        let end = try await client.waitUntilFinished(orphan, timeout: .seconds(30))
+        #expect(end.state == .cancelled)
+        #expect(try workspace.audit.entries(loop: "tiny").contains { $0.kind == "recovery" && $0.fields["cancelled"] == "Slurm job \(orphan)" })
+        #expect(!((try? String(contentsOfFile: state + "/tiny.slurm-jobs", encoding: .utf8)) ?? "").contains("\(orphan)"))
+        #expect(summary.accepted == 1)
+    }
 }

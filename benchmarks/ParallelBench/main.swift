@@ -44,23 +44,9 @@ func run(_ arguments: [String], in folder: String, environment: [String: String]
     return (process.terminationStatus, text, Date().timeIntervalSince(started))
 }
 
-func git(_ arguments: String..., in folder: String) throws {
-    let result = try run(["/usr/bin/git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"] + arguments, in: folder)
-    guard result.status == 0 else { throw NSError(domain: "git \(arguments)", code: Int(result.status)) }
-}
-
-/// A workspace: `files`, committed on main, in a fresh temporary folder.
-func workspace(_ files: [String: String]) throws -> String {
-    let folder = NSTemporaryDirectory() + "ratchet-bench-parallel-\(UUID().uuidString.prefix(8))"
-    for (name, text) in files {
-        let path = folder + "/" + name
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-    }
-    try git("init", "-q", "-b", "main", in: folder)
-    try git("add", "-A", in: folder)
-    try git("commit", "-qm", "start", in: folder)
-    return folder
+/// A workspace: `files`, committed on main in a fresh temporary git repository.
+func workspace(_ files: [String: String]) throws -> GitFixture {
+    try GitFixture(files: files, label: "bench-parallel")
 }
 
 func newFile(_ path: String, _ text: String) -> String {
@@ -69,7 +55,7 @@ func newFile(_ path: String, _ text: String) -> String {
 
 /// The throughput workspace: every candidate adds `src/c<i>.txt` holding milliseconds the
 /// bench sleeps on top of 50 ms: +20 (clearly worse) for most, -15 (better) for two of them.
-func throughputWorkspace(extra: String) throws -> String {
+func throughputWorkspace(extra: String) throws -> GitFixture {
     var files: [String: String] = [
         "build.sh": "sleep 3\n",
         "test.sh": "sleep 1\n",
@@ -128,17 +114,17 @@ func loopRun(_ folder: String, label: String, arguments: [String] = []) throws -
 }
 
 var rows: [Measured] = []
-var folders: [String] = []
-defer { for folder in folders { try? FileManager.default.removeItem(atPath: folder) } }
+var fixtures: [GitFixture] = []
+defer { for fixture in fixtures { fixture.remove() } }
 
 // Local throughput: N = 1, 2, 4 (measurements serialised, no build during one), and N = 2 with overlap_builds.
 for (label, extra) in [
     ("local N=1", "candidates = 1"), ("local N=2", "candidates = 2"), ("local N=4", "candidates = 4"),
     ("local N=2 overlap_builds", "candidates = 2\noverlap_builds = true"),
 ] {
-    let folder = try throughputWorkspace(extra: extra)
-    folders.append(folder)
-    rows.append(try loopRun(folder, label: label))
+    let fixture = try throughputWorkspace(extra: extra)
+    fixtures.append(fixture)
+    rows.append(try loopRun(fixture.path, label: label))
     print(String(format: "  %@: %.1f s", label, rows.last!.seconds))
 }
 
@@ -149,9 +135,9 @@ do {
     let cluster = try await SlurmCluster.start()
     defer { Task { await cluster.stop() } }
     let slurm = "candidates = 1\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nslurm_conf = \"\(cluster.configPath)\"\nworker = \"\(ratchet)\"\n"
-    let folder = try throughputWorkspace(extra: slurm)
-    folders.append(folder)
-    slurmRow = try loopRun(folder, label: "slurm N=1 (single node)")
+    let fixture = try throughputWorkspace(extra: slurm)
+    fixtures.append(fixture)
+    slurmRow = try loopRun(fixture.path, label: "slurm N=1 (single node)")
     await cluster.stop()
     print(String(format: "  slurm N=1: %.1f s", slurmRow!.seconds))
 } catch {
@@ -189,9 +175,9 @@ var aaFiles: [String: String] = [
     ".gitignore": "locks/\n",
 ]
 for index in 0..<aaCandidates { aaFiles[String(format: "patches/%02d.diff", index)] = newFile("src/n\(index).txt", "note \(index)") }
-let aaFolder = try workspace(aaFiles)
-folders.append(aaFolder)
-let aa = try loopRun(aaFolder, label: "A/A N=2")
+let aaFixture = try workspace(aaFiles)
+fixtures.append(aaFixture)
+let aa = try loopRun(aaFixture.path, label: "A/A N=2")
 
 // The table.
 let reference = rows[0]

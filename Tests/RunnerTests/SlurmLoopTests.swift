@@ -121,7 +121,9 @@ import Testing
         let fixture = try make(patches: ["01-bonus.diff": ParallelTests.bonus], build: 0.2)
         defer { fixture.remove() }
         let client = try SlurmClient(environment: cluster.environment)
-        let orphan = try await client.submit(script: "sleep 300", name: "orphan", options: SlurmOptions(partition: cluster.partition, exclusive: false))
+        let orphan = try await client.submit(
+            script: "sleep 300", name: "orphan",
+            options: SlurmOptions(partition: cluster.partition, exclusive: false, outputPath: fixture.path + "/.git/orphan.out", workingDirectory: fixture.path))
         let state = fixture.path + "/.git/ratchet"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         try "\(orphan)\n".write(toFile: state + "/tiny.slurm-jobs", atomically: true, encoding: .utf8)

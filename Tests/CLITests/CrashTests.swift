@@ -14,7 +14,7 @@ import Testing
     static let trials = 12
 
     @Test func killNineAtRandomPointsResumesCleanly() async throws {
-        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
+        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.06; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["RATCHET_CRASH_SEED"] ?? "") ?? 2026)
@@ -67,7 +67,7 @@ import Testing
     /// The same with two candidates in flight: every candidate in flight at the kill is
     /// proposed again, none is decided twice, and the accepts form one chain on the branch.
     @Test func killNineWithTwoLanesResumesEveryCandidateInFlight() async throws {
-        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.03; sh bench.sh\"")
+        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.06; sh bench.sh\"")
             .replacingOccurrences(of: "[parallel]\n", with: "[parallel]\ncandidates = 2\n")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }

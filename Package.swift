@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
-                "Core", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                "Core", "Execution", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

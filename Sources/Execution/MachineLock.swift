@@ -56,6 +56,15 @@ public final class FileLock {
         }
     }
 
+    /// Waits for the lock, blocking the calling thread: for a short critical section of a
+    /// synchronous caller (opening a store, moving the audit head).
+    public func lock(_ mode: Mode) throws(LockError) {
+        while flock(descriptor, mode == .shared ? LOCK_SH : LOCK_EX) != 0 {
+            guard errno == EINTR else { throw LockError(path: path, message: String(cString: strerror(errno))) }
+        }
+        held = mode
+    }
+
     public func unlock() {
         flock(descriptor, LOCK_UN)
         held = nil

@@ -1,4 +1,5 @@
 import Crypto
+import Execution
 import Foundation
 import GRDB
 
@@ -85,13 +86,14 @@ public final class AuditLog: Sendable {
     /// `AuditLog`: a lock file serialises them, each uses its own temporary file, and the
     /// head never moves back to an older entry.
     func writeHead(_ entry: AuditEntry) throws(StoreError) {
-        let lock = open(headPath + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lock >= 0, flock(lock, LOCK_EX) == 0 else {
-            let message = String(cString: strerror(errno))
-            if lock >= 0 { close(lock) }
-            throw StoreError(path: headPath + ".lock", operation: "lock audit head", message: message)
+        let lock: FileLock
+        do throws(LockError) {
+            lock = try FileLock(path: headPath + ".lock")
+            try lock.lock(.exclusive)
+        } catch {
+            throw StoreError(path: error.path, operation: "lock audit head", message: error.message)
         }
-        defer { close(lock) }
+        defer { lock.unlock() }
         if let current = head(), current.seq >= entry.seq { return }
         let text = "\(entry.seq) \(entry.hash)\n"
         let temporary = headPath + ".tmp.\(getpid()).\(entry.seq)"

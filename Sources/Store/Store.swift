@@ -1,4 +1,5 @@
 import Core
+import Execution
 import Foundation
 #if canImport(Glibc)
     import Glibc
@@ -33,14 +34,9 @@ public final class Store: Sendable {
         // loop already exists"). Opening and migrating are serialised by an flock on a file
         // next to the store (skipped where it cannot be created), and a busy open is retried
         // for up to 10 seconds.
-        let lock = open(path + ".open-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if lock >= 0 { flock(lock, LOCK_EX) }
-        defer {
-            if lock >= 0 {
-                flock(lock, LOCK_UN)
-                close(lock)
-            }
-        }
+        let lock = try? FileLock(path: path + ".open-lock")
+        try? lock?.lock(.exclusive)
+        defer { lock?.unlock() }
         let deadline = Date().addingTimeInterval(10)
         while true {
             do {

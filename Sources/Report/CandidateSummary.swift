@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Store
 
@@ -10,9 +11,9 @@ public struct CandidateSummary: Codable, Sendable {
     public var proposer: String
     public var source: String
     public var title: String
-    public var state: String
-    public var outcome: String?
-    public var rejection: String?
+    public var state: CandidateState
+    public var outcome: Outcome?
+    public var rejection: RejectionKind?
     public var reason: String?
     public var estimate: Double?
     public var lower: Double?
@@ -20,7 +21,7 @@ public struct CandidateSummary: Codable, Sendable {
     public var threshold: Double?
     public var pairs: Int?
     public var commit: String?
-    public var review: String?
+    public var review: ReviewState?
     public var checkpoint: String?
     public var linesChanged: Int?
     public var paths: [String]

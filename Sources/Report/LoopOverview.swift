@@ -54,18 +54,19 @@ public struct LoopOverview: Sendable, Codable, Equatable {
         var state = record.status
         var reason = record.statusReason
         // The recorded status says "running" only while a process holds the lock.
-        if holder == nil && (state == "running" || state == "paused") {
-            if state == "running" { reason = "the last run ended without recording why (crash or kill -9); `ratchet run` resumes" }
-            state = "stopped"
+        if holder == nil && (state == .running || state == .paused) {
+            if state == .running { reason = "the last run ended without recording why (crash or kill -9); `ratchet run` resumes" }
+            state = .stopped
         }
-        if holder != nil && pause.isPaused { state = "paused" }
-        let counts = figures.tally.byOutcome
+        if holder != nil && pause.isPaused { state = .paused }
+        let byOutcome = figures.tally.byOutcome
+        let counts = Dictionary(uniqueKeysWithValues: byOutcome.map { ($0.key?.rawValue ?? "running", $0.value) })
         let use = figures.budgetUse(runs: runs, running: holder != nil, now: now)
-        let last = figures.last.map { "#\($0.sequence) \($0.title) — \($0.outcome ?? $0.state)" }
+        let last = figures.last.map { "#\($0.sequence) \($0.title) — \($0.state.label)" }
         return LoopOverview(
-            loop: name, state: state, reason: reason, pid: holder.map(Int.init), paused: pause.reason, baseRef: record.baseRef,
+            loop: name, state: state.rawValue, reason: reason, pid: holder.map(Int.init), paused: pause.reason, baseRef: record.baseRef,
             baseCommit: record.baseCommit, bestCommit: record.bestCommit, branch: "ratchet/\(name)", candidates: counts,
-            total: figures.tally.total, accepted: counts[Outcome.accepted.rawValue] ?? 0, pendingReview: figures.tally.pendingReview,
+            total: figures.tally.total, accepted: byOutcome[.accepted] ?? 0, pendingReview: figures.tally.pendingReview,
             checkpoints: figures.checkpoints.compactMap(\.id), budget: use, limits: limits, tripped: limits?.tripped(by: use),
             improvement: figures.improvement, lastCandidate: last, updatedAt: record.updatedAt)
     }

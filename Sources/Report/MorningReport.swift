@@ -47,8 +47,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
         public var files: [DiffView.File]
         public var added: Int
         public var deleted: Int
-        /// `pending`, `approved`, `rejected`, `rolled_back`, `reset`.
-        public var review: String
+        public var review: ReviewState
         public var checkpoint: String?
         public var commit: String?
         public var acceptedAt: Date
@@ -128,12 +127,12 @@ public struct MorningReport: Sendable, Codable, Equatable {
             let overview = LoopOverview.make(
                 record: record, figures: figures, runs: runs, stateDirectory: source.stateDirectory, limits: source.config?.budget, now: now)
             let inWindow = try source.store.candidateRows(loop: name, CandidateQuery(since: since)).filter { $0.createdAt < until }
-            let decided = inWindow.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue }
+            let decided = inWindow.filter(\.isDecided)
             var rejectedBy: [String: Int] = [:]
-            for candidate in decided where candidate.outcome == Outcome.rejected.rawValue {
-                rejectedBy[candidate.rejection ?? "rejected", default: 0] += 1
+            for candidate in decided where candidate.outcome == .rejected {
+                rejectedBy[(candidate.rejection?.rawValue ?? Outcome.rejected.rawValue), default: 0] += 1
             }
-            let acceptedInWindow = decided.filter { $0.outcome == Outcome.accepted.rawValue }
+            let acceptedInWindow = decided.filter { $0.outcome == .accepted }
                 .sorted { ($0.finishedAt ?? $0.createdAt) < ($1.finishedAt ?? $1.createdAt) }
             var series: [Point] = []
             var product = 1.0
@@ -145,9 +144,9 @@ public struct MorningReport: Sendable, Codable, Equatable {
             loops.append(
                 LoopSummary(
                     loop: name, state: overview.state, reason: overview.reason, tried: decided.count, accepted: acceptedInWindow.count,
-                    rejected: decided.filter { $0.outcome == Outcome.rejected.rawValue }.count,
-                    inconclusive: decided.filter { $0.outcome == Outcome.inconclusive.rawValue }.count,
-                    interrupted: inWindow.filter { $0.outcome == Outcome.interrupted.rawValue }.count, rejectedBy: rejectedBy,
+                    rejected: decided.filter { $0.outcome == .rejected }.count,
+                    inconclusive: decided.filter { $0.outcome == .inconclusive }.count,
+                    interrupted: inWindow.filter { $0.outcome == .interrupted }.count, rejectedBy: rejectedBy,
                     improvement: product - 1, improvementSinceBase: overview.improvement, series: series,
                     tokens: inWindow.reduce(0) { $0 + ($1.inputTokens ?? 0) + ($1.outputTokens ?? 0) },
                     cost: inWindow.reduce(0) { $0 + ($1.cost ?? 0) }, bestCommit: record.bestCommit, lowerIsBetter: lowerIsBetter))
@@ -159,7 +158,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
                     Change(
                         loop: name, id: id, sequence: candidate.sequence, title: candidate.title, proposer: candidate.proposer,
                         estimate: candidate.estimate ?? 0, lower: candidate.lower, upper: candidate.upper, threshold: candidate.threshold,
-                        pairs: candidate.pairs, files: diff.files, added: diff.added, deleted: diff.deleted, review: candidate.review ?? "pending",
+                        pairs: candidate.pairs, files: diff.files, added: diff.added, deleted: diff.deleted, review: candidate.review ?? .pending,
                         checkpoint: candidate.checkpoint, commit: candidate.commit, acceptedAt: candidate.finishedAt ?? candidate.createdAt,
                         url: link(base: baseURL, loop: name, id: id)))
             }
@@ -172,7 +171,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
                         candidate: id, url: link(base: baseURL, loop: name, id: id)))
             }
             var budgetMessages: [String] = []
-            if overview.state == "budget", let reason = overview.reason { budgetMessages.append(reason) }
+            if overview.state == LoopStatus.budget.rawValue, let reason = overview.reason { budgetMessages.append(reason) }
             let stamp = Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: true)
             for entry in try source.audit.recent(limit: 50, loop: name, kinds: ["budget_trip"]) {
                 guard let time = try? Date(entry.time, strategy: stamp), time >= since, time < until else { continue }
@@ -187,7 +186,7 @@ public struct MorningReport: Sendable, Codable, Equatable {
             }), let check = DriftCheck(entry), check.drifted {
                 alerts.append(Alert(loop: name, kind: "drift", message: check.message, candidate: nil, url: nil))
             }
-            if overview.state == "failed" {
+            if overview.state == LoopStatus.failed.rawValue {
                 alerts.append(Alert(loop: name, kind: "failed", message: "the loop failed: \(overview.reason ?? "no reason recorded")", candidate: nil, url: nil))
             }
             if let paused = overview.paused { alerts.append(Alert(loop: name, kind: "paused", message: paused, candidate: nil, url: nil)) }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Store
 
@@ -51,7 +52,7 @@ extension MorningReport {
             out += "\(rank + 1). **\(effect)** · \(Self.markdownEscape(change.loop)) #\(change.sequence) (id \(change.id)): \(Self.markdownEscape(change.title))\n"
             let files = change.files.map { "`\($0.path)` +\($0.added) −\($0.deleted)" }.joined(separator: ", ")
             out += "   - \(change.files.count) file(s), +\(change.added) −\(change.deleted): \(files.isEmpty ? "–" : files)\n"
-            out += "   - review: **\(change.review)**" + (change.checkpoint.map { " (checkpoint: \(Self.markdownEscape($0)))" } ?? "")
+            out += "   - review: **\(change.review.rawValue)**" + (change.checkpoint.map { " (checkpoint: \(Self.markdownEscape($0)))" } ?? "")
             out += " · \(change.pairs ?? 0) pairs · commit `\((change.commit ?? "").prefix(10))`" + (change.url.map { " · [open](\($0))" } ?? "") + "\n"
         }
         return out
@@ -120,7 +121,7 @@ extension MorningReport {
                 body += "<td class=\"num good\">\(HTML.escape(effect))</td>"
                 body += "<td class=\"stat\"><span class=\"add\">+\(change.added)</span> <span class=\"del\">−\(change.deleted)</span></td>"
                 body += "<td>\(change.files.map { "<code>\(HTML.escape($0.path))</code>" }.joined(separator: "<br>"))</td>"
-                body += "<td>\(HTML.pill(change.review))" + (change.checkpoint.map { "<br><span class=\"warn\">\(HTML.escape($0))</span>" } ?? "") + "</td>"
+                body += "<td>\(HTML.pill(change.review.rawValue))" + (change.checkpoint.map { "<br><span class=\"warn\">\(HTML.escape($0))</span>" } ?? "") + "</td>"
                 body += "<td>" + (change.url.map { "<a href=\"\(HTML.escape($0))\">open</a>" } ?? "") + "</td></tr>"
             }
             body += "</table>"

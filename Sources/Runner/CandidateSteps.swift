@@ -22,12 +22,12 @@ extension LoopRunner {
         // Unfinished candidates are in flight in other lanes (recovery settled the rest).
         let inFlight = try store.candidateRows(loop: config.name, CandidateQuery(unfinished: true))
         let tried = try store.triedSources(loop: config.name, proposer: proposer.kind).union(inFlight.filter { $0.proposer == proposer.kind }.map(\.source))
-        let accepted = try store.tally(loop: config.name).count(outcome: Outcome.accepted.rawValue)
+        let accepted = try store.tally(loop: config.name).count(outcome: .accepted)
         let measured = measuredValues()
         var context = ProposalContext(
             loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
             tried: tried,
-            recent: recent.sorted { $0.sequence < $1.sequence }.map { Attempt(source: $0.source, title: $0.title, outcome: $0.outcome ?? $0.state, reason: $0.reason) },
+            recent: recent.sorted { $0.sequence < $1.sequence }.map { Attempt(source: $0.source, title: $0.title, outcome: $0.state.label, reason: $0.reason) },
             lineage: lineage(),
             objective: Objective(
                 metric: config.metric.source.name, direction: config.metric.decision.direction, minEffect: config.metric.decision.minEffect,
@@ -74,7 +74,7 @@ extension LoopRunner {
             return outcome
         } catch let interruption as Interrupted {
             await coordinator.endEvaluation(id)
-            try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state)'; it will be proposed again")
+            try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state.label)'; it will be proposed again")
             return .interrupted(interruption.reason)
         } catch let broken as SealBroken {
             await coordinator.endEvaluation(id)
@@ -105,12 +105,12 @@ extension LoopRunner {
             let sorted = values.sorted()
             return sorted[sorted.count / 2]
         }
-        func values(_ candidate: CandidateRow?, arm: String) -> Double? {
+        func values(_ candidate: CandidateRow?, arm: Arm) -> Double? {
             guard let id = candidate?.id, let samples = try? store.samples(candidate: id) else { return nil }
             return median(samples.filter { !$0.warmup && $0.arm == arm && $0.benchmark == nil }.map(\.value))
         }
-        let base = values(try? store.firstMeasured(loop: config.name, parentCommit: loop.baseCommit), arm: "baseline")
-        let best = bestCommit.hex == loop.baseCommit ? base : values(try? store.candidate(loop: config.name, commit: bestCommit.hex), arm: "candidate")
+        let base = values(try? store.firstMeasured(loop: config.name, parentCommit: loop.baseCommit), arm: .baseline)
+        let best = bestCommit.hex == loop.baseCommit ? base : values(try? store.candidate(loop: config.name, commit: bestCommit.hex), arm: .candidate)
         return (best, base)
     }
 
@@ -129,7 +129,7 @@ extension LoopRunner {
     /// Marks the candidate's step, in the store first; a safe point comes before it.
     func enter(_ step: Step, _ candidate: inout CandidateRecord) async throws -> StepRecord {
         if let reason = try await safePoint() { throw Interrupted(reason: reason) }
-        candidate.state = step.rawValue
+        try advance(&candidate, to: .running(step))
         try store.update(candidate)
         emit(.step(sequence: candidate.sequence, step: step))
         let record = try store.startStep(step, candidate: candidate.id ?? 0)
@@ -137,10 +137,19 @@ extension LoopRunner {
         return record
     }
 
+    /// Moves the candidate through the Core state machine.
+    /// - Throws: `RunnerError` (`internalError`) for a transition it does not allow.
+    func advance(_ candidate: inout CandidateRecord, to next: CandidateState) throws(RunnerError) {
+        do {
+            try candidate.advance(to: next)
+        } catch {
+            throw RunnerError(.internalError, "candidate #\(candidate.sequence) (id \(candidate.id ?? 0)): \(error.description)")
+        }
+    }
+
     func finish(_ candidate: inout CandidateRecord, _ outcome: Outcome, _ rejection: RejectionKind?, _ reason: String) throws {
-        candidate.state = outcome.rawValue
-        candidate.outcome = outcome.rawValue
-        candidate.rejection = rejection?.rawValue
+        try advance(&candidate, to: .finished(outcome))
+        candidate.rejection = rejection
         candidate.reason = reason
         candidate.finishedAt = Date()
         try store.update(candidate)
@@ -153,7 +162,7 @@ extension LoopRunner {
     }
 
     func close(_ record: inout StepRecord, ok: Bool, detail: String, result: CommandResult? = nil) throws {
-        record.status = ok ? "ok" : "failed"
+        record.status = ok ? .ok : .failed
         record.detail = detail
         if let result {
             record.exitStatus = result.exitStatus.map(Int.init)
@@ -162,7 +171,7 @@ extension LoopRunner {
         }
         try store.finish(record)
         try audit.append(
-            loop: config.name, kind: "step", ["candidate": String(record.candidateId), "step": record.step, "status": record.status, "detail": detail])
+            loop: config.name, kind: "step", ["candidate": String(record.candidateId), "step": record.step.rawValue, "status": record.status.rawValue, "detail": detail])
     }
 
     /// The gate's verdict on a candidate, with every protected path of this repository.
@@ -219,7 +228,7 @@ extension LoopRunner {
         _ command: CommandSpec, in slot: Slot, role: String, step: StepRecord? = nil, extra: [String: String] = [:],
         phase: SlotGuard.Phase = .run, label: String? = nil, keep: (String) -> Bool = { _ in false }
     ) async throws -> CommandResult {
-        let label = label ?? (phase == .build ? "build" : role == Self.benchRole ? "bench" : step?.step ?? role)
+        let label = label ?? (phase == .build ? "build" : role == Self.benchRole ? "bench" : step?.step.rawValue ?? role)
         let guarded = try slotGuard(slot)
         try settleSlots(after: .run, in: nil, step: "before \(label)")
         if phase == .run, guarded.needsBuild, let build = config.build {
@@ -305,7 +314,7 @@ extension LoopRunner {
         loop.bestCommit = commit.hex
         try store.save(loop)
         candidate.commit = commit.hex
-        candidate.review = "pending"
+        candidate.review = .pending
         // The candidate slot holds (and has built) the new best: it becomes the baseline.
         baselineIndex = 1 - baselineIndex
         baselineBuiltTree = tree

@@ -126,7 +126,7 @@ extension LoopRunner {
         // validate: the candidate's results against the best's, on inputs the proposer never saw
         if let validate = config.validate {
             try await prepareBaseline()
-            step = try await enter(.test, &candidate)
+            step = try await enter(.validate, &candidate)
             let result = try await runCommand(
                 validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory], label: "validate")
             try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
@@ -281,10 +281,10 @@ extension LoopRunner {
             try close(&step, ok: true, detail: "committed \(candidate.commit ?? "")" + place)
             if let checkpoint { return .checkpoint(checkpoint) }
         case .reject, .needMore:
-            try close(&step, ok: true, detail: "rejected")
+            try close(&step, ok: true, detail: Outcome.rejected.rawValue)
             try finish(&candidate, .rejected, .notBetter, report.reason)
         case .inconclusive:
-            try close(&step, ok: true, detail: "inconclusive")
+            try close(&step, ok: true, detail: Outcome.inconclusive.rawValue)
             try finish(&candidate, .inconclusive, .inconclusive, report.reason)
         }
         return .decided

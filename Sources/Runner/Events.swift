@@ -13,8 +13,9 @@ public enum RunEvent: Sendable {
     case stopped(reason: String)
 }
 
-/// The end-of-run summary.
-public struct RunSummary: Sendable, Codable {
+/// The end-of-run summary. In JSON (`ratchet run --json`) the stop is two strings:
+/// `stopReason` (the words) and `status` (the loop status it recorded).
+public struct RunSummary: Sendable, Encodable {
     public var loop: String
     public var candidates: Int
     public var accepted: Int
@@ -22,5 +23,25 @@ public struct RunSummary: Sendable, Codable {
     public var inconclusive: Int
     public var baseCommit: String
     public var bestCommit: String
-    public var stopReason: String
+    /// Why the run stopped (never `.failed`: a failed run throws instead).
+    public var stop: StopReason
+    /// Why the run stopped, in words.
+    public var stopReason: String { stop.message }
+
+    enum CodingKeys: String, CodingKey {
+        case loop, candidates, accepted, rejected, inconclusive, baseCommit, bestCommit, stopReason, status
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(loop, forKey: .loop)
+        try container.encode(candidates, forKey: .candidates)
+        try container.encode(accepted, forKey: .accepted)
+        try container.encode(rejected, forKey: .rejected)
+        try container.encode(inconclusive, forKey: .inconclusive)
+        try container.encode(baseCommit, forKey: .baseCommit)
+        try container.encode(bestCommit, forKey: .bestCommit)
+        try container.encode(stopReason, forKey: .stopReason)
+        try container.encode(stop.status, forKey: .status)
+    }
 }

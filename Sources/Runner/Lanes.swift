@@ -119,28 +119,6 @@ final class AsyncTurn: Sendable {
     }
 }
 
-/// How one lane ended: the stop reason and the loop status it asks for.
-struct LaneEnd: Sendable {
-    var reason: String
-    var status: String
-    var failure: RunnerError.Kind?
-
-    /// Which ending the run reports when lanes end differently: a failure, then a human
-    /// checkpoint, a stop, a budget, and last a proposer with nothing left.
-    var rank: Int {
-        switch status {
-        case "failed": 0
-        case "waiting": 1
-        case "stopped": 2
-        case "budget": 3
-        default: 4
-        }
-    }
-
-    /// Whether the other lanes must stop now (they are interrupted, and proposed again later).
-    var stopsOthers: Bool { status == "failed" || status == "waiting" }
-}
-
 extension LoopRunner {
     /// `<state>/slots/<loop>` for the first lane, `…/lanes/<k>` for the others.
     static func slotRoot(stateDirectory: String, loop: String, lane: Int) -> String {
@@ -151,7 +129,7 @@ extension LoopRunner {
     /// Runs this runner as lane 0 and, with `[parallel] candidates` = N > 1, N − 1 more lanes,
     /// each opened on its own (repository handle, store connection, slots); returns when all
     /// have ended. A lane ending with a failure or at a checkpoint stops the others.
-    func runLanes() async -> LaneEnd {
+    func runLanes() async -> StopReason {
         let count = laneCount
         guard count > 1 else { return await laneEnd() }
         let configPath = workspace.configPath
@@ -162,7 +140,7 @@ extension LoopRunner {
         let pauseRecorder = self.pauseRecorder
         let best = (bestCommit, bestTree)
         emit(.note("\(count) candidates in flight (measurements \(config.parallel.cpusPerMeasurement.map { "pinned to \($0) core(s) each" } ?? "one at a time on the whole machine")\(config.parallel.overlapBuilds ? ", builds may overlap them" : ", no build or test while one measures"))"))
-        return await withTaskGroup(of: LaneEnd.self) { group in
+        return await withTaskGroup(of: StopReason.self) { group in
             for lane in 1..<count {
                 group.addTask {
                     do throws(RunnerError) {
@@ -170,16 +148,16 @@ extension LoopRunner {
                             lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator, pauseRecorder: pauseRecorder,
                             options: options, emit: emit)
                         let end = await runner.laneEnd()
-                        if end.stopsOthers { options.stop.stop(end.reason) }
+                        if end.stopsOthers { options.stop.stop(end.message) }
                         return end
                     } catch {
                         options.stop.stop(error.message)
-                        return LaneEnd(reason: "lane \(lane): \(error.message)", status: "failed", failure: error.kind)
+                        return .failed(RunnerError(error.kind, "lane \(lane): \(error.message)"))
                     }
                 }
             }
             let mine = await laneEnd()
-            if mine.stopsOthers { options.stop.stop(mine.reason) }
+            if mine.stopsOthers { options.stop.stop(mine.message) }
             var ends = [mine]
             for await end in group { ends.append(end) }
             // The lane that stopped the others tells why; the others were merely interrupted.
@@ -187,30 +165,29 @@ extension LoopRunner {
         }
     }
 
-    /// This lane's candidates until it stops, as a `LaneEnd`.
-    func laneEnd() async -> LaneEnd {
+    /// This lane's candidates until it stops, and why.
+    func laneEnd() async -> StopReason {
         do {
             if lane > 0 { try openSlots() }
-            let (reason, status) = try await laneLoop()
-            return LaneEnd(reason: reason, status: status)
+            return try await laneLoop()
         } catch let error as RunnerError {
-            return LaneEnd(reason: error.message, status: "failed", failure: error.kind)
+            return .failed(error)
         } catch let error as StoreError {
-            return LaneEnd(reason: error.description, status: "failed", failure: .store)
+            return .failed(RunnerError(.store, error.description))
         } catch let error as GitError {
-            return LaneEnd(reason: error.description, status: "failed", failure: .repository)
+            return .failed(RunnerError(.repository, error.description))
         } catch {
-            return LaneEnd(reason: "\(error)", status: "failed", failure: .internalError)
+            return .failed(RunnerError(.internalError, "\(error)"))
         }
     }
 
     /// Candidates one after another in this lane, until it must stop.
-    func laneLoop() async throws -> (String, String) {
+    func laneLoop() async throws -> StopReason {
         let proposers = try (options.proposers ?? config.proposers).map(containedProposer)
         var proposerIndex = 0
         while true {
-            if let reason = try await safePoint() { return (reason, "stopped") }
-            if let cap = options.maxIterations, !(await coordinator.claimIteration(cap: cap)) { return ("reached --max-iterations \(cap)", "stopped") }
+            if let reason = try await safePoint() { return .stopped(reason) }
+            if let cap = options.maxIterations, !(await coordinator.claimIteration(cap: cap)) { return .stopped("reached --max-iterations \(cap)") }
             let claimed = options.maxIterations != nil
             // Candidates in flight in other lanes count as started work.
             if let trip = config.budget.tripped(by: try budgetUse()) {
@@ -218,11 +195,11 @@ extension LoopRunner {
                 if await coordinator.claimBudgetTrip() {
                     try audit.append(loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
                 }
-                return (trip.description, "budget")
+                return .budget(trip.description)
             }
             guard proposerIndex < proposers.count else {
                 if claimed { await coordinator.unclaimIteration() }
-                return ("every proposer has nothing left to propose", "exhausted")
+                return .exhausted("every proposer has nothing left to propose")
             }
             let proposer = proposers[proposerIndex]
             switch try await runCandidate(proposer) {
@@ -231,11 +208,11 @@ extension LoopRunner {
                 emit(.note("proposer \(proposer.kind) has nothing left" + lanePrefix))
                 proposerIndex += 1
             case .interrupted(let reason):
-                return (reason, "stopped")
+                return .stopped(reason)
             case .decided:
                 try await checkDrift(decided: try budgetUse(countingInFlight: false).iterations)
             case .checkpoint(let reason):
-                return (reason, "waiting")
+                return .waiting(reason)
             }
         }
     }

@@ -126,7 +126,7 @@ public final class LoopRunner {
                 existing
                 ?? LoopRecord(
                     name: config.name, repository: config.repository, baseRef: config.base, baseCommit: baseCommit.hex,
-                    bestCommit: (tip ?? baseCommit).hex, configHash: workspace.configHash, status: "running")
+                    bestCommit: (tip ?? baseCommit).hex, configHash: workspace.configHash, status: .running)
             if let tip {
                 record.bestCommit = tip.hex
             } else {
@@ -139,7 +139,7 @@ public final class LoopRunner {
                 try workspace.audit.append(
                     loop: config.name, kind: "config_change", ["from": existing.configHash, "to": workspace.configHash, "file": workspace.configPath])
             }
-            record.status = "running"
+            record.status = .running
             record.statusReason = nil
             record.configHash = workspace.configHash
             try workspace.store.save(record)
@@ -238,29 +238,28 @@ public final class LoopRunner {
     // MARK: Run
 
     /// Runs the loop until it stops; returns what happened.
+    /// - Throws: `RunnerError` when the loop stopped on an error (recorded as `failed`).
     public func run() async throws(RunnerError) -> RunSummary {
-        let (stopReason, status) = await runLoop()
+        let stop = await runLoop()
         bestCommit = await coordinator.best.commit
         if let fresh = try? store.loop(named: config.name) { loop = fresh }
         loop.bestCommit = bestCommit.hex
-        loop.status = status
-        loop.statusReason = stopReason
+        loop.status = stop.status
+        loop.statusReason = stop.message
         try wrap { () throws(StoreError) in
             try store.save(loop)
-            if let runRecord { try store.finish(runRecord, reason: stopReason) }
-            try audit.append(loop: config.name, kind: "loop_stop", ["reason": stopReason, "status": status, "best": bestCommit.hex])
+            if let runRecord { try store.finish(runRecord, reason: stop.message) }
+            try audit.append(loop: config.name, kind: "loop_stop", ["reason": stop.message, "status": stop.status.rawValue, "best": bestCommit.hex])
         }
         // The loop is free again now, not whenever this runner is deallocated.
         lock = nil
-        emit(.stopped(reason: stopReason))
-        if status == "failed" { throw RunnerError(failureKind, stopReason) }
-        return try summary(stopReason: stopReason)
+        emit(.stopped(reason: stop.message))
+        if case .failed(let error) = stop { throw error }
+        return try summary(stop)
     }
 
-    var failureKind: RunnerError.Kind = .internalError
-
-    /// The loop proper; returns the stop reason and the loop status to record.
-    func runLoop() async -> (String, String) {
+    /// The loop proper; returns why it stopped.
+    func runLoop() async -> StopReason {
         do {
             let resumed = try recoverInterrupted()
             if config.executor.kind == .slurm { await cancelLeftoverJobs() }
@@ -273,23 +272,17 @@ public final class LoopRunner {
                 ["pid": String(getpid()), "best": bestCommit.hex, "config_hash": workspace.configHash, "sandbox": executor.sandbox.bubblewrap == nil ? "none" : "bubblewrap"])
             emit(.started(loop: config.name, best: bestCommit.short, resumed: resumed))
             if let waiting = try waitingCheckpoint() {
-                return ("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`", "waiting")
+                return .waiting("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`")
             }
-            let end = await runLanes()
-            if let failure = end.failure { failureKind = failure }
-            return (end.reason, end.status)
+            return await runLanes()
         } catch let error as RunnerError {
-            failureKind = error.kind
-            return (error.message, "failed")
+            return .failed(error)
         } catch let error as StoreError {
-            failureKind = .store
-            return (error.description, "failed")
+            return .failed(RunnerError(.store, error.description))
         } catch let error as GitError {
-            failureKind = .repository
-            return (error.description, "failed")
+            return .failed(RunnerError(.repository, error.description))
         } catch {
-            failureKind = .internalError
-            return ("\(error)", "failed")
+            return .failed(RunnerError(.internalError, "\(error)"))
         }
     }
 
@@ -299,17 +292,17 @@ public final class LoopRunner {
         case checkpoint(String)
     }
 
-    func summary(stopReason: String) throws(RunnerError) -> RunSummary {
+    func summary(_ stop: StopReason) throws(RunnerError) -> RunSummary {
         let tally = try wrap { () throws(StoreError) in try store.tally(loop: config.name) }
         return RunSummary(
             loop: config.name,
             candidates: tally.decided,
-            accepted: tally.count(outcome: Outcome.accepted.rawValue),
-            rejected: tally.count(outcome: Outcome.rejected.rawValue),
-            inconclusive: tally.count(outcome: Outcome.inconclusive.rawValue),
+            accepted: tally.count(outcome: .accepted),
+            rejected: tally.count(outcome: .rejected),
+            inconclusive: tally.count(outcome: .inconclusive),
             baseCommit: loop.baseCommit,
             bestCommit: bestCommit.hex,
-            stopReason: stopReason
+            stop: stop
         )
     }
 
@@ -328,7 +321,7 @@ public final class LoopRunner {
                 try? await Task.sleep(for: .milliseconds(100))
             }
             if let reason = options.stop.reason { return reason }
-            loop.status = "running"
+            loop.status = .running
             loop.statusReason = nil
             emit(.note("resumed"))
         }
@@ -372,7 +365,7 @@ public final class LoopRunner {
     func recoverInterrupted() throws -> Int {
         for var step in try store.openStepsWithProcessGroups(loop: config.name) {
             if let group = step.processGroup { ProcessTable.killGroup(Int32(group), workingUnder: workspace.stateDirectory) }
-            step.status = "failed"
+            step.status = .failed
             step.detail = "abandoned: Ratchet stopped while this step ran; its process group was killed"
             try store.finish(step)
         }
@@ -381,23 +374,21 @@ public final class LoopRunner {
         let trailers = (try? repository.trailers(ofCommit: bestCommit)) ?? [:]
         for var candidate in open {
             if let id = candidate.id, trailers["Ratchet-Candidate"] == String(id) {
-                // The commit reached the branch before the crash: the accept stands.
-                candidate.state = Outcome.accepted.rawValue
-                candidate.outcome = Outcome.accepted.rawValue
+                // The commit reached the branch before the crash (in the decide step): the accept stands.
+                try advance(&candidate, to: .finished(.accepted))
                 candidate.commit = bestCommit.hex
-                candidate.review = candidate.review ?? "pending"
+                candidate.review = candidate.review ?? .pending
                 candidate.reason = (candidate.reason ?? "accepted") + " (accept completed after restart)"
             } else {
-                candidate.reason = "Ratchet stopped while this candidate was at step '\(candidate.state)'; it will be proposed again"
-                candidate.state = Outcome.interrupted.rawValue
-                candidate.outcome = Outcome.interrupted.rawValue
-                candidate.rejection = RejectionKind.interrupted.rawValue
+                candidate.reason = "Ratchet stopped while this candidate was at step '\(candidate.state.label)'; it will be proposed again"
+                try advance(&candidate, to: .finished(.interrupted))
+                candidate.rejection = .interrupted
             }
             candidate.finishedAt = Date()
             try store.update(candidate)
             try audit.append(
                 loop: config.name, kind: "recovery",
-                ["candidate": String(candidate.id ?? 0), "outcome": candidate.outcome ?? "", "reason": candidate.reason ?? ""])
+                ["candidate": String(candidate.id ?? 0), "outcome": candidate.outcome?.rawValue ?? "", "reason": candidate.reason ?? ""])
         }
         return open.count
     }

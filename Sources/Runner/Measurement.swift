@@ -168,7 +168,7 @@ extension LoopRunner {
         var pipeline = DecisionPipeline(metric: config.metric, benchmarks: config.benchmarks, calibration: calibration)
         let id = candidate.id ?? 0
         var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: id) &* 0x9E37_79B9)
-        let arms: [(name: String, slot: Slot)] = [("baseline", baselineSlot), ("candidate", candidateSlot)]
+        let arms: [(name: Arm, slot: Slot)] = [(.baseline, baselineSlot), (.candidate, candidateSlot)]
 
         var pairNumber = 0
         var started: DecisionPipeline.Round?
@@ -184,7 +184,7 @@ extension LoopRunner {
                 if round.warmsUp {
                     for warm in 0..<config.metric.warmup {
                         for (position, arm) in arms.enumerated() {
-                            switch try await benchOnce(arm.slot, role: arm.name, step: step, plain: plain) {
+                            switch try await benchOnce(arm.slot, role: arm.name.rawValue, step: step, plain: plain) {
                             case .failed(let reason): return .failed(reason)
                             case .values(let run):
                                 try store.add(
@@ -204,7 +204,7 @@ extension LoopRunner {
             var runs: [Int: RunValues] = [:]
             var positions: [Int: Int] = [:]
             for (position, armIndex) in order.enumerated() {
-                switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name, step: step, seed: seed, plain: plain) {
+                switch try await benchOnce(arms[armIndex].slot, role: arms[armIndex].name.rawValue, step: step, seed: seed, plain: plain) {
                 case .failed(let reason): return .failed(reason)
                 case .values(let run):
                     runs[armIndex] = run

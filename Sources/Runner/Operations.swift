@@ -39,14 +39,14 @@ public final class LoopOperations {
 
     /// Accepted changes not yet reviewed, oldest first.
     public func pendingReview() throws -> [CandidateRecord] {
-        try store.candidates(loop: config.name).filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" }
+        try store.candidates(CandidateRecord.pendingReview(in: config.name), doing: "list the review queue of '\(config.name)'")
     }
 
     /// The approvals candidate `record` has, counted against what it needs under the current
     /// `[checkpoint]`: distinct people, never the loop itself, and not the run's starter when
     /// `forbid_self_approval` is set.
     public func tally(_ record: CandidateRecord) throws -> ApprovalTally {
-        let approvers = try store.approvals(candidate: record.id ?? 0).filter { $0.decision == "approved" }.map(\.actor)
+        let approvers = try store.approvals(candidate: record.id ?? 0, decision: .approved).map(\.actor)
         let paths = (record.paths ?? "").split(separator: "\n").map(String.init)
         let starter = config.checkpoint.forbidSelfApproval ? try store.starter(ofCandidate: record) : nil
         return ApprovalTally(
@@ -80,11 +80,11 @@ public final class LoopOperations {
         _ id: Int64, by actor: Actor, note: String?, reviewed: Bool? = nil, reviewSeconds: Double? = nil, burst: Bool = false
     ) throws -> ApprovalTally {
         var record = try candidate(id)
-        guard record.outcome == Outcome.accepted.rawValue else {
-            throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); only accepted changes are approved")
+        guard record.outcome == .accepted else {
+            throw fail("candidate \(id) was not accepted (\(record.state.label)); only accepted changes are approved")
         }
-        guard record.review == "pending" || record.review == nil else {
-            throw fail("candidate \(id) was already reviewed (\(record.review ?? ""))")
+        guard record.review == .pending || record.review == nil else {
+            throw fail("candidate \(id) was already reviewed (\(record.review?.rawValue ?? ""))")
         }
         let before = try tally(record)
         let starter = config.checkpoint.forbidSelfApproval ? try store.starter(ofCandidate: record) : nil
@@ -93,7 +93,7 @@ public final class LoopOperations {
         {
             throw fail("approval of candidate \(id) refused: \(why); it has \(before.summary)")
         }
-        var approval = ApprovalRecord(candidateId: id, loop: config.name, decision: "approved", by: actor, note: note)
+        var approval = ApprovalRecord(candidateId: id, loop: config.name, decision: .approved, by: actor, note: note)
         approval.reviewed = reviewed
         approval.reviewSeconds = reviewSeconds
         approval.burst = burst ? true : nil
@@ -101,14 +101,14 @@ public final class LoopOperations {
         let after = try tally(record)
         var fields = actor.auditFields
         fields.merge(
-            ["candidate": String(id), "decision": "approved", "note": note ?? "", "approvals": "\(after.counted.count)/\(after.required.count)"]
+            ["candidate": String(id), "decision": ApprovalDecision.approved.rawValue, "note": note ?? "", "approvals": "\(after.counted.count)/\(after.required.count)"]
         ) { _, new in new }
         if let reviewed { fields["reviewed"] = reviewed ? "yes" : "no" }
         if let reviewSeconds { fields["review_seconds"] = String(format: "%.0f", reviewSeconds) }
         if burst { fields["burst"] = "yes" }
         try audit.append(loop: config.name, kind: "approval", actor: actor.name, fields)
         if after.isMet {
-            record.review = "approved"
+            record.review = .approved
             try store.update(record)
             try releaseCheckpointIfClear()
         }
@@ -123,17 +123,17 @@ public final class LoopOperations {
     /// Records `actor`'s rejection of an accepted change and rolls it back.
     public func reject(_ id: Int64, by actor: Actor, reason: String) throws -> ObjectID {
         var record = try candidate(id)
-        guard record.outcome == Outcome.accepted.rawValue else {
-            throw fail("candidate \(id) was not accepted (\(record.outcome ?? record.state)); nothing to reject")
+        guard record.outcome == .accepted else {
+            throw fail("candidate \(id) was not accepted (\(record.state.label)); nothing to reject")
         }
-        guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
-        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: "rejected", by: actor, note: reason))
+        guard record.review != .rolledBack && record.review != .rejected else { throw fail("candidate \(id) was already rolled back") }
+        _ = try store.add(ApprovalRecord(candidateId: id, loop: config.name, decision: .rejected, by: actor, note: reason))
         try audit.append(
             loop: config.name, kind: "approval", actor: actor.name,
-            actor.auditFields.merging(["candidate": String(id), "decision": "rejected", "note": reason]) { _, new in new })
+            actor.auditFields.merging(["candidate": String(id), "decision": ApprovalDecision.rejected.rawValue, "note": reason]) { _, new in new })
         let revert = try rollback(id, by: actor, reason: "rejected in review: \(reason)")
         record = try candidate(id)
-        record.review = "rejected"
+        record.review = .rejected
         try store.update(record)
         try releaseCheckpointIfClear()
         return revert
@@ -149,10 +149,10 @@ public final class LoopOperations {
     public func rollback(_ id: Int64, by actorRecord: Actor, reason: String? = nil) throws -> ObjectID {
         let actor = actorRecord.name
         var record = try candidate(id)
-        guard record.outcome == Outcome.accepted.rawValue, let commitHex = record.commit else {
+        guard record.outcome == .accepted, let commitHex = record.commit else {
             throw fail("candidate \(id) has no accepted commit to roll back")
         }
-        guard record.review != "rolled_back" && record.review != "rejected" else { throw fail("candidate \(id) was already rolled back") }
+        guard record.review != .rolledBack && record.review != .rejected else { throw fail("candidate \(id) was already rolled back") }
         let lock = try LoopLock(path: workspace.stateDirectory + "/\(config.name).lock", loop: config.name)
         defer { withExtendedLifetime(lock) {} }
         workspace.clearStaleBranchLock()
@@ -183,7 +183,7 @@ public final class LoopOperations {
             """
         let revert = try repository.commit(tree: tree, parents: [tip], message: message, author: author)
         try repository.updateReference(config.branch, to: revert, expecting: tip, message: "ratchet: roll back candidate \(id)")
-        record.review = "rolled_back"
+        record.review = .rolledBack
         try store.update(record)
         if var loop = try store.loop(named: config.name) {
             loop.bestCommit = revert.hex
@@ -233,14 +233,14 @@ public final class LoopOperations {
         try repository.updateReference(config.branch, to: destination, expecting: tip, message: "ratchet: reset to \(destination.short) by \(actor)")
         for commit in dropped {
             if let id = try candidateID(of: commit), var record = try store.candidate(id: id) {
-                record.review = "reset"
+                record.review = .reset
                 record.checkpoint = nil
                 try store.update(record)
             }
         }
         var updated = loop
         updated.bestCommit = destination.hex
-        updated.status = "stopped"
+        updated.status = .stopped
         updated.statusReason = "reset to \(destination.short) by \(actor)"
         try store.save(updated)
         return destination
@@ -264,9 +264,9 @@ public final class LoopOperations {
             return "\(commit.short) is not a Ratchet change"
         }
         let tally = try tally(record)
-        if record.review == "approved" && tally.isMet { return nil }
-        if record.review != "approved" && record.review != "pending" && record.review != nil {
-            return "candidate \(id) (\(commit.short)) is \(record.review ?? "")"
+        if record.review == .approved && tally.isMet { return nil }
+        if let review = record.review, review.undoesAccept {
+            return "candidate \(id) (\(commit.short)) is \(review.rawValue)"
         }
         return "candidate \(id) (\(commit.short), \(record.title)) has \(tally.summary)"
     }
@@ -372,10 +372,10 @@ public final class LoopOperations {
 
     /// When nothing holds the loop at a checkpoint any more, lets it run again.
     func releaseCheckpointIfClear() throws {
-        guard var loop = try store.loop(named: config.name), loop.status == "waiting" else { return }
+        guard var loop = try store.loop(named: config.name), loop.status == .waiting else { return }
         let holding = try !store.waitingCheckpoints(loop: config.name).isEmpty
         if !holding {
-            loop.status = "stopped"
+            loop.status = .stopped
             loop.statusReason = "checkpoint reviewed; `ratchet run` continues the loop"
             try store.save(loop)
         }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Store
 import Synchronization
@@ -67,7 +68,7 @@ final class PauseRecorder: Sendable {
         if changed {
             let why = pause.reason ?? "paused"
             _ = try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
-            try? store.setStatus(loop: loop, status: now ? "paused" : "running", reason: now ? why : nil)
+            try? store.setStatus(loop: loop, status: now ? .paused : .running, reason: now ? why : nil)
         }
         return now
     }

@@ -64,7 +64,7 @@ extension LoopRunner {
                     throw RunnerError(.io, "the worker of Slurm job \(job) on \(result.node) could not evaluate: \(error)")
                 }
                 try ingest(result, into: &candidate, job: job)
-                guard let outcome = result.outcome.flatMap(Outcome.init(rawValue:)) else {
+                guard let outcome = result.outcome else {
                     throw RunnerError(.io, "Slurm job \(job) on \(result.node) sent back no outcome")
                 }
                 if outcome == .interrupted {
@@ -75,8 +75,7 @@ extension LoopRunner {
                     throw RunnerError(.internalError, "Slurm job \(job) evaluated tree \(result.tree ?? "") instead of \(candidateTree.hex)")
                 }
                 guard outcome == .accepted, let report = result.report else {
-                    let kind = result.rejection.flatMap(RejectionKind.init(rawValue:))
-                    try finish(&candidate, outcome, kind, "on \(result.node): " + (result.reason ?? outcome.rawValue))
+                    try finish(&candidate, outcome, result.rejection, "on \(result.node): " + (result.reason ?? outcome.rawValue))
                     return .decided
                 }
                 // Accepts are committed one at a time, each against the best it was measured with.
@@ -180,9 +179,8 @@ extension LoopRunner {
     /// Records the job's steps (after the controller's own apply and gate) and samples.
     func ingest(_ result: WorkerResult, into candidate: inout CandidateRecord, job: SlurmJobID) throws {
         let id = candidate.id ?? 0
-        for step in result.steps where step.step != Step.apply.rawValue && step.step != Step.gate.rawValue {
-            guard let name = Step(rawValue: step.step) else { continue }
-            var record = try store.startStep(name, candidate: id)
+        for step in result.steps where step.step != .apply && step.step != .gate {
+            var record = try store.startStep(step.step, candidate: id)
             record.startedAt = step.startedAt
             record.status = step.status
             record.detail = "on \(result.node): " + (step.detail ?? "")

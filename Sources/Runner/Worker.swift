@@ -30,9 +30,9 @@ public struct WorkerJob: Codable, Sendable {
 /// only writer, records them.
 public struct WorkerResult: Codable, Sendable {
     public var node: String
-    /// `accepted`, `rejected`, `inconclusive` or `interrupted`; `nil` when the worker failed.
-    public var outcome: String?
-    public var rejection: String?
+    /// How the candidate ended; `nil` when the worker failed.
+    public var outcome: Outcome?
+    public var rejection: RejectionKind?
     public var reason: String?
     /// The decision as the Core pipeline reported it, when the candidate was measured.
     public var report: DecisionReport?
@@ -117,7 +117,7 @@ public enum Worker {
             // Stopped (scancel) before the candidate got as far as its first step.
             if let reason = stop.reason {
                 var stopped = WorkerResult(node: "", steps: [], samples: [])
-                stopped.outcome = Outcome.interrupted.rawValue
+                stopped.outcome = .interrupted
                 stopped.reason = reason
                 return stopped
             }
@@ -131,9 +131,9 @@ public enum Worker {
         if let estimate = candidate.estimate, let lower = candidate.lower, let threshold = candidate.threshold, let pairs = candidate.pairs {
             let verdict: Verdict =
                 switch candidate.outcome {
-                case "accepted": .accept
-                case "inconclusive": .inconclusive
-                default: .reject
+                case .accepted: .accept
+                case .inconclusive: .inconclusive
+                case .rejected, .interrupted, nil: .reject
                 }
             result.report = DecisionReport(
                 verdict: verdict, pairs: pairs, estimate: estimate, lower: lower, upper: candidate.upper ?? .infinity, threshold: threshold,

@@ -10,7 +10,7 @@ import Store
 #endif
 
 /// Why Ratchet cannot run or inspect a loop, with what the user can do about it.
-public struct RunnerError: Error, Sendable, CustomStringConvertible {
+public struct RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case config, repository, store, locked, io, baselineFailed, internalError
         /// A human action that cannot be done as asked (unknown candidate, already reviewed, …).

@@ -117,24 +117,24 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
                     await control.wakeup.wait(until: min(deadline, retry))
                     continue
                 }
-                let (status, reason) = await runOnce(entry, until: until)
-                switch status {
-                case "failed":
+                let stop = await runOnce(entry, until: until)
+                switch stop {
+                case .failed(let error):
                     failures += 1
                     let delay = min(60 * pow(2, Double(failures - 1)), 1800)
                     retryAt = Date().addingTimeInterval(delay)
-                    logger.error("loop failed: \(reason); retrying in \(Int(delay)) s")
-                case "budget":
+                    logger.error("loop failed: \(error.message); retrying in \(Int(delay)) s")
+                case .budget(let reason):
                     budgetStop = (entry.configHash, reviews(entry), reason)
                     failures = 0
                     logger.notice("\(reason)")
-                case "exhausted":
+                case .exhausted(let reason):
                     exhaustedIn = (since, entry.configHash)
                     failures = 0
                     logger.info("\(reason)")
-                default:
+                case .stopped, .waiting:
                     failures = 0
-                    logger.info("loop stopped (\(status)): \(reason)")
+                    logger.info("loop stopped (\(stop.status.rawValue)): \(stop.message)")
                 }
             }
         }
@@ -161,12 +161,11 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
         ((try? entry.store.approvals(loop: name)) ?? []).count
     }
 
-    /// Runs the loop until it stops by itself or the window ends; returns the status it
-    /// recorded and why.
-    func runOnce(_ entry: LoopEntry, until: Date?) async -> (String, String) {
+    /// Runs the loop until it stops by itself or the window ends; returns why it stopped.
+    func runOnce(_ entry: LoopEntry, until: Date?) async -> StopReason {
         let control = self.control
         let stop = StopSwitch()
-        guard control.install(stop) else { return ("stopped", control.shutdownReason ?? "shutting down") }
+        guard control.install(stop) else { return .stopped(control.shutdownReason ?? "shutting down") }
         defer { _ = control.install(nil) }
         let workspace: Workspace
         let runner: LoopRunner
@@ -175,11 +174,11 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
             workspace = try Workspace(configPath: entry.configPath)
             runner = try LoopRunner(workspace: workspace, options: RunOptions(stop: stop), emit: { event in Self.log(event, logger, control) })
         } catch {
-            return ("failed", error.message)
+            return .failed(error)
         }
         control.set(LoopPhase(phase: "running", detail: "running" + (until.map { " until \(Self.clock($0))" } ?? ""), until: until))
         logger.info("starting loop\(until.map { " until \(Self.clock($0))" } ?? "")")
-        var failure: String?
+        var ending: StopReason = .stopped("stopped")
         await withTaskGroup(of: Void.self) { group in
             if let until {
                 group.addTask {
@@ -188,18 +187,14 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
                     if !Task.isCancelled { stop.stop("schedule window ended at \(Self.clock(until))") }
                 }
             }
-            do {
-                _ = try await runner.run()
-            } catch let error as RunnerError {
-                failure = error.message
+            do throws(RunnerError) {
+                ending = try await runner.run().stop
             } catch {
-                failure = "\(error)"
+                ending = .failed(error)
             }
             group.cancelAll()
         }
-        let record = try? workspace.store.loop(named: name)
-        if let failure { return ("failed", failure) }
-        return (record?.status ?? "stopped", record?.statusReason ?? "")
+        return ending
     }
 
     /// Writes the report of `window` as Markdown and HTML into `<state>/reports/`.

@@ -3,9 +3,9 @@ import Foundation
 
 /// What the loop's accounting reads of a candidate: shared by full records and list rows.
 public protocol CandidateFacts {
-    var outcome: String? { get }
-    var rejection: String? { get }
-    var review: String? { get }
+    var outcome: Outcome? { get }
+    var rejection: RejectionKind? { get }
+    var review: ReviewState? { get }
     var estimate: Double? { get }
     var inputTokens: Int? { get }
     var outputTokens: Int? { get }
@@ -20,18 +20,15 @@ extension CandidateRow: CandidateFacts {}
 /// daemon, the UI and the report, so they all count the same way.
 extension CandidateFacts {
     /// Decided: finished with an outcome other than `interrupted`.
-    public var isDecided: Bool { outcome != nil && outcome != Outcome.interrupted.rawValue }
+    public var isDecided: Bool { outcome != nil && outcome != .interrupted }
 
     /// An accepted change that still counts (not rolled back, rejected in review or reset away).
     public var isKept: Bool {
-        outcome == Outcome.accepted.rawValue && !CandidateRecord.undoneReviews.contains(review ?? "")
+        outcome == .accepted && review?.undoesAccept != true
     }
 }
 
 extension CandidateRecord {
-    /// Reviews that undo an accepted change.
-    public static let undoneReviews: Set<String> = ["rolled_back", "rejected", "reset"]
-
     /// Relative improvement of the kept accepts together: the product of their estimates, minus one.
     public static func cumulativeImprovement(_ candidates: [some CandidateFacts]) -> Double {
         candidates.filter(\.isKept).reduce(1.0) { $0 * (1 + ($1.estimate ?? 0)) } - 1
@@ -41,9 +38,9 @@ extension CandidateRecord {
 extension RejectionKind {
     /// Rejections that count as failures in a row (`budget.consecutive_failures`): the
     /// candidate never got as far as a measurement.
-    public static let failuresBeforeMeasurement: Set<String> = [
-        RejectionKind.proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed, .runTimeWrite,
-    ].reduce(into: []) { $0.insert($1.rawValue) }
+    public static let failuresBeforeMeasurement: Set<RejectionKind> = [
+        .proposerFailed, .invalidDiff, .applyFailed, .gate, .buildFailed, .testFailed, .benchFailed, .runTimeWrite,
+    ]
 }
 
 extension BudgetUse {
@@ -81,16 +78,16 @@ extension BudgetUse {
 /// (`Store.tally(loop:)`), or the same counted from records (`of(_:)`).
 public struct CandidateTally: Sendable, Equatable {
     public struct Group: Sendable, Equatable {
-        public var outcome: String?
-        public var rejection: String?
-        public var review: String?
+        public var outcome: Outcome?
+        public var rejection: RejectionKind?
+        public var review: ReviewState?
         public var count: Int
         /// Input plus output tokens.
         public var tokens: Int
         public var cost: Double
         public var lines: Int
 
-        public init(outcome: String?, rejection: String?, review: String?, count: Int, tokens: Int, cost: Double, lines: Int) {
+        public init(outcome: Outcome?, rejection: RejectionKind?, review: ReviewState?, count: Int, tokens: Int, cost: Double, lines: Int) {
             self.outcome = outcome
             self.rejection = rejection
             self.review = review
@@ -100,7 +97,7 @@ public struct CandidateTally: Sendable, Equatable {
             self.lines = lines
         }
 
-        var key: String { "\(outcome ?? "")\u{1}\(rejection ?? "")\u{1}\(review ?? "")" }
+        var key: String { "\(outcome?.rawValue ?? "")\u{1}\(rejection?.rawValue ?? "")\u{1}\(review?.rawValue ?? "")" }
     }
 
     /// Non-empty groups, in key order.
@@ -127,26 +124,27 @@ public struct CandidateTally: Sendable, Equatable {
 
     public var total: Int { groups.reduce(0) { $0 + $1.count } }
 
-    /// Candidates by outcome, `running` for those without one.
-    public var byOutcome: [String: Int] { groups.reduce(into: [:]) { $0[$1.outcome ?? "running", default: 0] += $1.count } }
+    /// Candidates by outcome, `nil` for those without one (running, or left by a crash).
+    public var byOutcome: [Outcome?: Int] { groups.reduce(into: [:]) { $0[$1.outcome, default: 0] += $1.count } }
 
-    public func count(outcome: String) -> Int { groups.filter { $0.outcome == outcome }.reduce(0) { $0 + $1.count } }
+    /// Candidates with the outcome `outcome`; with `nil`, those without one yet.
+    public func count(outcome: Outcome?) -> Int { groups.filter { $0.outcome == outcome }.reduce(0) { $0 + $1.count } }
 
-    var decidedGroups: [Group] { groups.filter { $0.outcome != nil && $0.outcome != Outcome.interrupted.rawValue } }
+    var decidedGroups: [Group] { groups.filter { $0.outcome != nil && $0.outcome != .interrupted } }
 
     /// Finished with an outcome other than `interrupted`.
     public var decided: Int { decidedGroups.reduce(0) { $0 + $1.count } }
     public var decidedTokens: Int { decidedGroups.reduce(0) { $0 + $1.tokens } }
     public var decidedCost: Double { decidedGroups.reduce(0) { $0 + $1.cost } }
 
-    var pendingGroups: [Group] { groups.filter { $0.outcome == Outcome.accepted.rawValue && $0.review == "pending" } }
+    var pendingGroups: [Group] { groups.filter { $0.outcome == .accepted && $0.review == .pending } }
 
     /// Accepted changes waiting for review, and their changed lines.
     public var pendingReview: Int { pendingGroups.reduce(0) { $0 + $1.count } }
     public var pendingLines: Int { pendingGroups.reduce(0) { $0 + $1.lines } }
 
-    /// Rejected candidates by rejection kind (`rejected` when none is recorded).
-    public var rejections: [String: Int] {
-        groups.filter { $0.outcome == Outcome.rejected.rawValue }.reduce(into: [:]) { $0[$1.rejection ?? "rejected", default: 0] += $1.count }
+    /// Rejected candidates by rejection kind (`nil` when none is recorded).
+    public var rejections: [RejectionKind?: Int] {
+        groups.filter { $0.outcome == .rejected }.reduce(into: [:]) { $0[$1.rejection, default: 0] += $1.count }
     }
 }

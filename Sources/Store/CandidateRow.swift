@@ -17,9 +17,9 @@ public struct CandidateRow: Codable, Sendable, Equatable, FetchableRecord, Table
     public var title: String
     public var parentCommit: String
     public var tree: String?
-    public var state: String
-    public var outcome: String?
-    public var rejection: String?
+    public var state: CandidateState
+    public var outcome: Outcome?
+    public var rejection: RejectionKind?
     public var reason: String?
     public var estimate: Double?
     public var lower: Double?
@@ -34,7 +34,7 @@ public struct CandidateRow: Codable, Sendable, Equatable, FetchableRecord, Table
     public var inputTokens: Int?
     public var outputTokens: Int?
     public var cost: Double?
-    public var review: String?
+    public var review: ReviewState?
     public var checkpoint: String?
 
     /// The row of `record` (its texts left out).
@@ -67,18 +67,12 @@ public struct CandidateRow: Codable, Sendable, Equatable, FetchableRecord, Table
         review = record.review
         checkpoint = record.checkpoint
     }
-
-    /// The lifecycle state, decoded from `state`.
-    public var lifecycle: CandidateState {
-        if let outcome = Outcome(rawValue: state) { return .finished(outcome) }
-        return .running(Step(rawValue: state) ?? .propose)
-    }
 }
 
 /// Which candidates of a loop a list shows. Every filter is answered by an index.
 public struct CandidateQuery: Sendable, Equatable {
-    /// Only this outcome (`accepted`, `rejected`, …).
-    public var outcome: String?
+    /// Only this outcome.
+    public var outcome: Outcome?
     /// Only candidates without an outcome yet (in flight, or left by a crash).
     public var unfinished = false
     /// Only candidates created at or after this time.
@@ -86,7 +80,7 @@ public struct CandidateQuery: Sendable, Equatable {
     /// Only the newest this many (still listed oldest first).
     public var newest: Int?
 
-    public init(outcome: String? = nil, unfinished: Bool = false, since: Date? = nil, newest: Int? = nil) {
+    public init(outcome: Outcome? = nil, unfinished: Bool = false, since: Date? = nil, newest: Int? = nil) {
         self.outcome = outcome
         self.unfinished = unfinished
         self.since = since

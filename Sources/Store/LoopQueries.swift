@@ -39,11 +39,13 @@ extension Store {
     static func tally(loop: String, _ db: Database) throws -> CandidateTally {
         let rows = try Row.fetchAll(
             db, sql: "SELECT outcome, rejection, review, count, tokens, cost, lines FROM candidate_tally WHERE loop = ?", arguments: [loop])
-        func optional(_ text: String) -> String? { text.isEmpty ? nil : text }
+        // The tally keeps `NULL` as the empty text.
         return CandidateTally(
-            groups: rows.map { row in
+            groups: try rows.map { row in
                 CandidateTally.Group(
-                    outcome: optional(row["outcome"]), rejection: optional(row["rejection"]), review: optional(row["review"]), count: row["count"],
+                    outcome: try UnknownStoredValue.decode(row["outcome"], column: "candidate_tally.outcome"),
+                    rejection: try UnknownStoredValue.decode(row["rejection"], column: "candidate_tally.rejection"),
+                    review: try UnknownStoredValue.decode(row["review"], column: "candidate_tally.review"), count: row["count"],
                     tokens: row["tokens"], cost: row["cost"], lines: row["lines"])
             })
     }
@@ -75,7 +77,7 @@ extension Store {
     static let decided = "+outcome IS NOT NULL AND +outcome != 'interrupted'"
 
     static func consecutiveFailures(loop: String, _ db: Database) throws -> Int {
-        let failures = RejectionKind.failuresBeforeMeasurement.sorted().map { "'\($0)'" }.joined(separator: ", ")
+        let failures = RejectionKind.failuresBeforeMeasurement.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
         return try Int.fetchOne(
             db,
             sql: """
@@ -105,20 +107,15 @@ extension Store {
             db, sql: "SELECT estimate, review FROM candidate WHERE loop = ? AND outcome = 'accepted' ORDER BY sequence", arguments: [loop])
         var product = 1.0
         while let row = try rows.next() {
-            let review: String? = row["review"]
-            if !CandidateRecord.undoneReviews.contains(review ?? "") { product *= 1 + ((row["estimate"] as Double?) ?? 0) }
+            let review: ReviewState? = try row.decode(forColumn: "review")
+            if review?.undoesAccept != true { product *= 1 + ((row["estimate"] as Double?) ?? 0) }
         }
         return product - 1
     }
 
     /// Accepted changes of `loop` waiting for review, oldest first.
     public func pendingReview(loop: String) throws(StoreError) -> [CandidateRow] {
-        try read("list the review queue of '\(loop)'") { db in
-            try CandidateRow.fetchAll(
-                // `+outcome`: found through the (small) review queue index, not among every accept.
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND review = 'pending' AND +outcome = 'accepted' ORDER BY sequence",
-                arguments: [loop])
-        }
+        try read("list the review queue of '\(loop)'") { db in try CandidateRow.pendingReview(in: loop).fetchAll(db) }
     }
 
     /// Accepted changes holding `loop` at a checkpoint until they are reviewed, oldest first.
@@ -127,9 +124,7 @@ extension Store {
     }
 
     static func waitingCheckpoints(loop: String, _ db: Database) throws -> [CandidateRow] {
-        try CandidateRow.fetchAll(
-            db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND review = 'pending' AND checkpoint IS NOT NULL ORDER BY sequence",
-            arguments: [loop])
+        try CandidateRow.waitingAtCheckpoint(in: loop).fetchAll(db)
     }
 
     /// The first candidate holding `loop` at a checkpoint, with its texts; `nil` when none does.
@@ -162,11 +157,9 @@ extension Store {
     }
 
     /// The newest candidate of `loop` with the outcome `outcome`.
-    public func lastCandidate(loop: String, outcome: String) throws(StoreError) -> CandidateRow? {
-        try read("read the last \(outcome) candidate of '\(loop)'") { db in
-            try CandidateRow.fetchOne(
-                db, sql: "SELECT \(Self.rowColumns) FROM candidate WHERE loop = ? AND outcome = ? ORDER BY sequence DESC LIMIT 1",
-                arguments: [loop, outcome])
+    public func lastCandidate(loop: String, outcome: Outcome) throws(StoreError) -> CandidateRow? {
+        try read("read the last \(outcome.rawValue) candidate of '\(loop)'") { db in
+            try CandidateRow.all().of(loop: loop).with(outcome: outcome).order(Column("sequence").desc).fetchOne(db)
         }
     }
 
@@ -196,7 +189,7 @@ extension Store {
     /// Candidates of `loop` without an outcome (left by a crash), with their texts, oldest first.
     public func unfinishedCandidates(loop: String) throws(StoreError) -> [CandidateRecord] {
         try read("list unfinished candidates of '\(loop)'") { db in
-            try Self.withTexts(CandidateRecord.filter(Column("loop") == loop && Column("outcome") == nil).order(Column("sequence")), db)
+            try Self.withTexts(CandidateRecord.unfinished(in: loop), db)
         }
     }
 }
@@ -207,10 +200,10 @@ extension LoopFigures {
         let decided = candidates.filter(\.isDecided)
         return LoopFigures(
             tally: .of(candidates),
-            consecutiveFailures: decided.reversed().prefix { RejectionKind.failuresBeforeMeasurement.contains($0.rejection ?? "") }.count,
-            sinceImprovement: decided.reversed().prefix { $0.outcome != Outcome.accepted.rawValue }.count,
+            consecutiveFailures: decided.reversed().prefix { $0.rejection.map(RejectionKind.failuresBeforeMeasurement.contains) ?? false }.count,
+            sinceImprovement: decided.reversed().prefix { $0.outcome != .accepted }.count,
             improvement: CandidateRecord.cumulativeImprovement(candidates),
-            checkpoints: candidates.filter { $0.checkpoint != nil && $0.review == "pending" }.map(CandidateRow.init),
+            checkpoints: candidates.filter { $0.checkpoint != nil && $0.review == .pending }.map(CandidateRow.init),
             last: candidates.last.map(CandidateRow.init))
     }
 }

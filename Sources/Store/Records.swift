@@ -12,15 +12,14 @@ public struct LoopRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     /// The loop's current best commit (the tip of `ratchet/<name>`).
     public var bestCommit: String
     public var configHash: String
-    /// `running`, `stopped`, `exhausted`, `failed`.
-    public var status: String
+    public var status: LoopStatus
     public var statusReason: String?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         name: String, repository: String, baseRef: String, baseCommit: String, bestCommit: String,
-        configHash: String, status: String, statusReason: String? = nil, createdAt: Date = Date(), updatedAt: Date = Date()
+        configHash: String, status: LoopStatus, statusReason: String? = nil, createdAt: Date = Date(), updatedAt: Date = Date()
     ) {
         self.name = name
         self.repository = repository
@@ -51,10 +50,10 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     public var parentCommit: String
     /// The candidate's tree, once applied.
     public var tree: String?
-    /// A step name while running, an outcome name when finished.
-    public var state: String
-    public var outcome: String?
-    public var rejection: String?
+    /// The step in progress, or the outcome once finished (change it with `advance(to:)`).
+    public private(set) var state: CandidateState
+    public var outcome: Outcome?
+    public var rejection: RejectionKind?
     public var reason: String?
     public var estimate: Double?
     public var lower: Double?
@@ -75,8 +74,8 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     /// What the proposer sent to its model and what came back (secrets redacted).
     public var prompt: String?
     public var response: String?
-    /// Human review of an accepted change: `pending`, `approved`, `rejected`.
-    public var review: String?
+    /// Human review of an accepted change.
+    public var review: ReviewState?
     /// Why an accepted change halted the loop for review, when it did.
     public var checkpoint: String?
 
@@ -87,7 +86,7 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
         self.source = source
         self.title = title
         self.parentCommit = parentCommit
-        self.state = Step.propose.rawValue
+        self.state = .running(.propose)
         self.createdAt = Date()
     }
 
@@ -101,10 +100,12 @@ public struct CandidateRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
         case threshold, pairs, commit, createdAt, finishedAt, linesChanged, paths, inputTokens, outputTokens, cost, review, checkpoint
     }
 
-    /// The lifecycle state, decoded from `state`.
-    public var lifecycle: CandidateState {
-        if let outcome = Outcome(rawValue: state) { return .finished(outcome) }
-        return .running(Step(rawValue: state) ?? .propose)
+    /// Moves the candidate to `next` (a step, or an outcome: then `outcome` too).
+    /// - Throws: `CandidateState.InvalidTransition` when the state machine does not allow it
+    ///   (backwards, or out of a finished state); the record is left unchanged.
+    public mutating func advance(to next: CandidateState) throws(CandidateState.InvalidTransition) {
+        state = try state.advanced(to: next)
+        if let outcome = next.outcome { self.outcome = outcome }
     }
 }
 
@@ -113,9 +114,8 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public static let databaseTableName = "step"
     public var id: Int64?
     public var candidateId: Int64
-    public var step: String
-    /// `started`, `ok`, `failed`.
-    public var status: String
+    public var step: Step
+    public var status: StepStatus
     public var detail: String?
     public var exitStatus: Int?
     public var wallSeconds: Double?
@@ -127,8 +127,8 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
 
     public init(candidateId: Int64, step: Step) {
         self.candidateId = candidateId
-        self.step = step.rawValue
-        self.status = "started"
+        self.step = step
+        self.status = .started
         self.startedAt = Date()
     }
 
@@ -142,8 +142,7 @@ public struct SampleRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var candidateId: Int64
     /// Pair number (0-based); warm-ups have their own numbering.
     public var pair: Int
-    /// `baseline` or `candidate`.
-    public var arm: String
+    public var arm: Arm
     /// 0 when this arm ran first in its pair, 1 when second.
     public var position: Int
     public var value: Double
@@ -154,7 +153,7 @@ public struct SampleRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var benchmark: String?
 
     public init(
-        candidateId: Int64, pair: Int, arm: String, position: Int, value: Double, wallSeconds: Double, warmup: Bool, benchmark: String? = nil
+        candidateId: Int64, pair: Int, arm: Arm, position: Int, value: Double, wallSeconds: Double, warmup: Bool, benchmark: String? = nil
     ) {
         self.benchmark = benchmark
         self.candidateId = candidateId
@@ -197,8 +196,7 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var id: Int64?
     public var candidateId: Int64
     public var loop: String
-    /// `approved` or `rejected`.
-    public var decision: String
+    public var decision: ApprovalDecision
     /// Who decided: a personal token's name, or the OS user of a CLI action.
     public var actor: String
     public var note: String?
@@ -215,7 +213,7 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     /// Made in a burst of approvals (more than 5 in a minute), confirmed explicitly.
     public var burst: Bool?
 
-    public init(candidateId: Int64, loop: String, decision: String, actor: String, note: String?) {
+    public init(candidateId: Int64, loop: String, decision: ApprovalDecision, actor: String, note: String?) {
         self.candidateId = candidateId
         self.loop = loop
         self.decision = decision
@@ -224,7 +222,7 @@ public struct ApprovalRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.createdAt = Date()
     }
 
-    public init(candidateId: Int64, loop: String, decision: String, by actor: Actor, note: String?) {
+    public init(candidateId: Int64, loop: String, decision: ApprovalDecision, by actor: Actor, note: String?) {
         self.init(candidateId: candidateId, loop: loop, decision: decision, actor: actor.name, note: note)
         auth = actor.auth.rawValue
         actorId = actor.id

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import GRDB
 
@@ -75,7 +76,7 @@ extension Store {
     /// Approvals `actor` made at or after `since` (in every loop of this store).
     public func approvalCount(actor: String, since: Date) throws(StoreError) -> Int {
         try read("count recent approvals") { db in
-            try ApprovalRecord.filter(Column("actor") == actor && Column("decision") == "approved" && Column("createdAt") >= since).fetchCount(db)
+            try ApprovalRecord.filter(Column("actor") == actor && Column("decision") == ApprovalDecision.approved && Column("createdAt") >= since).fetchCount(db)
         }
     }
 

@@ -1,9 +1,10 @@
+import Core
 import Foundation
 import GRDB
 
 /// How long one kind of step took over a loop's life, for `/metrics`.
 public struct StepTotal: Sendable, Equatable, Codable {
-    public var step: String
+    public var step: Step
     /// Finished steps of this kind, and how many of them failed.
     public var count: Int
     public var failed: Int
@@ -26,9 +27,9 @@ extension Store {
                     WHERE candidate.loop = ? AND step.finishedAt IS NOT NULL
                     GROUP BY step.step ORDER BY step.step
                     """, arguments: [loop])
-            return rows.map { row in
+            return try rows.map { row in
                 StepTotal(
-                    step: row["step"], count: row["count"], failed: row["failed"] ?? 0, seconds: max(0, row["seconds"] ?? 0))
+                    step: try row.decode(forColumn: "step"), count: row["count"], failed: row["failed"] ?? 0, seconds: max(0, row["seconds"] ?? 0))
             }
         }
     }
@@ -40,10 +41,11 @@ extension Store {
         }
     }
 
-    /// Human decisions on one candidate, oldest first.
-    public func approvals(candidate: Int64) throws(StoreError) -> [ApprovalRecord] {
+    /// Human decisions on one candidate (only `decision`s, when given), oldest first.
+    public func approvals(candidate: Int64, decision: ApprovalDecision? = nil) throws(StoreError) -> [ApprovalRecord] {
         try read("list approvals of candidate \(candidate)") { db in
-            try ApprovalRecord.filter(Column("candidateId") == candidate).order(Column("id")).fetchAll(db)
+            let request = ApprovalRecord.all().of(candidate: candidate)
+            return try (decision.map { request.with(decision: $0) } ?? request).fetchAll(db)
         }
     }
 }

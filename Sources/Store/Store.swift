@@ -85,7 +85,7 @@ public final class Store: Sendable {
     }
 
     /// Sets a loop's status and reason without touching the rest of its row.
-    public func setStatus(loop: String, status: String, reason: String?) throws(StoreError) {
+    public func setStatus(loop: String, status: LoopStatus, reason: String?) throws(StoreError) {
         try write("set status of '\(loop)'") { db in
             try db.execute(
                 sql: "UPDATE loop SET status = ?, statusReason = ?, updatedAt = ? WHERE name = ?", arguments: [status, reason, Date(), loop])
@@ -153,7 +153,7 @@ public final class Store: Sendable {
     public func finish(_ step: StepRecord) throws(StoreError) {
         var copy = step
         copy.finishedAt = Date()
-        try write("finish step \(step.step)") { try copy.update($0) }
+        try write("finish step \(step.step.rawValue)") { try copy.update($0) }
     }
 
     public func steps(candidate: Int64) throws(StoreError) -> [StepRecord] {

@@ -26,11 +26,12 @@ struct Log: AsyncParsableCommand {
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if all && limit != nil { throw ValidationError("--all and --limit cannot be used together") }
+        if let outcome, Outcome(rawValue: outcome) == nil { throw ValidationError("--outcome must be one of \(Outcome.allCases.map(\.rawValue).joined(separator: ", "))") }
     }
 
     func run() async throws {
         try await reporting {
-            var query = CandidateQuery(outcome: outcome, newest: limit)
+            var query = CandidateQuery(outcome: outcome.flatMap(Outcome.init(rawValue:)), newest: limit)
             if let since {
                 guard let start = ReportWindow.since(since) else {
                     throw Failure(
@@ -54,7 +55,7 @@ struct Log: AsyncParsableCommand {
             for (c, effect) in zip(candidates, effects) {
                 let reason = c.reason.map { " — " + $0.replacingOccurrences(of: "\n", with: " ") } ?? ""
                 print(
-                    String(c.id ?? 0).padded(5) + String(c.sequence).padded(4) + c.proposer.padded(9) + (c.outcome ?? c.state).padded(13)
+                    String(c.id ?? 0).padded(5) + String(c.sequence).padded(4) + c.proposer.padded(9) + c.state.label.padded(13)
                         + effect.padded(width) + String((c.commit ?? "-").prefix(10)).padded(11) + (c.title + reason).clipped(140))
             }
             if query.newest != nil && candidates.count == query.newest {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Runner
 
@@ -32,6 +33,6 @@ struct WorkerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("ratchet worker: \(error)\n".utf8))
             throw ExitCode(ExitStatus.internalError.rawValue)
         }
-        print("candidate: \(result.outcome ?? "?") on \(result.node): \(result.reason ?? "")")
+        print("candidate: \(result.outcome?.rawValue ?? "?") on \(result.node): \(result.reason ?? "")")
     }
 }

@@ -48,7 +48,7 @@ import Testing
             let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 2))
             #expect(summary.accepted == 1)
             let candidates = try workspace.store.candidates(loop: "tiny")
-            let accepted = try #require(candidates.first { $0.outcome == "accepted" })
+            let accepted = try #require(candidates.first { $0.outcome == .accepted })
             #expect(accepted.title == "add a bonus divisor")
             #expect(accepted.inputTokens == 1200 && accepted.outputTokens == 300)
             #expect(abs((accepted.cost ?? 0) - (1200 * 2.0 + 300 * 8.0) / 1e6) < 1e-12)
@@ -56,7 +56,7 @@ import Testing
             #expect(accepted.prompt?.contains("sk-test-1234567890abcdefghij") == false)
             #expect(accepted.response?.contains("```diff") == true)
             let prose = try #require(candidates.last)
-            #expect(prose.outcome == "rejected")
+            #expect(prose.outcome == .rejected)
             #expect(prose.reason?.contains("diff") == true)
             // The second prompt told the model what happened to the first.
             let second = try #require(server.requests.last)
@@ -96,7 +96,7 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(20))
         #expect(summary.stopReason.contains("nothing left") || summary.stopReason.contains("consecutive_failures"))
         let failed = try #require(try workspace.store.candidates(loop: "tiny").last)
-        #expect(failed.rejection == "proposer_failed")
+        #expect(failed.rejection == .proposerFailed)
         #expect(failed.reason?.contains("127.0.0.1:9") == true)
     }
 }

@@ -30,8 +30,8 @@ import Testing
         defer { fixture.remove() }
         let report = try Self.report(workspace)
         let candidates = try workspace.store.candidates(loop: "tiny")
-        #expect(report.tried == candidates.filter { $0.outcome != nil && $0.outcome != "interrupted" }.count)
-        #expect(report.accepted == candidates.filter { $0.outcome == "accepted" }.count)
+        #expect(report.tried == candidates.filter { $0.outcome != nil && $0.outcome != .interrupted }.count)
+        #expect(report.accepted == candidates.filter { $0.outcome == .accepted }.count)
         #expect(report.accepted >= 2)
         #expect(report.rejectedBy["test_failed"] == 1, "\(report.rejectedBy)")
         // Ranked by effect, largest first, each with its interval and diff stat.

@@ -81,14 +81,14 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture)
         let byName = Dictionary(uniqueKeysWithValues: try workspace.store.candidates(loop: "tiny").map { ($0.source, $0) })
         let special = try #require(byName["01-special-case-input.diff"])
-        #expect(special.outcome != "accepted", "\(special.reason ?? "")")
+        #expect(special.outcome != .accepted, "\(special.reason ?? "")")
         let skip = try #require(byName["02-skip-work.diff"])
-        #expect(skip.outcome == "rejected")
-        #expect(["validate_failed", "output_mismatch"].contains(skip.rejection ?? ""), "\(skip.reason ?? "")")
+        #expect(skip.outcome == .rejected)
+        #expect(["validate_failed", "output_mismatch"].contains(skip.rejection?.rawValue ?? ""), "\(skip.reason ?? "")")
         let wrong = try #require(byName["03-wrong-formula.diff"])
-        #expect(wrong.rejection == "test_failed")
+        #expect(wrong.rejection == .testFailed)
         let honest = try #require(byName["04-closed-form.diff"])
-        #expect(honest.outcome == "accepted", "\(honest.reason ?? "")")
+        #expect(honest.outcome == .accepted, "\(honest.reason ?? "")")
         #expect(summary.accepted == 1)
     }
 
@@ -101,7 +101,7 @@ import Testing
         try fixture.commit(files: ["ratchet.toml": config], message: "no validate")
         let (_, workspace) = try await runLoop(fixture)
         let skip = try #require(try workspace.store.candidates(loop: "tiny").first { $0.source == "02-skip-work.diff" })
-        #expect(skip.rejection == "output_mismatch", "\(skip.reason ?? "")")
+        #expect(skip.rejection == .outputMismatch, "\(skip.reason ?? "")")
         #expect(skip.reason?.contains("expected 'result:") == true)
     }
 
@@ -127,7 +127,7 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture)
         #expect(summary.accepted == 0)
         let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
-        #expect(candidate.outcome != "accepted")
+        #expect(candidate.outcome != .accepted)
         #expect(try workspace.audit.entries(loop: "tiny").contains { $0.kind == "calibration" })
     }
 }
@@ -205,7 +205,7 @@ import Testing
         let (summary, workspace) = try await runLoop(calibrated)
         #expect(summary.accepted == 0)
         let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
-        #expect(candidate.outcome == "rejected", "\(candidate.reason ?? "")")
+        #expect(candidate.outcome == .rejected, "\(candidate.reason ?? "")")
         // min_effect 1% on top of the 5.26% bias: 1.01 * 1.0526 - 1 = 6.3%.
         #expect(candidate.reason?.contains("(minimum raised from +1.0% by the A/A slot bias +5.3%") == true, "\(candidate.reason ?? "")")
         #expect(abs((candidate.threshold ?? 0) - 0.0632) < 0.0002, "\(candidate.threshold ?? 0)")
@@ -264,7 +264,7 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
         #expect(summary.accepted == 0)
         let first = try #require(try workspace.store.candidates(loop: "tiny").first)
-        #expect(first.rejection == "constraint", "\(first.reason ?? "")")
+        #expect(first.rejection == .constraint, "\(first.reason ?? "")")
         #expect(first.reason?.contains("constraint memory (peak_memory)") == true)
     }
 
@@ -299,10 +299,10 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture)
         let byName = Dictionary(uniqueKeysWithValues: try workspace.store.candidates(loop: "tiny").map { ($0.source, $0) })
         let slower = try #require(byName["01-fewer-instructions-but-slower.diff"])
-        #expect(slower.outcome == "rejected", "\(slower.reason ?? "")")
+        #expect(slower.outcome == .rejected, "\(slower.reason ?? "")")
         #expect(slower.reason?.hasPrefix("not confirmed by wall time: rejected after") == true, "\(slower.reason ?? "")")
         let faster = try #require(byName["02-fewer-instructions-and-faster.diff"])
-        #expect(faster.outcome == "accepted", "\(faster.reason ?? "")")
+        #expect(faster.outcome == .accepted, "\(faster.reason ?? "")")
         #expect(faster.reason?.contains("; confirmed by wall time: accepted after") == true, "\(faster.reason ?? "")")
         #expect(summary.accepted == 1)
         // The decision's numbers are the instruction counts; the wall times are stored apart.
@@ -311,7 +311,7 @@ import Testing
         let times = samples.filter { $0.benchmark == "wall time (confirmation round)" && !$0.warmup }
         #expect(!counts.isEmpty && counts.allSatisfy { $0.value > 100_000 })
         #expect(!times.isEmpty && times.allSatisfy { $0.value < 5 })
-        #expect(times.contains { $0.arm == "baseline" && $0.value >= 0.1 })
+        #expect(times.contains { $0.arm == .baseline && $0.value >= 0.1 })
         #expect((faster.estimate ?? 0) > 0.2 && (faster.estimate ?? 0) < 1.5, "instruction effect, not the 30x wall-time one")
     }
 
@@ -328,11 +328,11 @@ import Testing
             message: "instruction-bound bench")
         let (_, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
         let first = try #require(try workspace.store.candidates(loop: "tiny").first)
-        #expect(first.outcome == "accepted", "\(first.reason ?? "")")
+        #expect(first.outcome == .accepted, "\(first.reason ?? "")")
         let samples = try workspace.store.samples(candidate: try #require(first.id)).filter { !$0.warmup }
         // Instruction counts, not seconds: large and identical run to run for the same code.
         #expect(samples.allSatisfy { $0.value > 100_000 })
-        let baseline = Set(samples.filter { $0.arm == "baseline" }.map(\.value))
+        let baseline = Set(samples.filter { $0.arm == .baseline }.map(\.value))
         #expect(baseline.count <= 2, "\(baseline)")
     }
 

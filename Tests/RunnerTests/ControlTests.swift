@@ -19,7 +19,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let (summary, workspace) = try await runLoop(fixture)
         #expect(summary.candidates == 2)
         #expect(summary.stopReason.contains("budget.iterations"))
-        #expect(try workspace.store.loop(named: "tiny")?.status == "budget")
+        #expect(try workspace.store.loop(named: "tiny")?.status == .budget)
         #expect(try auditKinds(workspace).filter { $0 == "budget_trip" }.count == 1)
         // Running again trips again at once without doing any work.
         let (again, _) = try await runLoop(fixture)
@@ -50,7 +50,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(second.stopReason.contains("budget.accepts_since_review"))
         #expect(second.accepted == 1)
         // A review resets it: approve, and the loop goes on to the next accept.
-        let accepted = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == "accepted" })
+        let accepted = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == .accepted })
         try LoopOperations(workspace: workspace).approve(try #require(accepted.id), actor: "Reviewer", note: nil)
         let (third, _) = try await runLoop(review)
         #expect(third.accepted == 2)
@@ -80,7 +80,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let (first, workspace) = try await runLoop(fixture)
         #expect(first.accepted == 1)
         #expect(first.stopReason.contains("waiting for review"))
-        #expect(try workspace.store.loop(named: "tiny")?.status == "waiting")
+        #expect(try workspace.store.loop(named: "tiny")?.status == .waiting)
         let (still, _) = try await runLoop(fixture)
         #expect(still.candidates == first.candidates)
         #expect(still.stopReason.contains("waiting for review"))
@@ -90,7 +90,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(pending.count == 1)
         let id = try #require(pending.first?.id)
         try operations.approve(id, actor: "Ada <ada@example.com>", note: "looks right")
-        #expect(try workspace.store.loop(named: "tiny")?.status == "stopped")
+        #expect(try workspace.store.loop(named: "tiny")?.status == .stopped)
         let approval = try #require(try workspace.audit.entries(loop: "tiny").last { $0.kind == "approval" })
         #expect(approval.actor == "Ada <ada@example.com>")
         #expect(approval.fields["decision"] == "approved")
@@ -123,7 +123,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(throws: CommandFailure.self) { try fixture.git("show", "ratchet/tiny:src/bonus.txt") }
         #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 4\n")
         #expect(try workspace.repository.trailers(ofCommit: revert)["Ratchet-Rollback"] == String(try #require(bonus.id)))
-        #expect(try workspace.store.candidate(id: try #require(bonus.id))?.review == "rejected")
+        #expect(try workspace.store.candidate(id: try #require(bonus.id))?.review == .rejected)
         #expect(try auditKinds(workspace).contains("rollback"))
         // Rolling back twice is refused.
         #expect(throws: RunnerError.self) { try operations.rollback(try #require(bonus.id), actor: "Bob") }
@@ -137,7 +137,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(summary.accepted == 2)
         let operations = LoopOperations(workspace: workspace)
         await #expect(throws: RunnerError.self) { try await operations.promote(to: "release", actor: "Ada") }
-        let accepted = try workspace.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }
+        let accepted = try workspace.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }
         try operations.approve(try #require(accepted.first?.id), actor: "Ada", note: nil)
         let first = try await operations.promote(to: "release", actor: "Ada")
         #expect(first.fastForward)
@@ -162,7 +162,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         defer { fixture.remove() }
         let (_, workspace) = try await runLoop(fixture)
         let operations = LoopOperations(workspace: workspace)
-        let accepted = try workspace.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }
+        let accepted = try workspace.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }
         // The second accept is not approved: resetting to it is refused, to the first is not.
         let firstID = try #require(accepted.first?.id)
         #expect(throws: RunnerError.self) { try operations.reset(to: String(firstID), actor: "Ada") }
@@ -170,7 +170,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let destination = try operations.reset(to: String(firstID), actor: "Ada")
         #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 2\n")
         #expect(destination.hex == accepted.first?.commit)
-        #expect(try workspace.store.candidate(id: try #require(accepted.last?.id))?.review == "reset")
+        #expect(try workspace.store.candidate(id: try #require(accepted.last?.id))?.review == .reset)
         _ = try operations.reset(to: "base", actor: "Ada")
         #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 1\n")
         // The whole trail verifies.
@@ -187,7 +187,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let store = workspace.store
         let runner = try LoopRunner(workspace: workspace, emit: { _ in })
         // A person flips the switch from outside while the loop runs.
-        let observer = Task.detached { () -> (frozen: Int, later: Int, status: String?) in
+        let observer = Task.detached { () -> (frozen: Int, later: Int, status: LoopStatus?) in
             func samples() -> Int { ((try? store.allCandidates()) ?? []).reduce(0) { $0 + ((try? store.samples(candidate: $1.id ?? 0).count) ?? 0) } }
             try? await Task.sleep(for: .milliseconds(500))
             try? pause.pause(note: "test")
@@ -202,7 +202,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let summary = try await runner.run()
         let seen = await observer.value
         #expect(seen.frozen == seen.later, "samples kept coming while paused")
-        #expect(seen.status == "paused")
+        #expect(seen.status == .paused)
         #expect(summary.accepted == 2)
         let kinds = try auditKinds(workspace)
         #expect(kinds.contains("pause") && kinds.contains("resume"))
@@ -230,7 +230,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         let store = workspace.store
         let resumer = Task.detached { () -> Bool in
             for _ in 0..<2000 {
-                if FileManager.default.fileExists(atPath: flag), (try? store.loop(named: "tiny"))??.status == "paused" {
+                if FileManager.default.fileExists(atPath: flag), (try? store.loop(named: "tiny"))??.status == .paused {
                     try? await Task.sleep(for: .milliseconds(100))
                     pause.resume()
                     return true
@@ -249,7 +249,7 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(spoiled.count == 1, "one pair spanned the pause: \(samples.map { ($0.pair, $0.arm, $0.warmup) })")
         #expect(spoiled.isDisjoint(with: whole))
         #expect(first.pairs == whole.count, "the decision counts only whole pairs")
-        #expect(first.outcome == "accepted", "\(first.reason ?? "")")
+        #expect(first.outcome == .accepted, "\(first.reason ?? "")")
         let kinds = try auditKinds(ran)
         #expect(kinds.contains("pause") && kinds.contains("resume"))
     }

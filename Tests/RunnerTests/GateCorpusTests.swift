@@ -47,7 +47,7 @@ import Testing
         for name in names {
             let candidate = try #require(candidates.first { $0.source == name }, "\(name) was not tried")
             let rule = try #require(Self.expected[name])
-            #expect(candidate.rejection == "gate", "\(name): \(candidate.rejection ?? "-"): \(candidate.reason ?? "")")
+            #expect(candidate.rejection == .gate, "\(name): \(candidate.rejection?.rawValue ?? "-"): \(candidate.reason ?? "")")
             #expect(candidate.reason?.contains(": \(rule):") == true, "\(name) expected rule \(rule): \(candidate.reason ?? "")")
         }
         // Nothing escaped: no file outside the repository, and the candidate slot never held one.

@@ -31,14 +31,14 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture)
         let candidates = try workspace.store.candidates(loop: "tiny")
         let smuggled = try #require(candidates.first { $0.source == "01-hidden-nul.diff" })
-        #expect(smuggled.outcome == "rejected")
-        #expect(smuggled.rejection == "gate", "\(smuggled.rejection ?? "-"): \(smuggled.reason ?? "")")
+        #expect(smuggled.outcome == .rejected)
+        #expect(smuggled.rejection == .gate, "\(smuggled.rejection?.rawValue ?? "-"): \(smuggled.reason ?? "")")
         let reason = smuggled.reason ?? ""
         #expect(reason.contains("src/notes.txt: binary: added line 2 has a control character U+0000 (NUL)"), "\(reason)")
         #expect(reason.contains("binary content is not allowed"), "\(reason)")
 
         let honest = try #require(candidates.first { $0.source == "02-bonus.diff" })
-        #expect(honest.outcome == "accepted", "\(honest.reason ?? "")")
+        #expect(honest.outcome == .accepted, "\(honest.reason ?? "")")
         #expect(summary.accepted == 1)
     }
 }

@@ -8,7 +8,7 @@ import Testing
 
 func outcomes(_ workspace: Workspace) throws -> [String: String] {
     Dictionary(
-        try workspace.store.candidates(loop: "tiny").map { ($0.source, ($0.outcome ?? $0.state) + "/" + ($0.rejection ?? "-")) },
+        try workspace.store.candidates(loop: "tiny").map { ($0.source, $0.state.label + "/" + ($0.rejection?.rawValue ?? "-")) },
         uniquingKeysWith: { a, b in a + "," + b })
 }
 
@@ -85,7 +85,7 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let all = try workspace.store.candidates(loop: "tiny")
         #expect(all.count == 7)
         #expect(Set(all.map(\.source)).count == 7)
-        #expect(all.filter { $0.outcome == "accepted" }.count == 3)
+        #expect(all.filter { $0.outcome == .accepted }.count == 3)
         #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 4\n")
     }
 
@@ -95,27 +95,33 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let fixture = try TinyWorkspace.make()
         defer { fixture.remove() }
         let (_, first) = try await runLoop(fixture, options: RunOptions(maxIterations: 1))
-        var accepted = try #require(try first.store.candidates(loop: "tiny").first)
-        #expect(accepted.outcome == "accepted")
-        // Simulate: the process died after updating the branch, before finishing the record.
-        accepted.state = Step.decide.rawValue
-        accepted.outcome = nil
-        try first.store.update(accepted)
+        let accepted = try #require(try first.store.candidates(loop: "tiny").first)
+        #expect(accepted.outcome == .accepted)
+        // Simulate: the process died after updating the branch, before finishing the record
+        // (its row rewritten as it stood in the decide step).
+        var crashed = CandidateRecord(
+            loop: "tiny", sequence: accepted.sequence, proposer: accepted.proposer, source: accepted.source, title: accepted.title,
+            parentCommit: accepted.parentCommit)
+        crashed.id = accepted.id
+        crashed.diff = accepted.diff
+        crashed.tree = accepted.tree
+        try crashed.advance(to: .running(.decide))
+        try first.store.update(crashed)
         // And a second candidate that was being measured.
         var half = CandidateRecord(loop: "tiny", sequence: 0, proposer: "tuner", source: "speed=3", title: "half done", parentCommit: accepted.commit ?? "")
         half = try first.store.insertCandidate(half)
-        half.state = Step.measure.rawValue
+        try half.advance(to: .running(.measure))
         try first.store.update(half)
 
         let (summary, workspace) = try await runLoop(fixture)
         let all = try workspace.store.candidates(loop: "tiny")
         let recovered = try #require(all.first { $0.id == accepted.id })
-        #expect(recovered.outcome == "accepted")
+        #expect(recovered.outcome == .accepted)
         let interrupted = try #require(all.first { $0.id == half.id })
-        #expect(interrupted.outcome == "interrupted")
+        #expect(interrupted.outcome == .interrupted)
         #expect(interrupted.reason?.contains("measure") == true)
         // speed=3 was proposed again and decided properly; speed=2 was not redone.
-        #expect(all.filter { $0.source == "speed=3" }.map { $0.outcome ?? "" }.sorted() == ["interrupted", "rejected"])
+        #expect(all.filter { $0.source == "speed=3" }.map { $0.outcome?.rawValue ?? "" }.sorted() == ["interrupted", "rejected"])
         #expect(all.filter { $0.source == "speed=2" }.count == 1)
         #expect(summary.accepted == 3)
     }
@@ -163,7 +169,7 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 2))
         let all = try workspace.store.candidates(loop: "tiny")
         #expect(all.count == 2)
-        #expect(all.allSatisfy { $0.rejection == "build_failed" })
+        #expect(all.allSatisfy { $0.rejection == .buildFailed })
         #expect(all.first?.reason?.contains("not found") == true)
         #expect(summary.accepted == 0)
 
@@ -174,7 +180,7 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let (_, ws2) = try await runLoop(second, options: RunOptions(maxIterations: 1))
         #expect(ContinuousClock.now - clock < .seconds(6))
         let timedOut = try #require(try ws2.store.candidates(loop: "tiny").first)
-        #expect(timedOut.rejection == "test_failed")
+        #expect(timedOut.rejection == .testFailed)
         #expect(timedOut.reason?.contains("timed out") == true)
     }
 
@@ -196,6 +202,6 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         stop.stop("stopped by test")
         let (summary, workspace) = try await runLoop(fixture, options: RunOptions(stop: stop))
         #expect(summary.stopReason == "stopped by test")
-        #expect(try workspace.store.loop(named: "tiny")?.status == "stopped")
+        #expect(try workspace.store.loop(named: "tiny")?.status == .stopped)
     }
 }

@@ -42,7 +42,7 @@ import Testing
     }
 
     static func steps(_ workspace: Workspace, _ name: Step) throws -> [StepRecord] {
-        try workspace.store.candidates(loop: "tiny").flatMap { try workspace.store.steps(candidate: $0.id ?? 0) }.filter { $0.step == name.rawValue }
+        try workspace.store.candidates(loop: "tiny").flatMap { try workspace.store.steps(candidate: $0.id ?? 0) }.filter { $0.step == name }
     }
 
     static func overlaps(_ a: StepRecord, _ b: StepRecord) -> Bool {
@@ -57,12 +57,12 @@ import Testing
         defer { fixture.remove() }
         let (summary, workspace) = try await runLoop(fixture)
         let candidates = try workspace.store.candidates(loop: "tiny")
-        let outcome = Dictionary(uniqueKeysWithValues: candidates.map { ($0.source, $0.outcome ?? "") })
-        #expect(outcome["01-bonus.diff"] == "accepted")
-        #expect(outcome["02-speed3.diff"] == "rejected")
-        #expect(candidates.first { $0.source == "02-speed3.diff" }?.rejection == "test_failed")
-        #expect(outcome["03-notes.diff"] != "accepted")
-        #expect(outcome["04-speed2.diff"] == "accepted")
+        let outcome = Dictionary(uniqueKeysWithValues: candidates.map { ($0.source, $0.outcome) })
+        #expect(outcome["01-bonus.diff"] == .accepted)
+        #expect(outcome["02-speed3.diff"] == .rejected)
+        #expect(candidates.first { $0.source == "02-speed3.diff" }?.rejection == .testFailed)
+        #expect(outcome["03-notes.diff"] != .accepted)
+        #expect(outcome["04-speed2.diff"] == .accepted)
         #expect(summary.accepted == 2)
         #expect(summary.stopReason.contains("nothing left"), "\(summary.stopReason)")
 
@@ -90,9 +90,9 @@ import Testing
         let (summary, workspace) = try await runLoop(fixture)
         let candidates = try workspace.store.candidates(loop: "tiny")
         #expect(candidates.count == 2)
-        let accepted = try #require(candidates.first { $0.outcome == "accepted" })
+        let accepted = try #require(candidates.first { $0.outcome == .accepted })
         let other = try #require(candidates.first { $0.id != accepted.id })
-        #expect(other.rejection == "conflict", "\(other.outcome ?? "") \(other.reason ?? "")")
+        #expect(other.rejection == .conflict, "\(other.outcome?.rawValue ?? "") \(other.reason ?? "")")
         #expect(other.reason?.contains("conflicts with #\(accepted.id ?? 0)") == true, "\(other.reason ?? "")")
         #expect(summary.accepted == 1)
     }
@@ -108,7 +108,7 @@ import Testing
         let rebase = try #require(entries.first { $0.kind == "rebase" })
         let moved = try #require(rebase.fields["candidate"].flatMap { Int64($0) })
         // Built twice: on the old best, then on the new one.
-        #expect(try workspace.store.steps(candidate: moved).filter { $0.step == "build" }.count == 2)
+        #expect(try workspace.store.steps(candidate: moved).filter { $0.step == .build }.count == 2)
         let record = try #require(try workspace.store.candidate(id: moved))
         #expect(record.parentCommit == rebase.fields["to"])
         // Its accept sits on top of the other one's.
@@ -130,8 +130,8 @@ import Testing
         let person = Task.detached { () -> (Date, Date)? in
             // Both candidates building, then pause for 1.5 s.
             for _ in 0..<200 {
-                let building = ((try? store.allCandidates()) ?? []).filter { $0.state == "build" }
-                let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == "build" && $0.processGroup != nil && $0.finishedAt == nil } }
+                let building = ((try? store.allCandidates()) ?? []).filter { $0.state == .running(.build) }
+                let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == .build && $0.processGroup != nil && $0.finishedAt == nil } }
                 if running.count == 2 {
                     let paused = Date()
                     try? pause.pause(note: "test")

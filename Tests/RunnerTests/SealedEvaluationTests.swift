@@ -106,11 +106,11 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: root + "/.answer"), "slot \(slot): the cache a run wrote is gone")
         }
         let honest = try #require(byName["07-honest-half-the-work.diff"])
-        #expect(honest.outcome == "accepted", "\(honest.reason ?? "")")
+        #expect(honest.outcome == .accepted, "\(honest.reason ?? "")")
         // 200 lines against 100, in every pair: exactly +100%, as on a clean workspace.
         #expect(abs((honest.estimate ?? 0) - 1.0) < 1e-9, "\(honest.estimate ?? 0): \(honest.reason ?? "")")
         for (name, candidate) in byName where name != "07-honest-half-the-work.diff" {
-            #expect(candidate.outcome != "accepted", "\(name): \(candidate.reason ?? "")")
+            #expect(candidate.outcome != .accepted, "\(name): \(candidate.reason ?? "")")
         }
         return byName
     }
@@ -121,10 +121,10 @@ import Testing
         // Read-only binds: the writes fail, so these change nothing and are not better.
         for name in ["01-rewrite-bench.diff", "02-rewrite-test.diff", "03-rewrite-input.diff", "04-write-other-slot.diff", "05-cache-answer.diff"] {
             let candidate = try #require(byName[name])
-            #expect(["not_better", "inconclusive"].contains(candidate.rejection ?? ""), "\(name): \(candidate.rejection ?? "") \(candidate.reason ?? "")")
+            #expect(["not_better", "inconclusive"].contains(candidate.rejection?.rawValue ?? ""), "\(name): \(candidate.rejection?.rawValue ?? "") \(candidate.reason ?? "")")
         }
         let build = try #require(byName["06-build-edits-source.diff"])
-        #expect(build.rejection == "run_time_write", "\(build.reason ?? "")")
+        #expect(build.rejection == .runTimeWrite, "\(build.reason ?? "")")
         #expect(build.reason == "tracked file changed at run time (build): src/work.sh", "\(build.reason ?? "")")
     }
 
@@ -138,15 +138,15 @@ import Testing
         ]
         for (name, reason) in expected {
             let candidate = try #require(byName[name])
-            #expect(candidate.rejection == "run_time_write" && candidate.reason == reason, "\(name): \(candidate.reason ?? "")")
+            #expect(candidate.rejection == .runTimeWrite && candidate.reason == reason, "\(name): \(candidate.reason ?? "")")
         }
         let other = try #require(byName["04-write-other-slot.diff"])
-        #expect(other.rejection == "run_time_write", "\(other.reason ?? "")")
+        #expect(other.rejection == .runTimeWrite, "\(other.reason ?? "")")
         #expect(other.reason?.contains("wrote into the other slot at run time (bench):") == true, "\(other.reason ?? "")")
         #expect(other.reason?.hasSuffix("/work/build/work.sh") == true, "\(other.reason ?? "")")
         // The cache is removed after every run, so every bench run computes: not better.
         let cache = try #require(byName["05-cache-answer.diff"])
-        #expect(["not_better", "inconclusive"].contains(cache.rejection ?? ""), "\(cache.reason ?? "")")
+        #expect(["not_better", "inconclusive"].contains(cache.rejection?.rawValue ?? ""), "\(cache.reason ?? "")")
     }
 
     /// A bench run that changes what the build made (here it appends a line to the built
@@ -177,8 +177,8 @@ import Testing
         #expect(summary.accepted == 1)
         let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
         let samples = try workspace.store.samples(candidate: try #require(candidate.id))
-        #expect(Set(samples.filter { $0.arm == "baseline" }.map(\.value)) == [6], "\(samples.map(\.value))")
-        #expect(Set(samples.filter { $0.arm == "candidate" }.map(\.value)) == [3], "\(samples.map(\.value))")
+        #expect(Set(samples.filter { $0.arm == .baseline }.map(\.value)) == [6], "\(samples.map(\.value))")
+        #expect(Set(samples.filter { $0.arm == .candidate }.map(\.value)) == [3], "\(samples.map(\.value))")
         #expect(abs((candidate.estimate ?? 0) - 1.0) < 1e-9, "\(candidate.reason ?? "")")
     }
 

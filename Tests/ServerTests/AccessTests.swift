@@ -55,7 +55,7 @@ import Testing
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }
         let (_, workspace) = try await runLoop(fixture)
-        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == "accepted" }?.id)
+        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == .accepted }?.id)
         let commit = try #require(try workspace.store.candidate(id: id)?.commit)
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
             let store = try #require(daemon.state.entry(named: "tiny"))
@@ -101,7 +101,7 @@ import Testing
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }
         let (_, workspace) = try await runLoop(fixture)
-        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == "accepted" }?.id)
+        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == .accepted }?.id)
         #expect(try workspace.store.runs(loop: "tiny").last?.startedBy == LocalUser.name)
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
             let mine = try personalToken(daemon, LocalUser.name)
@@ -308,7 +308,7 @@ import Testing
         let earlier = try workspace.store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "earlier", parentCommit: parent))
         let other = try #require(earlier.id)
         for _ in 0..<5 {
-            _ = try workspace.store.add(ApprovalRecord(candidateId: other, loop: "tiny", decision: "approved", actor: "ada", note: "earlier, in a hurry"))
+            _ = try workspace.store.add(ApprovalRecord(candidateId: other, loop: "tiny", decision: .approved, actor: "ada", note: "earlier, in a hurry"))
         }
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
             let token = try personalToken(daemon, "ada")

@@ -63,13 +63,13 @@ import Testing
             let entry = try #require(daemon.state.entry(named: "tiny"))
             #expect(await eventually(40) { control.phase.phase == "held" }, "\(control.phase)")
             #expect(control.phase.detail.contains(why), "\(control.phase.detail)")
-            let accepted = try entry.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }
+            let accepted = try entry.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }
             #expect(accepted.count == 1)
             let id = try #require(accepted.first?.id)
             let reply = try await http("POST", port, "/api/candidates/\(id)/approve", token: try personalToken(daemon, "ada"), json: ["reviewed": "true", "note": "ok"])
             #expect(reply.status == 200, "\(reply.body)")
             // Woken by the approval, not by the 30 s poll: a second accept follows quickly.
-            #expect(await eventually(40) { (try? entry.store.candidates(loop: "tiny").filter { $0.outcome == "accepted" }.count) == 2 })
+            #expect(await eventually(40) { (try? entry.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }.count) == 2 })
         }
     }
 

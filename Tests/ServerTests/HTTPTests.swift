@@ -13,7 +13,7 @@ import Testing
         let fixture = try TinyWorkspace.make(config: TinyWorkspace.config() + "\n[checkpoint]\nevery_accepts = 1\n")
         let (summary, workspace) = try await runLoop(fixture)
         #expect(summary.stopReason.contains("waiting for review"))
-        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == "accepted" }?.id)
+        let id = try #require(try workspace.store.candidates(loop: "tiny").first { $0.outcome == .accepted }?.id)
         return (fixture, id)
     }
 
@@ -111,10 +111,10 @@ import Testing
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let before = try workspace.store.samples(candidate: id)
         for pair in 0..<3 {
-            for (position, arm) in ["baseline", "candidate"].enumerated() {
+            for (position, arm) in [Arm.baseline, .candidate].enumerated() {
                 try workspace.store.add(
                     SampleRecord(
-                        candidateId: id, pair: 100 + pair, arm: arm, position: position, value: arm == "baseline" ? 0.1 : 0.01, wallSeconds: 0.1,
+                        candidateId: id, pair: 100 + pair, arm: arm, position: position, value: arm == .baseline ? 0.1 : 0.01, wallSeconds: 0.1,
                         warmup: pair == 0, benchmark: LoopRunner.wallTimeConfirmation))
             }
         }

@@ -87,7 +87,7 @@ import Testing
         let folder = try TemporaryFolder("tokens")
         defer { folder.remove() }
         let store = try Store(path: folder.path + "/ratchet.sqlite")
-        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: "running"))
+        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         _ = try store.startRun(loop: "tiny", pid: getpid())
         let candidate = try store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
         #expect(try store.starter(ofCandidate: candidate) == LocalUser.name)
@@ -100,7 +100,7 @@ import Testing
         let folder = try TemporaryFolder("tokens")
         defer { folder.remove() }
         let store = try Store(path: folder.path + "/ratchet.sqlite")
-        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: "running"))
+        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         var ids: [Int64] = []
         for lines in [10, 20, 40] {
             var candidate = try store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
@@ -109,12 +109,12 @@ import Testing
             ids.append(try #require(candidate.id))
         }
         for (index, seconds) in [100.0, 100.0, 100.0].enumerated() {
-            var approval = ApprovalRecord(candidateId: ids[index], loop: "tiny", decision: "approved", by: Actor(name: "ada", auth: .session), note: nil)
+            var approval = ApprovalRecord(candidateId: ids[index], loop: "tiny", decision: .approved, by: Actor(name: "ada", auth: .session), note: nil)
             approval.reviewSeconds = seconds
             approval.burst = index == 2 ? true : nil
             _ = try store.add(approval)
         }
-        _ = try store.add(ApprovalRecord(candidateId: ids[0], loop: "tiny", decision: "approved", by: Actor(name: "bob", auth: .token), note: nil))
+        _ = try store.add(ApprovalRecord(candidateId: ids[0], loop: "tiny", decision: .approved, by: Actor(name: "bob", auth: .token), note: nil))
         let depth = try store.reviewDepth(since: Date().addingTimeInterval(-60))
         #expect(depth.map(\.reviewer) == ["ada", "bob"])
         #expect(depth.first == ReviewerDepth(reviewer: "ada", reviewed: 3, timed: 3, medianSecondsPerLine: 5, burst: 1))

@@ -15,7 +15,7 @@ import Testing
         let store = try Store(path: folder.path + "/ratchet.sqlite")
         for name in loops {
             try store.save(
-                LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: "stopped"))
+                LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .stopped))
         }
         return (store, folder)
     }
@@ -155,7 +155,7 @@ import Testing
         #expect(try storedPieceBytes(folder) < Self.prompt(0, fileVersion: 0).utf8.count + 5 * 2_500)
         let figures = try store.loopFigures(loop: "a")
         #expect(figures.tally == LoopFigures.of(records).tally)
-        #expect(figures.tally.byOutcome == ["accepted": 2, "rejected": 2, "running": 1])
+        #expect(figures.tally.byOutcome == [.accepted: 2, .rejected: 2, nil: 1])
         #expect(figures.tally.decidedTokens == 4 * 120 && figures.tally.pendingReview == 1)
         #expect(try store.budgetUse(loop: "a") == BudgetUse.of(candidates: records, runs: []))
     }
@@ -190,12 +190,12 @@ import Testing
             try store.update(record)
             if random(10) == 0 { continue }  // left in flight
             let (outcome, rejection) = fates[random(fates.count)]
-            record.state = outcome.rawValue
-            record.outcome = outcome.rawValue
-            record.rejection = rejection?.rawValue
+            if outcome == .accepted { try record.advance(to: .running(.decide)) }
+            try record.advance(to: .finished(outcome))
+            record.rejection = rejection
             record.estimate = Double(random(100)) / 1000
             if outcome == .accepted {
-                record.review = "pending"
+                record.review = .pending
                 record.commit = "commit\(step)"
                 if random(4) == 0 { record.checkpoint = "needs a look" }
             }
@@ -204,7 +204,7 @@ import Testing
             // Reviews happen later, in any order.
             if random(3) == 0, !accepted.isEmpty {
                 var reviewed = accepted.remove(at: random(accepted.count))
-                reviewed.review = ["approved", "rejected", "rolled_back", "reset"][random(4)]
+                reviewed.review = [ReviewState.approved, .rejected, .rolledBack, .reset][random(4)]
                 try store.update(reviewed)
             }
         }
@@ -226,8 +226,8 @@ import Testing
             use.cost = counted.cost
             #expect(use == counted)
             #expect(
-                try store.pendingReview(loop: loop) == records.filter { $0.outcome == "accepted" && $0.review == "pending" }.map(CandidateRow.init))
-            #expect(try store.waitingCheckpoint(loop: loop) == records.first { $0.checkpoint != nil && $0.review == "pending" })
+                try store.pendingReview(loop: loop) == records.filter { $0.outcome == .accepted && $0.review == .pending }.map(CandidateRow.init))
+            #expect(try store.waitingCheckpoint(loop: loop) == records.first { $0.checkpoint != nil && $0.review == .pending })
             for proposer in ["model", "tuner"] {
                 let tried = Set(records.filter { $0.proposer == proposer && $0.isDecided }.map(\.source))
                 #expect(try store.triedSources(loop: loop, proposer: proposer) == tried)
@@ -235,14 +235,14 @@ import Testing
             }
             #expect(try store.candidateRows(loop: loop, CandidateQuery(newest: 100)) == records.suffix(100).map(CandidateRow.init))
             #expect(
-                try store.candidateRows(loop: loop, CandidateQuery(outcome: "accepted"))
-                    == records.filter { $0.outcome == "accepted" }.map(CandidateRow.init))
-            #expect(try store.unfinishedCandidates(loop: loop) == records.filter { !$0.lifecycle.isFinished })
-            #expect(try store.candidateCount(loop: loop, CandidateQuery(outcome: "rejected")) == records.filter { $0.outcome == "rejected" }.count)
+                try store.candidateRows(loop: loop, CandidateQuery(outcome: .accepted))
+                    == records.filter { $0.outcome == .accepted }.map(CandidateRow.init))
+            #expect(try store.unfinishedCandidates(loop: loop) == records.filter { !$0.state.isFinished })
+            #expect(try store.candidateCount(loop: loop, CandidateQuery(outcome: .rejected)) == records.filter { $0.outcome == .rejected }.count)
             #expect(try store.candidateCount(loop: loop, CandidateQuery(unfinished: true)) == records.filter { $0.outcome == nil }.count)
             let best = try #require(records.last { $0.commit != nil })
             #expect(try store.candidate(loop: loop, commit: best.commit ?? "") == CandidateRow(best))
-            #expect(try store.lastCandidate(loop: loop, outcome: "accepted") == records.last { $0.outcome == "accepted" }.map(CandidateRow.init))
+            #expect(try store.lastCandidate(loop: loop, outcome: .accepted) == records.last { $0.outcome == .accepted }.map(CandidateRow.init))
             var streamed: [CandidateRow] = []
             try store.forEachCandidateRow(loop: loop) { streamed.append($0) }
             #expect(streamed == records.map(CandidateRow.init))

@@ -47,7 +47,7 @@ struct Generator {
         try store.save(
             LoopRecord(
                 name: loop, repository: ".", baseRef: "main", baseCommit: parentCommit, bestCommit: parentCommit, configHash: "bench",
-                status: "stopped", statusReason: "schedule window ended at 06:00", createdAt: createdAt(1, now: now)))
+                status: .stopped, statusReason: "schedule window ended at 06:00", createdAt: createdAt(1, now: now)))
         var corpus = Corpus()
         let accepts = (1...count).filter { Fate($0) == .accepted }
         let pendingFrom = accepts.suffix(10).first ?? Int.max
@@ -85,7 +85,7 @@ struct Generator {
             }
             for (step, ok) in steps {
                 var record = try store.startStep(step, candidate: id)
-                record.status = ok ? "ok" : "failed"
+                record.status = ok ? .ok : .failed
                 record.exitStatus = ok ? 0 : 1
                 record.wallSeconds = 0.5 + Double(n % 13) / 10
                 if !ok {
@@ -105,10 +105,10 @@ struct Generator {
             }
             if pairs > 0 {
                 for pair in -1..<pairs {
-                    for (position, arm) in (pair % 2 == 0 ? ["baseline", "candidate"] : ["candidate", "baseline"]).enumerated().map({
+                    for (position, arm) in (pair % 2 == 0 ? [Arm.baseline, .candidate] : [.candidate, .baseline]).enumerated().map({
                         ($0.offset, $0.element)
                     }) {
-                        let value = corpus.best * (arm == "baseline" ? 1 : 0.99) * (1 + Double((n + pair * 3 + position) % 11) / 500)
+                        let value = corpus.best * (arm == .baseline ? 1 : 0.99) * (1 + Double((n + pair * 3 + position) % 11) / 500)
                         try store.add(
                             SampleRecord(
                                 candidateId: id, pair: max(pair, 0), arm: arm, position: position, value: value, wallSeconds: value / 1000,
@@ -127,9 +127,9 @@ struct Generator {
             case .gate: (outcome, rejection, reason) = (.rejected, .gate, "gate: the diff touches tests/ (outside the scope)")
             case .interrupted: (outcome, rejection, reason) = (.interrupted, .interrupted, "stopped at step 'build'; it will be proposed again")
             }
-            record.state = outcome.rawValue
-            record.outcome = outcome.rawValue
-            record.rejection = rejection?.rawValue
+            if outcome == .accepted { try record.advance(to: .running(.decide)) }
+            try record.advance(to: .finished(outcome))
+            record.rejection = rejection
             record.reason = reason
             if pairs > 0 {
                 record.pairs = pairs
@@ -141,12 +141,12 @@ struct Generator {
             record.finishedAt = created.addingTimeInterval(50)
             if fate == .accepted {
                 record.commit = String(format: "%040x", n)
-                record.review = n >= pendingFrom ? "pending" : "approved"
+                record.review = n >= pendingFrom ? .pending : .approved
                 if n == accepts.last { record.checkpoint = "accepts_since_review: 10 accepted changes wait for review" }
             }
             try store.update(record)
             if fate == .accepted && n < pendingFrom {
-                var approval = ApprovalRecord(candidateId: id, loop: loop, decision: "approved", actor: "ada", note: nil)
+                var approval = ApprovalRecord(candidateId: id, loop: loop, decision: .approved, actor: "ada", note: nil)
                 approval.createdAt = created.addingTimeInterval(3600)
                 _ = try store.add(approval)
             }

@@ -29,7 +29,7 @@ enum LoopWork {
             let best = try store.candidate(loop: loop, commit: record.bestCommit)
             let use = try store.budgetUse(loop: loop, running: true)
             let waiting = try store.waitingCheckpoint(loop: loop)
-            let accepted = try store.tally(loop: loop).count(outcome: "accepted")
+            let accepted = try store.tally(loop: loop).count(outcome: .accepted)
             return tried + recent.count + use.iterations + (waiting == nil ? 0 : 1) + accepted + (base == nil ? 0 : 1) + (best == nil ? 0 : 1)
         }
     }
@@ -43,7 +43,7 @@ enum LoopWork {
             let tried = Set(history.filter { $0.proposer == "model" && $0.isDecided }.map(\.source))
             let recent = history.suffix(100).map(\.title)
             let use = BudgetUse.of(candidates: try store.candidates(loop: loop), runs: try store.runs(loop: loop), running: true)
-            let waiting = try store.candidates(loop: loop).first { $0.checkpoint != nil && $0.review == "pending" }
+            let waiting = try store.candidates(loop: loop).first { $0.checkpoint != nil && $0.review == .pending }
             return tried.count + recent.count + use.iterations + (waiting == nil ? 0 : 1)
         }
     }

@@ -34,15 +34,15 @@ enum Metrics {
             else { continue }
             let overview = LoopOverview.make(
                 record: record, figures: figures, runs: runs, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
-            for outcome in ["accepted", "rejected", "inconclusive", "interrupted", "running"] {
+            for outcome in Outcome.allCases.map(\.rawValue) + ["running"] {
                 add("ratchet_candidates", "gauge", "Candidates by outcome (running: in flight).", [loop, ("outcome", outcome)], Double(overview.candidates[outcome] ?? 0))
             }
-            for (kind, count) in figures.tally.rejections.sorted(by: { $0.key < $1.key }) {
+            for (kind, count) in figures.tally.rejections.map({ ($0.key?.rawValue ?? Outcome.rejected.rawValue, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
                 add("ratchet_rejections", "gauge", "Rejected candidates by reason.", [loop, ("reason", kind)], Double(count))
             }
             add("ratchet_accepts_total", "counter", "Accepted changes over the loop's life.", [loop], Double(overview.accepted))
             add("ratchet_improvement_ratio", "gauge", "Relative improvement of the current best over the base (0.25 = 25% better).", [loop], overview.improvement)
-            let lastAccepted = try? entry.store.lastCandidate(loop: entry.name, outcome: Outcome.accepted.rawValue)
+            let lastAccepted = try? entry.store.lastCandidate(loop: entry.name, outcome: .accepted)
             add("ratchet_last_accept_effect_ratio", "gauge", "Estimated effect of the latest accepted change.", [loop], lastAccepted?.estimate ?? 0)
             add("ratchet_pending_review", "gauge", "Accepted changes waiting for a human review.", [loop], Double(overview.pendingReview))
             add("ratchet_checkpoint_waiting", "gauge", "1 while a checkpoint holds the loop.", [loop], overview.checkpoints.isEmpty ? 0 : 1)
@@ -54,7 +54,7 @@ enum Metrics {
                 add("ratchet_budget_limit", "gauge", "Each configured budget's limit.", [loop, ("budget", ratio.key)], ratio.limit)
             }
             for total in (try? entry.store.stepTotals(loop: entry.name)) ?? [] {
-                let labels = [loop, ("step", total.step)]
+                let labels = [loop, ("step", total.step.rawValue)]
                 let help = "Wall time of finished steps."
                 add("ratchet_step_duration_seconds", "summary", help, labels, total.seconds, suffix: "_sum")
                 add("ratchet_step_duration_seconds", "summary", help, labels, Double(total.count), suffix: "_count")

@@ -2,6 +2,8 @@
 # Each installs what it needs on Debian 12 (scripts/setup.sh) and builds first.
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
+# `ratchet --version` names the commit it was built from (see Package.swift).
+export RATCHET_GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
 
 .PHONY: setup build demo test bench-git bench-decision bench-timing bench-store bench-parallel clean
 

@@ -7,6 +7,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// `ratchet --version` names the commit it was built from when the build is given one:
+// `make` passes `git describe` in RATCHET_GIT_DESCRIBE (SwiftPM re-reads this manifest when
+// the environment changes); a plain `swift build` prints the release number alone.
+let gitDescribe = (Context.environment["RATCHET_GIT_DESCRIBE"] ?? "").filter { $0.isLetter || $0.isNumber || "-._+".contains($0) }
+
 let package = Package(
     name: "Ratchet",
     platforms: [.macOS(.v14)],
@@ -46,6 +51,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpawn"),
+        .target(name: "CBuildInfo", cSettings: [.define("RATCHET_GIT_DESCRIBE", to: "\"\(gitDescribe)\"")]),
         .target(name: "Execution", dependencies: ["Core", "CSpawn"], swiftSettings: swiftSettings),
         .target(
             name: "Adapters",
@@ -83,9 +89,11 @@ let package = Package(
         .executableTarget(
             name: "ratchet",
             dependencies: [
-                "Runner", "Core", "Store", "Git", "Execution", "Server", "Report",
+                "Runner", "Core", "Store", "Git", "Execution", "Server", "Report", "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBuildInfo
 
 @main
 struct Ratchet: AsyncParsableCommand {
@@ -23,9 +24,14 @@ struct Ratchet: AsyncParsableCommand {
         ]
     )
 
-    /// What `ratchet --version` prints: the release number, kept by hand and raised when a
-    /// release is tagged. It names no commit: SwiftPM has no build-time step that could
-    /// record `git describe` without a plugin, and asking git at run time would describe
-    /// whatever the checkout holds now, not the code this binary was built from.
-    static let version = "0.1.0"
+    /// The release number, kept by hand and raised when a release is tagged.
+    static let release = "0.1.0"
+
+    /// What `ratchet --version` prints: the release number, and the `git describe` of the
+    /// checkout the binary was built from when the build was given it (`make` does; see
+    /// Package.swift), e.g. `0.1.0 (v0.1.0-12-g3f2a9c1-dirty)`.
+    static let version: String = {
+        let describe = String(cString: ratchet_git_describe())
+        return describe.isEmpty ? release : "\(release) (\(describe))"
+    }()
 }

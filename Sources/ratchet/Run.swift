@@ -3,6 +3,7 @@ import Core
 import Execution
 import Foundation
 import Runner
+import UnixSignals
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,35 +41,9 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let workspace = try options.open()
-            var overrides: [ProposerSpec]?
-            if !proposer.isEmpty {
-                overrides = try proposer.map { kind in
-                    if let spec = workspace.config.proposers.first(where: { $0.kind == kind }) { return spec }
-                    throw Failure(
-                        message: "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
-                        status: .usage)
-                }
-            }
-            let quiet = json
-            let progress = LiveProgress(
-                tty: LiveProgress.stdoutIsTerminal, loop: workspace.config.name, store: workspace.store, budget: workspace.config.budget)
             let stop = StopSwitch()
-            let runner: LoopRunner
-            do {
-                runner = try LoopRunner(
-                    workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop, candidates: candidates),
-                    emit: { event in if !quiet { progress.handle(event) } })
-            } catch let error as RunnerError {
-                throw Failure(error)
-            }
-            let summary: RunSummary
-            do {
-                let sources = handleSignals(stop, pause: PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name))
-                defer { sources.forEach { $0.cancel() } }
-                summary = try await runner.run()
-            } catch let error as RunnerError {
-                throw Failure(error)
+            let summary = try await runAsService(gracefulShutdownSignals: [.sigterm], onShutdown: { RunSignals.terminate(stop) }) {
+                try await self.runLoop(stop: stop)
             }
             if json {
                 try printJSON(summary)
@@ -80,35 +55,76 @@ struct Run: AsyncParsableCommand {
             }
         }
     }
+
+    /// Opens the loop and runs it until it stops, handling SIGINT, SIGUSR1 and SIGUSR2
+    /// meanwhile (`RunSignals`).
+    /// - Throws: `RunnerError`, or `Failure` for a `--proposer` the config does not set up.
+    func runLoop(stop: StopSwitch) async throws -> RunSummary {
+        let workspace = try options.open()
+        var overrides: [ProposerSpec]?
+        if !proposer.isEmpty {
+            overrides = try proposer.map { kind in
+                if let spec = workspace.config.proposers.first(where: { $0.kind == kind }) { return spec }
+                throw Failure(
+                    message: "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
+                    status: .usage)
+            }
+        }
+        let quiet = json
+        let progress = LiveProgress(
+            tty: LiveProgress.stdoutIsTerminal, loop: workspace.config.name, store: workspace.store, budget: workspace.config.budget)
+        let runner = try LoopRunner(
+            workspace: workspace, options: RunOptions(maxIterations: maxIterations, proposers: overrides, stop: stop, candidates: candidates),
+            emit: { event in if !quiet { progress.handle(event) } })
+        let handler = RunSignals(stop: stop, pause: PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name))
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigusr1, .sigusr2)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await handler.handle(signals) }
+            defer { group.cancelAll() }
+            return try await runner.run()
+        }
+    }
 }
 
-/// SIGINT/SIGTERM flip `stop` (a second SIGINT exits at once, killing what runs);
-/// SIGUSR1 pauses the loop and SIGUSR2 resumes it, through its flag file. Returns the signal
-/// sources, to keep alive while the loop runs.
-func handleSignals(_ stop: StopSwitch, pause: PauseSwitch) -> [any DispatchSourceSignal] {
-    for number in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2] { signal(number, SIG_IGN) }
-    let handlers: [(Int32, @Sendable () -> Void)] = [
-        (SIGINT, {
-            if stop.isSet {
-                FileHandle.standardError.write(Data("ratchet: second SIGINT: killing running commands and exiting now\n".utf8))
-                CommandRunner.killAllRunning()
-                exit(ExitStatus.interrupted.rawValue)
+/// How `ratchet run` answers signals. SIGTERM is the service group's graceful shutdown
+/// (`terminate`); the others arrive as a `UnixSignalsSequence` (`handle`): SIGINT stops the
+/// loop at its next safe point, and a second one (or one after SIGTERM) kills what runs and
+/// exits at once; SIGUSR1 pauses the loop and SIGUSR2 resumes it, through its flag file.
+struct RunSignals: Sendable {
+    let stop: StopSwitch
+    let pause: PauseSwitch
+
+    /// Handles `signals` until the task is cancelled.
+    func handle(_ signals: UnixSignalsSequence) async {
+        for await signal in signals {
+            switch signal {
+            case .sigint: interrupt()
+            case .sigusr1: try? pause.pause(note: "by SIGUSR1 at \(Date().formatted(.iso8601))")
+            case .sigusr2: pause.resume()
+            default: break
             }
-            FileHandle.standardError.write(Data("ratchet: SIGINT: stopping at the next safe point (again to force)…\n".utf8))
-            stop.stop("stopped by SIGINT")
-        }),
-        (SIGTERM, {
-            FileHandle.standardError.write(Data("ratchet: SIGTERM: stopping at the next safe point…\n".utf8))
-            stop.stop("stopped by SIGTERM")
-        }),
-        (SIGUSR1, { try? pause.pause(note: "by SIGUSR1 at \(Date().formatted(.iso8601))") }),
-        (SIGUSR2, { pause.resume() }),
-    ]
-    return handlers.map { number, handler in
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler(handler: handler)
-        source.resume()
-        return source
+        }
+    }
+
+    func interrupt() {
+        if stop.isSet {
+            Self.say("second SIGINT: killing running commands and exiting now")
+            CommandRunner.killAllRunning()
+            exit(ExitStatus.interrupted.rawValue)
+        }
+        Self.say("SIGINT: stopping at the next safe point (again to force)…")
+        stop.stop("stopped by SIGINT")
+    }
+
+    /// The graceful shutdown: the group's only shutdown signal is SIGTERM.
+    static func terminate(_ stop: StopSwitch) {
+        guard !stop.isSet else { return }
+        say("SIGTERM: stopping at the next safe point…")
+        stop.stop("stopped by SIGTERM")
+    }
+
+    static func say(_ text: String) {
+        FileHandle.standardError.write(Data("ratchet: \(text)\n".utf8))
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Runner
+import UnixSignals
 
 /// `ratchet worker <job folder>`: what a Slurm job runs on its node.
 struct WorkerCommand: AsyncParsableCommand {
@@ -21,13 +22,13 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stop = StopSwitch()
-        signal(SIGTERM, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-        source.setEventHandler { stop.stop("the Slurm job was cancelled (SIGTERM)") }
-        source.resume()
-        defer { source.cancel() }
-        let result = await Worker.run(jobFolder: job, stop: stop) { event in
-            if case .note(let text) = event { FileHandle.standardError.write(Data(("ratchet worker: " + text + "\n").utf8)) }
+        let job = self.job
+        let result = try await runAsService(
+            gracefulShutdownSignals: [.sigterm], onShutdown: { stop.stop("the Slurm job was cancelled (SIGTERM)") }
+        ) {
+            await Worker.run(jobFolder: job, stop: stop) { event in
+                if case .note(let text) = event { FileHandle.standardError.write(Data(("ratchet worker: " + text + "\n").utf8)) }
+            }
         }
         if let error = result.error {
             FileHandle.standardError.write(Data("ratchet worker: \(error)\n".utf8))

@@ -28,22 +28,52 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        var object: [String: Any] = [
-            "time": Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)),
-            "level": event.level.rawValue, "label": label, "message": event.message.description,
-        ]
-        if let error = event.error { object["error"] = "\(error)" }
-        if !merged.isEmpty { object["metadata"] = merged.mapValues(Self.plain) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let line = Line(
+            time: Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)),
+            level: event.level.rawValue, label: label, message: event.message.description, error: event.error.map { "\($0)" },
+            metadata: merged.isEmpty ? nil : merged.mapValues(Value.init))
+        guard let data = try? Self.encoder.encode(line) else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")
     }
 
-    static func plain(_ value: Logger.MetadataValue) -> Any {
-        switch value {
-        case .string(let text): text
-        case .stringConvertible(let value): value.description
-        case .array(let values): values.map(plain)
-        case .dictionary(let values): values.mapValues(plain)
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// One log line; absent fields are left out.
+    struct Line: Encodable {
+        var time: String
+        var level: String
+        var label: String
+        var message: String
+        var error: String?
+        var metadata: [String: Value]?
+    }
+
+    /// A metadata value as plain JSON: a string, an array or an object.
+    enum Value: Encodable {
+        case text(String)
+        case list([Value])
+        case map([String: Value])
+
+        init(_ value: Logger.MetadataValue) {
+            switch value {
+            case .string(let text): self = .text(text)
+            case .stringConvertible(let value): self = .text(value.description)
+            case .array(let values): self = .list(values.map(Value.init))
+            case .dictionary(let values): self = .map(values.mapValues(Value.init))
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .list(let values): try container.encode(values)
+            case .map(let values): try container.encode(values)
+            }
         }
     }
 }

@@ -11,35 +11,13 @@ import Store
 struct Actions: Sendable {
     let state: DaemonState
 
-    func entry(_ loop: String) throws(RequestFailure) -> LoopEntry {
-        guard let entry = state.entry(named: loop) else {
-            let known = state.catalog.loops.map(\.name).joined(separator: ", ")
-            throw RequestFailure(.notFound, "no loop '\(loop)' in this daemon (loops: \(known.isEmpty ? "none" : known))")
-        }
-        return entry
-    }
+    var lookups: Lookups { Lookups(state: state) }
 
-    /// The loop and record of candidate `id`; `loop` picks among stores when ids collide.
+    func entry(_ loop: String) throws(RequestFailure) -> LoopEntry { try lookups.entry(loop) }
+
+    /// - Throws: as `Lookups.locate`, or a store failure as a 500.
     func locate(_ id: Int64, loop: String?) throws(RequestFailure) -> (LoopEntry, CandidateRecord) {
-        let entries = try loop.map { name throws(RequestFailure) in [try entry(name)] } ?? state.catalog.loops
-        var found: [(LoopEntry, CandidateRecord)] = []
-        var checked = Set<String>()
-        for entry in entries {
-            let key = entry.store.path + "\u{0}" + entry.name
-            guard checked.insert(key).inserted else { continue }
-            do {
-                if let record = try entry.store.candidate(id: id), record.loop == entry.name { found.append((entry, record)) }
-            } catch {
-                throw RequestFailure(.internalServerError, error.description)
-            }
-        }
-        guard let first = found.first else {
-            throw RequestFailure(.notFound, "no candidate \(id)" + (loop.map { " in loop '\($0)'" } ?? "") + "; GET /api/loops/{loop}/candidates lists them")
-        }
-        guard found.count == 1 else {
-            throw RequestFailure(.conflict, "candidate id \(id) exists in loops \(found.map(\.0.name).joined(separator: ", ")); add ?loop=NAME")
-        }
-        return first
+        do { return try lookups.locate(id, loop: loop) } catch { throw RequestFailure(error) }
     }
 
     static func note(_ raw: String?) throws(RequestFailure) -> String? {
@@ -66,28 +44,13 @@ struct Actions: Sendable {
             state.control(entry.name).wakeup.signal()
             return result
         } catch {
-            throw Self.failure(error)
+            throw RequestFailure(error)
         }
     }
 
     /// A store read in an action: a failure is a 500 naming the database.
     static func reading<T>(_ body: () throws -> T) throws(RequestFailure) -> T {
-        do { return try body() } catch { throw failure(error) }
-    }
-
-    static func failure(_ error: any Error) -> RequestFailure {
-        switch error {
-        case let error as RequestFailure: return error
-        case let error as RunnerError:
-            switch error.kind {
-            case .config, .invalidRequest: return RequestFailure(.conflict, error.message)
-            case .locked: return RequestFailure(.conflict, error.message + " (a running loop holds its lock; pause or wait for it to stop)")
-            default: return RequestFailure(.internalServerError, error.message)
-            }
-        case let error as StoreError: return RequestFailure(.internalServerError, error.description)
-        case let error as GitError: return RequestFailure(.internalServerError, error.description)
-        default: return RequestFailure(.internalServerError, "\(error)")
-        }
+        do { return try body() } catch { throw RequestFailure(error) }
     }
 
     /// More approvals than this by one person within `burstWindow` need an explicit confirmation.
@@ -167,7 +130,7 @@ struct Actions: Sendable {
                 loop: entry.name, kind: "pause_requested", actor: actor.name,
                 actor.auditFields.merging(["scope": "loop", "note": note ?? "", "via": "http"]) { _, new in new })
         } catch {
-            throw Self.failure(error)
+            throw RequestFailure(error)
         }
         state.control(entry.name).wakeup.signal()
         return "loop \(entry.name) paused by \(actor.name)"
@@ -182,7 +145,7 @@ struct Actions: Sendable {
                 loop: entry.name, kind: "resume_requested", actor: actor.name,
                 actor.auditFields.merging(["scope": "loop", "via": "http"]) { _, new in new })
         } catch {
-            throw Self.failure(error)
+            throw RequestFailure(error)
         }
         state.control(entry.name).wakeup.signal()
         var message = cleared ? "loop \(entry.name) resumed by \(actor.name)" : "loop \(entry.name) was not paused"
@@ -200,7 +163,7 @@ struct Actions: Sendable {
                 + (result.fastForward ? " (fast-forward)" : " (replayed and re-tested)")
                 + (result.stoppedAt.map { "; stopped before \($0)" } ?? "")
         } catch {
-            throw Self.failure(error)
+            throw RequestFailure(error)
         }
     }
 }

@@ -23,36 +23,6 @@ public struct Principal: Sendable, Equatable {
     }
 }
 
-/// The request context of the review server: the caller's address (for rate limiting) and,
-/// once `AuthMiddleware` has run, who the caller is.
-struct ReviewContext: RequestContext, RemoteAddressRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let remoteAddress: SocketAddress?
-    var principal: Principal?
-    var session: Session?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-
-    /// The address failed attempts are counted against.
-    var address: String { remoteAddress?.ipAddress ?? "unknown" }
-
-    /// The principal, allowed `permission`.
-    /// - Throws: `RequestFailure` 401 without one, 403 when the role does not allow it.
-    func require(_ permission: Permission) throws(RequestFailure) -> Principal {
-        guard let principal else { throw RequestFailure(.unauthorized, "log in with a personal token (`ratchet token add NAME`)") }
-        guard principal.role.allows(permission) else {
-            throw RequestFailure(
-                .forbidden,
-                "\(principal.name) is a \(principal.role.rawValue); to \(permission.rawValue) takes the \(permission.leastRole.rawValue) role "
-                    + "(`ratchet token add NAME --role \(permission.leastRole.rawValue)`)")
-        }
-        return principal
-    }
-}
-
 /// A browser session opened with a personal token: the cookie value, its CSRF token (a
 /// hidden field every form must send back), and the token it stands for.
 struct Session: Sendable {
@@ -234,45 +204,53 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if path == "/login" || path == "/favicon.ico" { return try await next(request, context) }
-        let api = path.hasPrefix("/api/") || path == "/api" || path == "/metrics"
+        let api = Self.isAPI(path)
         var context = context
         switch auth.bearer(request) {
         case .principal(let principal):
-            if let wait = auth.limiter.blocked(context.address) { return Self.tooMany(wait, api: api) }
+            if let wait = auth.limiter.blocked(context.address) { return try Self.tooMany(wait, api: api, request, context) }
             context.principal = principal
             return try await next(request, context)
         case .refused:
-            if let wait = auth.limiter.blocked(context.address) { return Self.tooMany(wait, api: api) }
+            if let wait = auth.limiter.blocked(context.address) { return try Self.tooMany(wait, api: api, request, context) }
             auth.limiter.fail(context.address)
-            return Self.unauthorized(api: api, revoked: true)
+            return try Self.unauthorized(api: api, revoked: true, request, context)
         case .none:
             if !api, let (session, principal) = auth.session(request) {
                 context.principal = principal
                 context.session = session
                 return try await next(request, context)
             }
-            return Self.unauthorized(api: api, revoked: false)
+            return try Self.unauthorized(api: api, revoked: false, request, context)
         }
     }
 
-    static func unauthorized(api: Bool, revoked: Bool) -> Response {
-        guard api else { return Responses.html(Pages.loginNeeded(), status: .unauthorized) }
+    /// Whether `path` is answered in JSON (the API) or plain text (`/metrics`) rather than HTML.
+    static func isAPI(_ path: String) -> Bool {
+        path.hasPrefix("/api/") || path == "/api" || path == "/metrics"
+    }
+
+    static func unauthorized(api: Bool, revoked: Bool, _ request: Request, _ context: Context) throws -> Response {
+        guard api else { return HTMLPage(html: Pages.loginNeeded(), status: .unauthorized).response }
         let message =
             revoked
             ? "unauthorized: the token is unknown or was revoked; ask for a new one (`ratchet token add NAME`)"
             : "unauthorized: send the header `Authorization: Bearer <token>` with a personal token (`ratchet token add NAME`)"
-        var response = Responses.json(["error": message], status: .unauthorized)
-        response.headers[.wwwAuthenticate] = "Bearer realm=\"ratchet\""
-        return response
+        return try RequestFailure(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer realm=\"ratchet\""]).response(from: request, context: context)
     }
 
-    static func tooMany(_ seconds: Int, api: Bool) -> Response {
-        let message = "too many failed token attempts from this address; try again in \(seconds) s"
-        var response =
-            api
-            ? Responses.json(["error": message], status: .tooManyRequests)
-            : Responses.html(Pages.message("Too many attempts", message, back: nil, viewer: nil), status: .tooManyRequests)
-        response.headers[.retryAfter] = String(seconds)
-        return response
+    static func tooMany(_ seconds: Int, api: Bool, _ request: Request, _ context: Context) throws -> Response {
+        guard api else { return tooManyPage(seconds) }
+        return try RequestFailure(.tooManyRequests, tooManyMessage(seconds), headers: [.retryAfter: String(seconds)]).response(from: request, context: context)
+    }
+
+    static func tooManyPage(_ seconds: Int) -> Response {
+        var page = HTMLPage(html: Pages.message("Too many attempts", tooManyMessage(seconds), back: nil, viewer: nil), status: .tooManyRequests).response
+        page.headers[.retryAfter] = String(seconds)
+        return page
+    }
+
+    static func tooManyMessage(_ seconds: Int) -> String {
+        "too many failed token attempts from this address; try again in \(seconds) s"
     }
 }

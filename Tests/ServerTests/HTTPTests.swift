@@ -196,4 +196,37 @@ import Testing
             }
         }
     }
+
+    /// A request the server cannot do is answered in the caller's language: JSON
+    /// (`{"error": …}`) for the API, an HTML page for the UI, each with the status.
+    @Test func errorsAreJSONForTheAPIAndPagesForTheUI() async throws {
+        let (fixture, id) = try await Self.heldLoop()
+        defer { fixture.remove() }
+        try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
+            let token = try personalToken(daemon, "ada")
+            for (path, status) in [("/api/candidates/abc", 400), ("/api/loops/tiny/candidates?outcome=won", 400), ("/api/nothing", 404)] {
+                let reply = try await http("GET", port, path, token: token)
+                #expect(reply.status == status, "\(path): \(reply.body)")
+                #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(path)")
+                #expect((reply.json as? [String: String])?["error"]?.isEmpty == false, "\(path): \(reply.body)")
+            }
+            let garbled = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, body: "reviewed")
+            #expect(garbled.status == 400 && garbled.body.contains("must be a JSON object"), "\(garbled.body)")
+            let store = try #require(daemon.state.entry(named: "tiny")?.store)
+            #expect(try store.approvals(candidate: id).isEmpty)
+
+            for (path, status) in [("/candidates/\(id)?loop=nope", 404), ("/nothing", 404), ("/candidates/0", 400)] {
+                let page = try await http("GET", port, path, token: token)
+                #expect(page.status == status, "\(path)")
+                #expect(page.header("Content-Type")?.hasPrefix("text/html") == true, "\(path)")
+                #expect(page.header("Content-Security-Policy")?.contains("default-src 'none'") == true, "\(path)")
+                #expect(page.body.contains("<div class=\"error\">") && page.body.contains("signed in as <strong>ada</strong>"), "\(path): \(page.body)")
+            }
+
+            // A JSON true (not only the string) says the change was reviewed.
+            let approved = try await http("POST", port, "/api/candidates/\(id)/approve", token: token, body: #"{"reviewed": true, "note": "ok"}"#)
+            #expect(approved.status == 200, "\(approved.body)")
+            #expect(try store.approvals(candidate: id).first?.note == "ok")
+        }
+    }
 }

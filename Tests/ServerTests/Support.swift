@@ -86,7 +86,7 @@ func browserSession(_ port: Int, token: String, page: String = "/") async throws
 
 func http(
     _ method: String, _ port: Int, _ path: String, token: String? = nil, cookie: String? = nil, headers extra: [(String, String)] = [],
-    json: [String: String]? = nil, form: String? = nil, scheme: String = "http", client: HTTPClient = httpClient
+    json: [String: String]? = nil, form: String? = nil, body: String? = nil, scheme: String = "http", client: HTTPClient = httpClient
 ) async throws -> HTTPReply {
     var request = HTTPClientRequest(url: "\(scheme)://127.0.0.1:\(port)\(path)")
     request.method = HTTPMethod(rawValue: method)
@@ -99,6 +99,9 @@ func http(
     } else if let form {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: form))
+    } else if let body {
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
     }
     let response = try await client.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 16 << 20)

@@ -112,7 +112,7 @@ final class Authenticator: Sendable {
     /// The live session named by the request's cookie, and its principal. A session whose
     /// token was revoked, or that expired, is ended here.
     func session(_ request: Request) -> (Session, Principal)? {
-        guard let id = Self.cookies(request)[Self.cookieName] else { return nil }
+        guard let id = request.cookies[Self.cookieName]?.value, !id.isEmpty else { return nil }
         let now = Date()
         guard
             let session = sessions.withLock({ sessions -> Session? in
@@ -152,26 +152,14 @@ final class Authenticator: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site; `Secure` under TLS.
-    func cookieHeader(_ session: Session) -> String {
-        "\(Self.cookieName)=\(session.id); Path=/; Max-Age=\(Int(Self.lifetime)); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+    /// The session cookie: HttpOnly, SameSite=Strict, the whole site; `Secure` under TLS.
+    func cookie(_ session: Session) -> Cookie {
+        Cookie(name: Self.cookieName, value: session.id, maxAge: Int(Self.lifetime), path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
-    /// `Set-Cookie` that clears the session cookie.
-    func clearCookieHeader() -> String {
-        "\(Self.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
-    }
-
-    static func cookies(_ request: Request) -> [String: String] {
-        var result: [String: String] = [:]
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { continue }
-                result[parts[0].trimmingCharacters(in: .whitespaces)] = parts[1].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return result
+    /// The cookie that clears the session cookie.
+    func clearingCookie() -> Cookie {
+        Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
     /// Whether a form POST comes from this site: `Origin` (or, without it, `Referer`) must

@@ -51,7 +51,7 @@ struct SessionRoutes: Sendable {
         let session = try context.formSession(request, csrf: form.csrf)
         auth.end(session.id)
         context.logger.info("browser session ended (logout)", metadata: ["as": "\(context.principal?.name ?? "-")"])
-        return Redirect(location: "/login", headers: [.setCookie: auth.clearCookieHeader()])
+        return Redirect(location: "/login", headers: [.setCookie: auth.clearingCookie().description])
     }
 
     func startSession(secret: String, next: String?, context: ReviewContext) -> Response {
@@ -66,7 +66,7 @@ struct SessionRoutes: Sendable {
         }
         let session = auth.createSession(record)
         context.logger.info("browser session started", metadata: ["as": "\(record.name)", "token": "\(record.id ?? 0)"])
-        return Redirect(location: Self.localPath(next), headers: [.setCookie: auth.cookieHeader(session)]).response
+        return Redirect(location: Self.localPath(next), headers: [.setCookie: auth.cookie(session).description]).response
     }
 
     /// Only local paths: never an open redirect.

@@ -378,7 +378,7 @@ public final class LoopRunner {
                 try advance(&candidate, to: .finished(.accepted))
                 candidate.commit = bestCommit.hex
                 candidate.review = candidate.review ?? .pending
-                candidate.reason = (candidate.reason ?? "accepted") + " (accept completed after restart)"
+                candidate.reason = (candidate.reason ?? Outcome.accepted.rawValue) + " (accept completed after restart)"
             } else {
                 candidate.reason = "Ratchet stopped while this candidate was at step '\(candidate.state.label)'; it will be proposed again"
                 try advance(&candidate, to: .finished(.interrupted))

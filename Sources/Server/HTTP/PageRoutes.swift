@@ -99,13 +99,13 @@ extension PageRoutes {
         let id = try context.candidateID()
         let loop = try request.query(as: PageQuery.self, context: context).loop ?? form.loop
         let done: String
-        switch Result(catching: { () throws(RequestFailure) in try candidateAction(form, id: id, loop: loop, actor: principal.actor) }) {
-        case .success(let action): done = action
-        case .failure(let failure) where failure.code == "burst":
+        do {
+            done = try candidateAction(form, id: id, loop: loop, actor: principal.actor)
+        } catch {
+            guard error.code == "burst" else { throw error }
             let action = request.uri.path + "?" + (request.uri.query ?? "")
-            return HTMLPage(html: Pages.confirmBurst(failure.message, action: action, fields: form.fields, viewer: context.viewer), status: failure.status)
+            return HTMLPage(html: Pages.confirmBurst(error.message, action: action, fields: form.fields, viewer: context.viewer), status: error.status)
                 .response
-        case .failure(let failure): throw failure
         }
         context.logger.notice("candidate \(id) \(done) by \(principal.name)", metadata: ["via": "ui", "token": "\(principal.tokenID)"])
         let (entry, _) = try actions.locate(id, loop: loop)

@@ -62,6 +62,7 @@ extension LoopRunner {
 
         var candidateTree = tree
         while true {
+            try await calibrateBeforeBuilding()
             if let outcome = try await buildAndTest(&candidate, tree: candidateTree) { return outcome }
             try await prepareBaseline()
             try await enterMeasurement()
@@ -143,7 +144,7 @@ extension LoopRunner {
     /// best, a new lane, a worker node), the best beside it, at once; returns the candidate's
     /// build. Only under bubblewrap, where each build sees its own slot alone (the others are
     /// read-only); the slots are settled and sealed before and after as for any command.
-    func buildSideBySide(_ build: CommandSpec, step: StepRecord) async throws -> CommandResult {
+    func buildSideBySide(_ build: CommandSpec, step: StepRecord?) async throws -> CommandResult {
         try sync(baselineSlot, to: bestTree)
         _ = try slotGuard(baselineSlot)
         _ = try slotGuard(candidateSlot)
@@ -162,7 +163,7 @@ extension LoopRunner {
         async let candidateBuild = candidateRunner.run(
             build.run, in: candidateFolder, timeout: build.timeout, environment: mine, control: control,
             started: { group in
-                var record = step
+                guard var record = step else { return }
                 record.processGroup = Int(group)
                 try? store.update(record)
             })
@@ -182,6 +183,44 @@ extension LoopRunner {
         // that far (a broken build command fails the candidate first, as it always did).
         if results.baseline.succeeded { baselineBuiltTree = bestTree }
         return results.candidate
+    }
+
+    /// The A/A calibration a new best needs, before the candidate is built: the best goes
+    /// into both slots, is built (side by side under bubblewrap, as a build, so other lanes
+    /// build meanwhile) and is measured against itself. After the candidate's build, the
+    /// calibration borrowed the candidate slot inside the measurement lock and built the
+    /// candidate a second time. When all lanes share one calibration, one lane at a time
+    /// measures it and the others take its result. When the best does not build, nothing
+    /// is measured here: the candidate's own steps report it.
+    func calibrateBeforeBuilding() async throws {
+        guard config.metric.aaPairs > 0, !adoptStoredCalibration() else { return }
+        let shared = slotsShareOneMount && laneCount > 1
+        if shared { await coordinator.calibrations.take() }
+        defer { if shared { coordinator.calibrations.give() } }
+        guard !adoptStoredCalibration() else { return }
+        try sync(candidateSlot, to: bestTree)
+        if let build = config.build {
+            let result: CommandResult
+            if baselineBuiltTree != bestTree, executor.sandbox.bubblewrap != nil {
+                result = try await buildSideBySide(build, step: nil)
+            } else {
+                try sync(baselineSlot, to: bestTree)
+                if baselineBuiltTree != bestTree {
+                    let baseline = try await runCommand(build, in: baselineSlot, role: "baseline", step: nil, phase: .build)
+                    if baseline.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+                    guard baseline.succeeded else { return }
+                    baselineBuiltTree = bestTree
+                }
+                result = try await runCommand(build, in: candidateSlot, role: "candidate", step: nil, phase: .build)
+            }
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard result.succeeded, baselineBuiltTree == bestTree else { return }
+        } else {
+            try sync(baselineSlot, to: bestTree)
+        }
+        try await enterMeasurement()
+        defer { leaveMeasurement() }
+        try await measureCalibration(step: nil)
     }
 
     /// Puts a candidate whose best moved (another lane accepted) onto the new best: its diff

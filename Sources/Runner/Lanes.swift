@@ -29,6 +29,9 @@ actor LaneCoordinator {
     /// One lane at a time checks that the best has not moved and commits its accept (Slurm
     /// lanes; local lanes hold the machine's measurement lock for that).
     nonisolated let accepts = AsyncTurn()
+    /// One lane at a time measures the A/A calibration all lanes share (bubblewrap's one
+    /// mount point), so a new best is calibrated once.
+    nonisolated let calibrations = AsyncTurn()
     private var budgetTripAudited = false
     /// Candidates being evaluated now, in every lane, and those of them waiting for the
     /// best to move (their diffs do not apply yet).

@@ -293,7 +293,30 @@ extension LoopRunner {
     /// the same slot roles is reused (a restart, or the daemon's next window, does not
     /// measure again). Returns whether it measured: then the candidate slot holds the best.
     func calibrateNoise(step: StepRecord?) async throws -> Bool {
-        guard config.metric.aaPairs > 0, noiseCalibratedTree != bestTree else { return false }
+        guard config.metric.aaPairs > 0, !adoptStoredCalibration() else { return false }
+        try sync(candidateSlot, to: bestTree)
+        if let build = config.build {
+            let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step, phase: .build)
+            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            guard result.succeeded else { throw slotsDisagree(result) }
+        }
+        try await measureCalibration(step: step)
+        return true
+    }
+
+    /// The best builds in the baseline slot but not in the candidate slot.
+    func slotsDisagree(_ result: CommandResult) -> RunnerError {
+        RunnerError(
+            .baselineFailed,
+            "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \(candidateSlot.directory) "
+                + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
+    }
+
+    /// Whether the A/A calibration for the best is in force: measured in this lane, or found
+    /// in the audit log (measured before for this best commit, in these slots or, when all
+    /// slots run at one mount point, in any lane).
+    func adoptStoredCalibration() -> Bool {
+        if noiseCalibratedTree == bestTree { return true }
         if let stored = try? audit.recent(limit: 1, loop: config.name, kinds: ["calibration"]).last,
             stored.fields["best"] == bestCommit.hex,
             slotsShareOneMount || (stored.fields["baseline_slot"] == String(baselineIndex) && stored.fields["lane"] == laneField),
@@ -303,19 +326,14 @@ extension LoopRunner {
             calibration = NoiseFloor(pairs: pairs, trimmed: stored.fields["trimmed"] == "true", bias: bias, standardError: error, floor: floor)
             noiseCalibratedTree = bestTree
             emit(.note("A/A across the slots, as measured before for this best commit: " + (calibration?.summary ?? "")))
-            return false
+            return true
         }
-        try sync(candidateSlot, to: bestTree)
-        if let build = config.build {
-            let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: step, phase: .build)
-            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-            guard result.succeeded else {
-                throw RunnerError(
-                    .baselineFailed,
-                    "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \(candidateSlot.directory) "
-                        + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
-            }
-        }
+        return false
+    }
+
+    /// The A/A pairs across the two slots, both holding the best and built, and the noise
+    /// floor they give (audited, and kept for this best).
+    func measureCalibration(step: StepRecord?) async throws {
         let pairs: [SamplePair]
         switch try await interleavedPairs((baselineSlot, "baseline"), (candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step) {
         case .failed(let slot, let reason): throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
@@ -353,7 +371,6 @@ extension LoopRunner {
         if minimum > config.metric.decision.minEffect {
             emit(.note("the minimum effect is \(Format.percent(minimum)) with this slot bias (min_effect \(Format.percent(config.metric.decision.minEffect)))"))
         }
-        return true
     }
 
     /// Under bubblewrap every slot of every lane runs at one mount point, so nothing of a

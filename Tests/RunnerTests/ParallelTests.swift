@@ -128,8 +128,9 @@ import Testing
         let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
         let runner = try LoopRunner(workspace: workspace, emit: { _ in })
         let person = Task.detached { () -> (Date, Date)? in
-            // Both candidates building, then pause for 1.5 s.
-            for _ in 0..<200 {
+            // Both candidates building (after the A/A calibration, which comes first), then
+            // pause for 1.5 s. Up to 30 s: a loaded machine gets there late.
+            for _ in 0..<1200 {
                 let building = ((try? store.allCandidates()) ?? []).filter { $0.state == .running(.build) }
                 let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == .build && $0.processGroup != nil && $0.finishedAt == nil } }
                 if running.count == 2 {

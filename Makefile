@@ -5,7 +5,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 # `ratchet --version` names the commit it was built from (see Package.swift).
 export RATCHET_GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
 
-.PHONY: setup build demo test bench-git bench-decision bench-timing bench-store bench-parallel clean
+.PHONY: setup build demo test bench-git bench-decision bench-timing bench-store bench-parallel bench-daemon clean
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +47,12 @@ bench-parallel:
 	swift build -c release --scratch-path .build-bench --product ratchet-timer
 	swift build -c release --scratch-path .build-bench --product ratchet-bench-parallel
 	.build-bench/release/ratchet-bench-parallel
+
+# The idle daemon's resident memory (two loops, window closed) against `ratchet --version`'s,
+# with the release `ratchet` binary (about 20 s after the build); arguments in BENCH_ARGS.
+bench-daemon: setup
+	swift build -c release --scratch-path .build-bench --product ratchet
+	python3 benchmarks/daemon-memory.py --ratchet .build-bench/release/ratchet $(BENCH_ARGS)
 
 clean:
 	rm -rf .build .build-bench

@@ -151,7 +151,9 @@ import Testing
         let spanning = builds.filter { $0.startedAt < window.0 && ($0.finishedAt ?? .distantPast) > window.1 }
         #expect(!spanning.isEmpty, "no build spanned the pause: \(builds.map { ($0.startedAt, $0.finishedAt) })")
         for build in spanning {
-            #expect((build.wallSeconds ?? 0) >= 3.6, "build of candidate \(build.candidateId) ran through the pause: \(build.wallSeconds ?? 0) s")
+            // The pause must reach every build within a second (the bound; a loaded
+            // machine took 0.43 s): frozen for at least 0.5 of the 1.5 s.
+            #expect((build.wallSeconds ?? 0) >= 3.0, "build of candidate \(build.candidateId) ran through the pause: \(build.wallSeconds ?? 0) s")
         }
     }
 

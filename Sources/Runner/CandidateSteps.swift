@@ -273,18 +273,26 @@ extension LoopRunner {
 
     /// Puts the best code in the baseline slot and builds it once per best commit.
     func prepareBaseline() async throws {
+        guard let result = try await buildBaselineSlot(), !result.succeeded else { return }
+        throw RunnerError(
+            .baselineFailed,
+            "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(result.summary)): \(result.tail(lines: 5))")
+    }
+
+    /// Puts the best code in the baseline slot and, when it is not built there yet, builds
+    /// it; the build's result (`nil` when nothing was built).
+    func buildBaselineSlot() async throws -> CommandResult? {
         try sync(baselineSlot, to: bestTree)
-        guard baselineBuiltTree != bestTree else { return }
+        guard baselineBuiltTree != bestTree else { return nil }
+        var result: CommandResult?
         if let build = config.build {
-            let result = try await runCommand(build, in: baselineSlot, role: "baseline", phase: .build)
-            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-            guard result.succeeded else {
-                throw RunnerError(
-                    .baselineFailed,
-                    "the best code (\(bestCommit.short)) no longer builds in \(baselineSlot.directory) (\(result.summary)): \(result.tail(lines: 5))")
-            }
+            let built = try await runCommand(build, in: baselineSlot, role: "baseline", phase: .build)
+            if built.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+            result = built
+            guard built.succeeded else { return built }
         }
         baselineBuiltTree = bestTree
+        return result
     }
 
     // MARK: Decide

@@ -199,24 +199,17 @@ extension LoopRunner {
         defer { if shared { coordinator.calibrations.give() } }
         guard !adoptStoredCalibration() else { return }
         try sync(candidateSlot, to: bestTree)
-        if let build = config.build {
-            let result: CommandResult
-            if baselineBuiltTree != bestTree, executor.sandbox.bubblewrap != nil {
-                result = try await buildSideBySide(build, step: nil)
-            } else {
-                try sync(baselineSlot, to: bestTree)
-                if baselineBuiltTree != bestTree {
-                    let baseline = try await runCommand(build, in: baselineSlot, role: "baseline", step: nil, phase: .build)
-                    if baseline.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-                    guard baseline.succeeded else { return }
-                    baselineBuiltTree = bestTree
-                }
-                result = try await runCommand(build, in: candidateSlot, role: "candidate", step: nil, phase: .build)
-            }
+        if let build = config.build, baselineBuiltTree != bestTree, executor.sandbox.bubblewrap != nil {
+            let result = try await buildSideBySide(build, step: nil)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded, baselineBuiltTree == bestTree else { return }
         } else {
-            try sync(baselineSlot, to: bestTree)
+            if let baseline = try await buildBaselineSlot(), !baseline.succeeded { return }
+            if let build = config.build {
+                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: nil, phase: .build)
+                if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
+                guard result.succeeded else { return }
+            }
         }
         try await enterMeasurement()
         defer { leaveMeasurement() }

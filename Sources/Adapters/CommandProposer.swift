@@ -36,7 +36,8 @@ public struct CommandProposer: Proposer {
     static let maxEnvironmentPrompt = 120_000
 
     /// - Parameter environment: where `pass_env` variables are read from (the process environment by default).
-    public init(spec: AgentCommandSpec, runner: CommandRunner = CommandRunner(), environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(spec: AgentCommandSpec, runner: CommandRunner = CommandRunner(), environment: [String: String] = ProcessInfo.processInfo.environment)
+    {
         self.spec = spec
         self.runner = runner
         self.environment = environment
@@ -105,7 +106,8 @@ public struct CommandProposer: Proposer {
         do {
             diff = try scratch.diff(against: context.bestTree)
         } catch {
-            throw ProposerError(source: failure, "command proposer: cannot diff the scratch folder: \(error.message)", usage: usage, transcript: transcript)
+            throw ProposerError(
+                source: failure, "command proposer: cannot diff the scratch folder: \(error.message)", usage: usage, transcript: transcript)
         }
         var fromOutput = false
         if diff.isEmpty {

@@ -123,7 +123,8 @@ public struct ModelProposer: Proposer {
         }
         let source = "\(kind):\(stableHash(diff))"
         if context.tried.contains(source) {
-            throw ProposerError(source: source, "\(spec.model) proposed a change that was already tried (\(source))", usage: usage, transcript: transcript)
+            throw ProposerError(
+                source: source, "\(spec.model) proposed a change that was already tried (\(source))", usage: usage, transcript: transcript)
         }
         let title = ReplyParser.title(from: reply.text) ?? "\(spec.model): \(Self.touchedFiles(diff))"
         return Proposal(source: source, title: title, diff: diff, usage: usage, transcript: transcript)

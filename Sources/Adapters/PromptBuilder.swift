@@ -209,7 +209,8 @@ public struct PromptBuilder: Sendable {
     }
 
     static func system(_ objective: Objective?) -> String {
-        let goal = objective.map { "improving the \($0.metric) of a program (\($0.direction == .lower ? "lower" : "higher") is better)" }
+        let goal =
+            objective.map { "improving the \($0.metric) of a program (\($0.direction == .lower ? "lower" : "higher") is better)" }
             ?? "improving a program"
         return """
             You are an expert software engineer \(goal), one small change at a time. \
@@ -244,7 +245,9 @@ public struct PromptBuilder: Sendable {
             lines.append("Original code: \(Self.format(base)).")
         }
         lines.append(
-            String(format: "A change is kept only if it improves the metric by at least %.1f%%, with statistical confidence.", objective.minEffect * 100))
+            String(
+                format: "A change is kept only if it improves the metric by at least %.1f%%, with statistical confidence.", objective.minEffect * 100)
+        )
         lines.append("Benchmark command: `\(objective.bench)`")
         return lines.joined(separator: "\n")
     }

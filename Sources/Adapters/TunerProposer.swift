@@ -40,7 +40,8 @@ public struct TunerProposer: Proposer {
                 throw ProposerError("knob '\(knob.name)': pattern '\(knob.pattern)' matches nothing in '\(knob.file)'")
             }
             guard matches.count == 1 else {
-                throw ProposerError("knob '\(knob.name)': pattern '\(knob.pattern)' matches \(matches.count) places in '\(knob.file)'; make it match one")
+                throw ProposerError(
+                    "knob '\(knob.name)': pattern '\(knob.pattern)' matches \(matches.count) places in '\(knob.file)'; make it match one")
             }
             guard match.count > 1, let range = match[1].range else {
                 throw ProposerError("knob '\(knob.name)': pattern '\(knob.pattern)' needs a capture group around the value")

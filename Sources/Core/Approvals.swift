@@ -120,7 +120,9 @@ public struct ApprovalTally: Sendable, Equatable {
     public static func refusal(of name: String, counted: [String], starter: String?, forbidSelfApproval: Bool) -> String? {
         let key = normalized(name)
         if key == loopIdentity { return "'\(loopIdentity)' is the loop's own identity and never approves its own work" }
-        if counted.contains(where: { normalized($0) == key }) { return "\(name) already approved; a second approval by the same person does not count" }
+        if counted.contains(where: { normalized($0) == key }) {
+            return "\(name) already approved; a second approval by the same person does not count"
+        }
         if forbidSelfApproval, let starter, normalized(starter) == key {
             return "\(name) started the run that made this change, and [checkpoint] forbid_self_approval = true"
         }

@@ -255,7 +255,8 @@ public struct DecisionPipeline: Sendable {
                 names: names, improvements: improvements(objectivePairs), alpha: metric.decision.alpha)
             if !regressions.isEmpty {
                 let list = regressions.map { String(format: "%@ %+.1f%% (upper bound %+.1f%%)", $0.name, $0.estimate * 100, $0.upper * 100) }
-                return .rejected(.notBetter, "combined gain, but a significant regression on " + list.joined(separator: ", ") + "; combined: " + final.reason)
+                return .rejected(
+                    .notBetter, "combined gain, but a significant regression on " + list.joined(separator: ", ") + "; combined: " + final.reason)
             }
             final.reason = "combined over \(names.count) benchmarks: " + final.reason
         }
@@ -273,7 +274,8 @@ public struct DecisionPipeline: Sendable {
     /// `decisionPair` for a config, without a pipeline.
     public static func decisionPair(_ pair: MeasuredPair, metric: MetricSpec, benchmarks: [BenchmarkSpec]) -> SamplePair {
         guard !benchmarks.isEmpty else { return SamplePair(baseline: pair.baseline.objective, candidate: pair.candidate.objective) }
-        let g = MultiBenchmark.combined(improvements([pair], metric: metric, benchmarks: benchmarks), weights: [1] + benchmarks.map(\.weight)).first ?? 0
+        let g =
+            MultiBenchmark.combined(improvements([pair], metric: metric, benchmarks: benchmarks), weights: [1] + benchmarks.map(\.weight)).first ?? 0
         return metric.decision.direction == .lower ? SamplePair(baseline: 1, candidate: exp(-g)) : SamplePair(baseline: 1, candidate: exp(g))
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 
-
 /// Which way a metric is better.
 public enum Direction: String, Sendable, Codable, CaseIterable {
     /// Smaller is better (wall time, instructions, bytes).

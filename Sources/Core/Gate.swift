@@ -98,7 +98,8 @@ public struct Gate: Sendable {
             violations.append(GateViolation(rule: "size", path: "*", detail: "touches \(input.changes.count) files; the limit is \(limits.maxFiles)"))
         }
         if input.addedLines.count > limits.maxAddedLines {
-            violations.append(GateViolation(rule: "size", path: "*", detail: "adds \(input.addedLines.count) lines; the limit is \(limits.maxAddedLines)"))
+            violations.append(
+                GateViolation(rule: "size", path: "*", detail: "adds \(input.addedLines.count) lines; the limit is \(limits.maxAddedLines)"))
         }
         for change in input.changes {
             for path in Set([change.path, change.oldPath]) {
@@ -132,7 +133,8 @@ public struct Gate: Sendable {
                 violations.append(GateViolation(rule: "binary", path: change.path, detail: "binary content is not allowed"))
             }
             if change.newMode != 0, let size = input.candidateSize(change.path), size > limits.maxFileBytes {
-                violations.append(GateViolation(rule: "size", path: change.path, detail: "file is \(size) bytes; the limit is \(limits.maxFileBytes)"))
+                violations.append(
+                    GateViolation(rule: "size", path: change.path, detail: "file is \(size) bytes; the limit is \(limits.maxFileBytes)"))
             }
         }
         violations += binaryContent(input)

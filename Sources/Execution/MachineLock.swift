@@ -147,7 +147,10 @@ public struct MachineLock: Sendable {
         if let perMeasurement {
             guard perMeasurement <= cores.count else {
                 throw LockError(
-                    path: directory, message: "cpus_per_measurement = \(perMeasurement), but this process may run on \(cores.count) core(s) (\(cores.map(String.init).joined(separator: ",")))")
+                    path: directory,
+                    message:
+                        "cpus_per_measurement = \(perMeasurement), but this process may run on \(cores.count) core(s) (\(cores.map(String.init).joined(separator: ",")))"
+                )
             }
             let sets = stride(from: 0, to: cores.count - perMeasurement + 1, by: perMeasurement).map { Array(cores[$0..<$0 + perMeasurement]) }
             while true {

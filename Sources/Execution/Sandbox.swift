@@ -90,7 +90,9 @@ public struct Sandbox: Sendable {
         var argv: [String] = []
         // Pinned to its cores (`[parallel] cpus_per_measurement`) before anything starts: the
         // sandbox, the timer and the command inherit the affinity.
-        if let cpus, !cpus.isEmpty, let taskset = ["/usr/bin/taskset", "/bin/taskset"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+        if let cpus, !cpus.isEmpty,
+            let taskset = ["/usr/bin/taskset", "/bin/taskset"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        {
             argv += [taskset, "--cpu-list", cpus.map(String.init).joined(separator: ",")]
         }
         var limits: [String] = []

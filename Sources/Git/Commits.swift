@@ -64,7 +64,9 @@ extension Repository {
         var parentHandles: [CommitHandle] = []
         for parent in parents { parentHandles.append(try lookupCommit(parent)) }
         var signature: UnsafeMutablePointer<git_signature>?
-        try check(git_signature_now(&signature, author.name, author.email), "make signature for '\(author.name) <\(author.email)>'", default: .invalidArgument)
+        try check(
+            git_signature_now(&signature, author.name, author.email), "make signature for '\(author.name) <\(author.email)>'",
+            default: .invalidArgument)
         defer { git_signature_free(signature) }
         var oid = git_oid()
         var parentPointers: [OpaquePointer?] = parentHandles.map { $0.pointer }

@@ -191,7 +191,9 @@ extension Slot {
                 if let file = tracked[path] {
                     seen.insert(path)
                     if file.mode == 0o160000 { continue }
-                    if case .file(let id, let mode) = try Repository.workFile(at: directory + "/" + path), id == file.id, mode == file.mode { continue }
+                    if case .file(let id, let mode) = try Repository.workFile(at: directory + "/" + path), id == file.id, mode == file.mode {
+                        continue
+                    }
                     try restore(path: path)
                     fixed.append(path)
                 } else if folders.contains(path), case .folder = try Repository.workFile(at: directory + "/" + path) {
@@ -236,7 +238,8 @@ extension Repository {
         try check(git_tree_lookup(&treeRaw, raw, &oid), "look up tree \(base.short)")
         defer { git_tree_free(treeRaw) }
         var options = ratchet_diff_options()
-        options.flags |= GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
+        options.flags |=
+            GIT_DIFF_INCLUDE_UNTRACKED.rawValue | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
             | GIT_DIFF_SHOW_UNTRACKED_CONTENT.rawValue | GIT_DIFF_SHOW_BINARY.rawValue
         var diff: OpaquePointer?
         try check(git_diff_tree_to_workdir(&diff, raw, treeRaw, &options), "diff '\(folder)' against \(base.short)")

@@ -59,7 +59,9 @@ extension Repository {
             result.append(FileChange(status: .added, oldPath: path, newPath: path, oldMode: 0, newMode: newMode, isBinary: false))
         case (true, true):
             result.append(
-                FileChange(status: oldMode == newMode ? .modified : .typeChanged, oldPath: path, newPath: path, oldMode: oldMode, newMode: newMode, isBinary: false))
+                FileChange(
+                    status: oldMode == newMode ? .modified : .typeChanged, oldPath: path, newPath: path, oldMode: oldMode, newMode: newMode,
+                    isBinary: false))
         case (false, false):
             break
         }

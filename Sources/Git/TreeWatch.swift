@@ -81,7 +81,8 @@ public final class TreeWatch {
             if wd < 0 {
                 // Gone already (removed while we walked) is fine; anything else loses the watch.
                 if errno != ENOENT && errno != ENOTDIR {
-                    lost = "cannot watch '\(full)': \(String(cString: strerror(errno)))"
+                    lost =
+                        "cannot watch '\(full)': \(String(cString: strerror(errno)))"
                         + (errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "")
                 }
                 continue

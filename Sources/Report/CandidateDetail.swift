@@ -137,7 +137,8 @@ public struct SampleSeries: Codable, Sendable, Equatable {
 extension Store {
     /// The approvals of `record`, counted against the loop's `[checkpoint]` (as `promote` counts them).
     /// - Throws: `StoreError` when the run's starter cannot be read.
-    public func approvalTally(_ record: CandidateRecord, approvals: [ApprovalRecord], checkpoint: CheckpointSpec) throws(StoreError) -> ApprovalTally {
+    public func approvalTally(_ record: CandidateRecord, approvals: [ApprovalRecord], checkpoint: CheckpointSpec) throws(StoreError) -> ApprovalTally
+    {
         let starter = checkpoint.forbidSelfApproval ? try starter(ofCandidate: record) : nil
         let paths = (record.paths ?? "").split(separator: "\n").map(String.init)
         return ApprovalTally(

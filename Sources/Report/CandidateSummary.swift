@@ -64,4 +64,3 @@ public struct CandidateSummary: Codable, Sendable {
         page = "/candidates/\(id)?loop=\(c.loop)"
     }
 }
-

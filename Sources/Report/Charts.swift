@@ -57,7 +57,8 @@ public enum Charts {
         let count = max(pairs.count, 1)
         func x(_ index: Int) -> Double { count == 1 ? (left + right) / 2 : left + (right - left) * Double(index) / Double(count - 1) }
         func y(_ value: Double) -> Double { bottom - (bottom - top) * (value - low) / (high - low) }
-        var svg = "<svg class=\"chart samples\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"benchmark samples per pair\">"
+        var svg =
+            "<svg class=\"chart samples\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"benchmark samples per pair\">"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#fff\"/>"
         for tick in ticks(low, high) {
             svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(y(tick)))\" y2=\"\(f(y(tick)))\" stroke=\"#eceff3\"/>"
@@ -72,20 +73,24 @@ public enum Charts {
         ] {
             let points = pairs.enumerated().compactMap { index, pair in value(pair).map { (x(index), y($0)) } }
             if points.count > 1 {
-                svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" stroke-opacity=\"0.6\" points=\"\(points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>"
+                svg +=
+                    "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" stroke-opacity=\"0.6\" points=\"\(points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>"
             }
             for point in points {
                 svg += "<circle class=\"\(name)\" cx=\"\(f(point.0))\" cy=\"\(f(point.1))\" r=\"3.5\" fill=\"\(colour)\"/>"
             }
         }
-        svg += "<circle cx=\"\(f(left + 6))\" cy=\"12\" r=\"4\" fill=\"\(baselineColour)\"/><text x=\"\(f(left + 14))\" y=\"16\">baseline (best)</text>"
+        svg +=
+            "<circle cx=\"\(f(left + 6))\" cy=\"12\" r=\"4\" fill=\"\(baselineColour)\"/><text x=\"\(f(left + 14))\" y=\"16\">baseline (best)</text>"
         svg += "<circle cx=\"\(f(left + 120))\" cy=\"12\" r=\"4\" fill=\"\(candidateColour)\"/><text x=\"\(f(left + 128))\" y=\"16\">candidate</text>"
         svg += "<text x=\"\(f(right))\" y=\"16\" text-anchor=\"end\">\(lowerIsBetter ? "lower is better" : "higher is better")</text>"
         return svg + "</svg>"
     }
 
     /// The cumulative improvement over time as a step line (0% at the start), one dot per accept.
-    public static func improvement(_ points: [(time: Date, value: Double)], from start: Date, to end: Date, width: Int = 640, height: Int = 200) -> String {
+    public static func improvement(_ points: [(time: Date, value: Double)], from start: Date, to end: Date, width: Int = 640, height: Int = 200)
+        -> String
+    {
         let values = [0.0] + points.map(\.value)
         var maximum = max(values.max() ?? 0, 0.01)
         let minimum = min(values.min() ?? 0, 0)
@@ -96,11 +101,13 @@ public enum Charts {
         let span = max(end.timeIntervalSince(start), 1)
         func x(_ time: Date) -> Double { left + (right - left) * min(max(time.timeIntervalSince(start) / span, 0), 1) }
         func y(_ value: Double) -> Double { bottom - (bottom - top) * (value - minimum) / (maximum - minimum) }
-        var svg = "<svg class=\"chart improvement\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"cumulative improvement over time\">"
+        var svg =
+            "<svg class=\"chart improvement\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"cumulative improvement over time\">"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#fff\"/>"
         for tick in ticks(minimum, maximum) {
             svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(y(tick)))\" y2=\"\(f(y(tick)))\" stroke=\"#eceff3\"/>"
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(HTML.escape(String(format: "%+.0f%%", tick * 100)))</text>"
+            svg +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(HTML.escape(String(format: "%+.0f%%", tick * 100)))</text>"
         }
         let formatter = DateFormatter()
         formatter.dateFormat = span > 2 * 86400 ? "MMM d" : "HH:mm"
@@ -117,7 +124,8 @@ public enum Charts {
         path += " H\(f(x(end))) V\(f(y(current)))"
         svg += "<path d=\"\(path)\" fill=\"none\" stroke=\"#1a7f37\" stroke-width=\"2\"/>"
         for point in points {
-            svg += "<circle cx=\"\(f(x(point.time)))\" cy=\"\(f(y(point.value)))\" r=\"3.5\" fill=\"#1a7f37\"><title>\(HTML.escape(HTML.percent(point.value)))</title></circle>"
+            svg +=
+                "<circle cx=\"\(f(x(point.time)))\" cy=\"\(f(y(point.value)))\" r=\"3.5\" fill=\"#1a7f37\"><title>\(HTML.escape(HTML.percent(point.value)))</title></circle>"
         }
         return svg + "</svg>"
     }
@@ -130,9 +138,11 @@ public enum Charts {
         let from = low - pad, to = high + pad
         let left = 10.0, right = Double(width) - 10
         func x(_ value: Double) -> Double { left + (right - left) * (value - from) / (to - from) }
-        var svg = "<svg class=\"chart interval\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"effect with its interval\">"
+        var svg =
+            "<svg class=\"chart interval\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"effect with its interval\">"
         svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"22\" y2=\"22\" stroke=\"#dde2ea\"/>"
-        svg += "<line x1=\"\(f(x(0)))\" x2=\"\(f(x(0)))\" y1=\"8\" y2=\"36\" stroke=\"#8c959f\"/><text x=\"\(f(x(0)))\" y=\"48\" text-anchor=\"\((threshold ?? 0) < 0 ? "start" : "end")\">0</text>"
+        svg +=
+            "<line x1=\"\(f(x(0)))\" x2=\"\(f(x(0)))\" y1=\"8\" y2=\"36\" stroke=\"#8c959f\"/><text x=\"\(f(x(0)))\" y=\"48\" text-anchor=\"\((threshold ?? 0) < 0 ? "start" : "end")\">0</text>"
         if let threshold, threshold.isFinite {
             // Beside the zero mark when they are close, so the labels never overlap.
             let close = abs(x(threshold) - x(0)) < 40
@@ -143,7 +153,8 @@ public enum Charts {
         }
         if let lower, let upper, lower.isFinite, upper.isFinite {
             let colour = lower > (threshold ?? 0) ? "#1a7f37" : (upper < (threshold ?? 0) ? "#cf222e" : "#9a6700")
-            svg += "<rect x=\"\(f(x(lower)))\" y=\"16\" width=\"\(f(max(1, x(upper) - x(lower))))\" height=\"12\" rx=\"3\" fill=\"\(colour)\" fill-opacity=\"0.25\" stroke=\"\(colour)\"/>"
+            svg +=
+                "<rect x=\"\(f(x(lower)))\" y=\"16\" width=\"\(f(max(1, x(upper) - x(lower))))\" height=\"12\" rx=\"3\" fill=\"\(colour)\" fill-opacity=\"0.25\" stroke=\"\(colour)\"/>"
         }
         svg += "<circle cx=\"\(f(x(estimate)))\" cy=\"22\" r=\"5\" fill=\"#1d2330\"/>"
         svg += "<text x=\"\(f(x(estimate)))\" y=\"11\" text-anchor=\"middle\">\(HTML.escape(HTML.percent(estimate)))</text>"
@@ -154,8 +165,9 @@ public enum Charts {
     public static func sparkline(_ values: [Double]) -> String {
         guard let low = values.min(), let high = values.max(), !values.isEmpty else { return "" }
         let bars = Array("▁▂▃▄▅▆▇█")
-        return String(values.map { value in
-            high == low ? bars[0] : bars[min(bars.count - 1, Int((value - low) / (high - low) * Double(bars.count - 1) + 0.5))]
-        })
+        return String(
+            values.map { value in
+                high == low ? bars[0] : bars[min(bars.count - 1, Int((value - low) / (high - low) * Double(bars.count - 1) + 0.5))]
+            })
     }
 }

@@ -67,8 +67,9 @@ public struct DiffView: Sendable, Equatable, Codable {
             } else if text.hasPrefix("@@") {
                 inHunk = true
                 css = "hunk"
-            } else if !inHunk && (text.hasPrefix("+++ ") || text.hasPrefix("--- ") || text.hasPrefix("index ") || text.hasPrefix("new file")
-                || text.hasPrefix("deleted file") || text.hasPrefix("similarity") || text.hasPrefix("rename "))
+            } else if !inHunk
+                && (text.hasPrefix("+++ ") || text.hasPrefix("--- ") || text.hasPrefix("index ") || text.hasPrefix("new file")
+                    || text.hasPrefix("deleted file") || text.hasPrefix("similarity") || text.hasPrefix("rename "))
             {
                 css = "meta"
             } else if text.hasPrefix("+") {

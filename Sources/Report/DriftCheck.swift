@@ -15,7 +15,8 @@ public struct DriftCheck: Sendable, Equatable {
     /// `nil` when `entry` is not a drift check or lacks its numbers.
     public init?(_ entry: AuditEntry) {
         let fields = entry.fields
-        guard entry.kind == "drift_check", let claimed = fields["claimed"].flatMap(Double.init), let measured = fields["measured"].flatMap(Double.init)
+        guard entry.kind == "drift_check", let claimed = fields["claimed"].flatMap(Double.init),
+            let measured = fields["measured"].flatMap(Double.init)
         else { return nil }
         time = entry.time
         self.claimed = claimed
@@ -29,7 +30,8 @@ public struct DriftCheck: Sendable, Equatable {
     /// "the accepts claimed +100.0%; the best measures +0.0% [-0.5%, +0.5%] against the base (6 pairs)".
     public var message: String {
         let interval = lower.flatMap { low in upper.map { " [\(HTML.percent(low)), \(HTML.percent($0))]" } } ?? ""
-        return "the accepts claimed \(HTML.percent(claimed)); the best measures \(HTML.percent(measured))\(interval) against the base (\(pairs) pairs)"
+        return
+            "the accepts claimed \(HTML.percent(claimed)); the best measures \(HTML.percent(measured))\(interval) against the base (\(pairs) pairs)"
     }
 
     /// The newest drift check of `loop`, if any.

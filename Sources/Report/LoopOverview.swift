@@ -78,7 +78,8 @@ public struct LoopOverview: Sendable, Codable, Equatable {
     {
         guard let record = try store.loop(named: loop) else { return nil }
         return make(
-            record: record, figures: try store.loopFigures(loop: loop), runs: try store.runs(loop: loop), stateDirectory: stateDirectory, limits: limits,
+            record: record, figures: try store.loopFigures(loop: loop), runs: try store.runs(loop: loop), stateDirectory: stateDirectory,
+            limits: limits,
             now: now)
     }
 

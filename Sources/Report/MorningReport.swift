@@ -113,7 +113,9 @@ public struct MorningReport: Sendable, Codable, Equatable {
     /// Builds the report of `sources` over `since..<until`.
     /// - Parameter baseURL: the review UI (`http://127.0.0.1:8470`), for links; `nil` for none.
     /// - Throws: `StoreError` when a store cannot be read.
-    public static func build(sources: [ReportSource], since: Date, until: Date, baseURL: String?, now: Date = Date()) throws(StoreError) -> MorningReport {
+    public static func build(sources: [ReportSource], since: Date, until: Date, baseURL: String?, now: Date = Date()) throws(StoreError)
+        -> MorningReport
+    {
         var alerts: [Alert] = []
         var loops: [LoopSummary] = []
         var changes: [Change] = []
@@ -167,7 +169,8 @@ public struct MorningReport: Sendable, Codable, Equatable {
                 guard let id = candidate.id else { continue }
                 alerts.append(
                     Alert(
-                        loop: name, kind: "checkpoint", message: "candidate \(id) (\(candidate.title)) waits for review: \(candidate.checkpoint ?? "")",
+                        loop: name, kind: "checkpoint",
+                        message: "candidate \(id) (\(candidate.title)) waits for review: \(candidate.checkpoint ?? "")",
                         candidate: id, url: link(base: baseURL, loop: name, id: id)))
             }
             var budgetMessages: [String] = []
@@ -187,7 +190,9 @@ public struct MorningReport: Sendable, Codable, Equatable {
                 alerts.append(Alert(loop: name, kind: "drift", message: check.message, candidate: nil, url: nil))
             }
             if overview.state == LoopStatus.failed.rawValue {
-                alerts.append(Alert(loop: name, kind: "failed", message: "the loop failed: \(overview.reason ?? "no reason recorded")", candidate: nil, url: nil))
+                alerts.append(
+                    Alert(
+                        loop: name, kind: "failed", message: "the loop failed: \(overview.reason ?? "no reason recorded")", candidate: nil, url: nil))
             }
             if let paused = overview.paused { alerts.append(Alert(loop: name, kind: "paused", message: paused, candidate: nil, url: nil)) }
         }

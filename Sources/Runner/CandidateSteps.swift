@@ -21,13 +21,16 @@ extension LoopRunner {
         let recent = try store.candidateRows(loop: config.name, CandidateQuery(newest: 100))
         // Unfinished candidates are in flight in other lanes (recovery settled the rest).
         let inFlight = try store.candidateRows(loop: config.name, CandidateQuery(unfinished: true))
-        let tried = try store.triedSources(loop: config.name, proposer: proposer.kind).union(inFlight.filter { $0.proposer == proposer.kind }.map(\.source))
+        let tried = try store.triedSources(loop: config.name, proposer: proposer.kind).union(
+            inFlight.filter { $0.proposer == proposer.kind }.map(\.source))
         let accepted = try store.tally(loop: config.name).count(outcome: .accepted)
         let measured = measuredValues()
         var context = ProposalContext(
             loop: config.name, bestCommit: bestCommit, bestTree: bestTree,
             tried: tried,
-            recent: recent.sorted { $0.sequence < $1.sequence }.map { Attempt(source: $0.source, title: $0.title, outcome: $0.state.label, reason: $0.reason) },
+            recent: recent.sorted { $0.sequence < $1.sequence }.map {
+                Attempt(source: $0.source, title: $0.title, outcome: $0.state.label, reason: $0.reason)
+            },
             lineage: lineage(),
             objective: Objective(
                 metric: config.metric.source.name, direction: config.metric.decision.direction, minEffect: config.metric.decision.minEffect,
@@ -74,7 +77,8 @@ extension LoopRunner {
             return outcome
         } catch let interruption as Interrupted {
             await coordinator.endEvaluation(id)
-            try finish(&candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state.label)'; it will be proposed again")
+            try finish(
+                &candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state.label)'; it will be proposed again")
             return .interrupted(interruption.reason)
         } catch let broken as SealBroken {
             await coordinator.endEvaluation(id)
@@ -116,7 +120,8 @@ extension LoopRunner {
 
     /// Trees of the loop's earlier bests: first parents from the best back to the base.
     func lineage() -> [ObjectID] {
-        guard let base = try? ObjectID(hex: loop.baseCommit), let commits = try? repository.firstParentHistory(from: bestCommit, to: base, limit: 1000)
+        guard let base = try? ObjectID(hex: loop.baseCommit),
+            let commits = try? repository.firstParentHistory(from: bestCommit, to: base, limit: 1000)
         else { return [] }
         var trees: [ObjectID] = []
         if let baseTree = try? repository.tree(ofCommit: base) { trees.append(baseTree) }
@@ -171,7 +176,8 @@ extension LoopRunner {
         }
         try store.finish(record)
         try audit.append(
-            loop: config.name, kind: "step", ["candidate": String(record.candidateId), "step": record.step.rawValue, "status": record.status.rawValue, "detail": detail])
+            loop: config.name, kind: "step",
+            ["candidate": String(record.candidateId), "step": record.step.rawValue, "status": record.status.rawValue, "detail": detail])
     }
 
     /// The gate's verdict on a candidate, with every protected path of this repository.
@@ -236,7 +242,9 @@ extension LoopRunner {
             let rebuilt = try await runCommand(build, in: slot, role: slot === baselineSlot ? "baseline" : "candidate", step: step, phase: .build)
             if rebuilt.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard rebuilt.succeeded else {
-                throw SealBroken(message: "a run changed build output in \(slot.directory), and building again failed (\(rebuilt.summary)): \(rebuilt.tail(lines: 5))")
+                throw SealBroken(
+                    message:
+                        "a run changed build output in \(slot.directory), and building again failed (\(rebuilt.summary)): \(rebuilt.tail(lines: 5))")
             }
         }
         let store = self.store

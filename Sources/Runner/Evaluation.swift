@@ -99,7 +99,9 @@ extension LoopRunner {
             } catch {
                 failure = error
             }
-            guard failure.code == .applyFailed || failure.code == .conflict, try await waitForTheBestToMove(candidate) else { return .failure(failure) }
+            guard failure.code == .applyFailed || failure.code == .conflict, try await waitForTheBestToMove(candidate) else {
+                return .failure(failure)
+            }
             candidate.parentCommit = bestCommit.hex
         }
     }
@@ -129,7 +131,8 @@ extension LoopRunner {
             try await prepareBaseline()
             step = try await enter(.validate, &candidate)
             let result = try await runCommand(
-                validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory], label: "validate")
+                validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory],
+                label: "validate")
             try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -230,7 +233,8 @@ extension LoopRunner {
         do {
             tree = try repository.apply(patch: diff, to: bestTree)
         } catch {
-            let reason = "conflicts with \(by): accepted while this candidate waited, and the diff no longer applies to the new best \(best.commit.short) (\(error.message))"
+            let reason =
+                "conflicts with \(by): accepted while this candidate waited, and the diff no longer applies to the new best \(best.commit.short) (\(error.message))"
             try close(&step, ok: false, detail: "conflicts with \(by)")
             try finish(&candidate, .rejected, .conflict, reason)
             return nil
@@ -254,15 +258,22 @@ extension LoopRunner {
         try store.update(candidate)
         try audit.append(
             loop: config.name, kind: "rebase",
-            ["candidate": String(candidate.id ?? 0), "from": previous.hex, "to": best.commit.hex, "accepted": best.acceptedBy.map { String($0) } ?? ""])
-        try close(&step, ok: true, detail: "the best moved to \(best.commit.short) (\(by)) while this candidate waited: re-applied onto it, to be built and tested again")
+            [
+                "candidate": String(candidate.id ?? 0), "from": previous.hex, "to": best.commit.hex,
+                "accepted": best.acceptedBy.map { String($0) } ?? "",
+            ])
+        try close(
+            &step, ok: true,
+            detail: "the best moved to \(best.commit.short) (\(by)) while this candidate waited: re-applied onto it, to be built and tested again")
         emit(.note("#\(candidate.sequence): the best moved to \(best.commit.short) (\(by)); re-applied onto it, building and testing again"))
         return tree
     }
 
     /// The A/A calibration when due, the measurement, and the decision (an accept is
     /// committed here, while the measurement lock is held).
-    func measureAndDecide(_ candidate: inout CandidateRecord, tree: ObjectID, summary: PatchSummary, step: inout StepRecord) async throws -> CandidateOutcome {
+    func measureAndDecide(_ candidate: inout CandidateRecord, tree: ObjectID, summary: PatchSummary, step: inout StepRecord) async throws
+        -> CandidateOutcome
+    {
         // Once per best commit the best is measured in both slots (A/A); that borrows the
         // candidate slot, which then gets the candidate back and is built again.
         if try await calibrateNoise(step: step) {

@@ -142,13 +142,17 @@ extension LoopRunner {
         let coordinator = self.coordinator
         let pauseRecorder = self.pauseRecorder
         let best = (bestCommit, bestTree)
-        emit(.note("\(count) candidates in flight (measurements \(config.parallel.cpusPerMeasurement.map { "pinned to \($0) core(s) each" } ?? "one at a time on the whole machine")\(config.parallel.overlapBuilds ? ", builds may overlap them" : ", no build or test while one measures"))"))
+        emit(
+            .note(
+                "\(count) candidates in flight (measurements \(config.parallel.cpusPerMeasurement.map { "pinned to \($0) core(s) each" } ?? "one at a time on the whole machine")\(config.parallel.overlapBuilds ? ", builds may overlap them" : ", no build or test while one measures"))"
+            ))
         return await withTaskGroup(of: StopReason.self) { group in
             for lane in 1..<count {
                 group.addTask {
                     do throws(RunnerError) {
                         let runner = try LoopRunner(
-                            lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator, pauseRecorder: pauseRecorder,
+                            lane: lane, configPath: configPath, configHash: configHash, best: best, coordinator: coordinator,
+                            pauseRecorder: pauseRecorder,
                             options: options, emit: emit)
                         let end = await runner.laneEnd()
                         if end.stopsOthers { options.stop.stop(end.message) }
@@ -196,7 +200,8 @@ extension LoopRunner {
             if let trip = config.budget.tripped(by: try budgetUse()) {
                 if claimed { await coordinator.unclaimIteration() }
                 if await coordinator.claimBudgetTrip() {
-                    try audit.append(loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
+                    try audit.append(
+                        loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
                 }
                 return .budget(trip.description)
             }

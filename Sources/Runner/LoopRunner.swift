@@ -203,7 +203,8 @@ public final class LoopRunner {
         do {
             return try MachineLock(directory: config.parallel.lockDirectory)
         } catch {
-            throw RunnerError(.io, "parallel.lock_dir: cannot use \(config.parallel.lockDirectory) for the machine-wide measurement lock: \(error.message)")
+            throw RunnerError(
+                .io, "parallel.lock_dir: cannot use \(config.parallel.lockDirectory) for the machine-wide measurement lock: \(error.message)")
         }
     }
 
@@ -214,7 +215,9 @@ public final class LoopRunner {
         sandbox.mountPoint = Sandbox.slotMountPoint
         sandbox.timer = Sandbox.findTimer()
         if sandbox.timer == nil {
-            emit(.note("ratchet-timer was not found beside ratchet: wall times include the sandbox's start-up (install ratchet-timer next to ratchet)"))
+            emit(
+                .note("ratchet-timer was not found beside ratchet: wall times include the sandbox's start-up (install ratchet-timer next to ratchet)")
+            )
         }
         switch spec.mode {
         case .off:
@@ -224,7 +227,9 @@ public final class LoopRunner {
             if sandbox.bubblewrap == nil {
                 if spec.mode == .required {
                     throw RunnerError(
-                        .config, "sandbox.mode = \"required\" but bubblewrap (bwrap) is not installed or cannot create namespaces here; install it (apt-get install bubblewrap)")
+                        .config,
+                        "sandbox.mode = \"required\" but bubblewrap (bwrap) is not installed or cannot create namespaces here; install it (apt-get install bubblewrap)"
+                    )
                 }
                 emit(
                     .note(
@@ -269,7 +274,10 @@ public final class LoopRunner {
             try openSlots()
             try audit.append(
                 loop: config.name, kind: "loop_start",
-                ["pid": String(getpid()), "best": bestCommit.hex, "config_hash": workspace.configHash, "sandbox": executor.sandbox.bubblewrap == nil ? "none" : "bubblewrap"])
+                [
+                    "pid": String(getpid()), "best": bestCommit.hex, "config_hash": workspace.configHash,
+                    "sandbox": executor.sandbox.bubblewrap == nil ? "none" : "bubblewrap",
+                ])
             emit(.started(loop: config.name, best: bestCommit.short, resumed: resumed))
             if let waiting = try waitingCheckpoint() {
                 return .waiting("waiting for review: candidate \(waiting.id ?? 0) (\(waiting.checkpoint ?? "checkpoint")); see `ratchet review`")

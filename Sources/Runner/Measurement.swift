@@ -75,7 +75,8 @@ extension LoopRunner {
             guard result.succeeded else {
                 return .failed("\(role) benchmark failed when timed plainly (\(result.summary)): \(result.tail(lines: 5))")
             }
-            return .values(RunValues(objective: result.wallSeconds, constraints: [], output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused))
+            return .values(
+                RunValues(objective: result.wallSeconds, constraints: [], output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused))
         }
         let sources = [config.metric.source] + config.metric.constraints.map(\.source)
         var files: [String] = []
@@ -133,7 +134,8 @@ extension LoopRunner {
             let objective = try value(config.metric.source)
             var constraints: [Double] = []
             for constraint in config.metric.constraints { constraints.append(try value(constraint.source)) }
-            values = RunValues(objective: objective, constraints: constraints, output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused)
+            values = RunValues(
+                objective: objective, constraints: constraints, output: result.output, wall: result.wallSeconds, spoiled: result.wasPaused)
         } catch {
             return .failed("\(role) benchmark: \(error.message)")
         }
@@ -144,7 +146,8 @@ extension LoopRunner {
             do {
                 values.extras.append(
                     try MetricExtractor.value(
-                        source: extra.source, inputs: MetricInputs(wallSeconds: run.wallSeconds, output: run.output, peakMemoryBytes: run.peakMemoryBytes)))
+                        source: extra.source,
+                        inputs: MetricInputs(wallSeconds: run.wallSeconds, output: run.output, peakMemoryBytes: run.peakMemoryBytes)))
             } catch {
                 return .failed("\(role) benchmark '\(extra.name)': \(error.message)")
             }
@@ -156,7 +159,8 @@ extension LoopRunner {
     /// The pair the decision rule sees (the Core pipeline's rule: the main benchmark's, or the
     /// weighted combined gain with `[[benchmark]]`s), for the A/A and drift measurements.
     func decisionPair(_ baseline: RunValues, _ candidate: RunValues) -> SamplePair {
-        DecisionPipeline.decisionPair(MeasuredPair(baseline: baseline.sample, candidate: candidate.sample), metric: config.metric, benchmarks: config.benchmarks)
+        DecisionPipeline.decisionPair(
+            MeasuredPair(baseline: baseline.sample, candidate: candidate.sample), metric: config.metric, benchmarks: config.benchmarks)
     }
 
     /// Interleaved baseline/candidate runs, in random order within each pair, for as long as
@@ -335,12 +339,15 @@ extension LoopRunner {
     /// floor they give (audited, and kept for this best).
     func measureCalibration(step: StepRecord?) async throws {
         let pairs: [SamplePair]
-        switch try await interleavedPairs((baselineSlot, "baseline"), (candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step) {
+        switch try await interleavedPairs(
+            (baselineSlot, "baseline"), (candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step)
+        {
         case .failed(let slot, let reason): throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
         case .pairs(let measured): pairs = measured
         }
         guard pairs.count >= 2 else {
-            throw RunnerError(.baselineFailed, "the A/A calibration got \(pairs.count) usable pair(s) of \(config.metric.aaPairs): too many runs spanned a pause")
+            throw RunnerError(
+                .baselineFailed, "the A/A calibration got \(pairs.count) usable pair(s) of \(config.metric.aaPairs): too many runs spanned a pause")
         }
         let measured = SequentialDecision.noiseFloor(aaPairs: pairs, direction: config.metric.decision.direction)
         // Both slots hold the same commit, checked file by file: a bias far beyond what a
@@ -350,26 +357,33 @@ extension LoopRunner {
         if measured.isSetUpError(minEffect: config.metric.decision.minEffect) {
             try audit.append(
                 loop: config.name, kind: "calibration_failed",
-                ["best": bestCommit.hex, "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError)])
+                [
+                    "best": bestCommit.hex, "slot_bias": String(format: "%.4f", measured.bias),
+                    "standard_error": String(format: "%.4f", measured.standardError),
+                ])
             throw RunnerError(
                 .baselineFailed,
                 "the two slots measure \(Format.percent(measured.bias)) apart (± \(Format.percent(measured.standardError)) over \(measured.pairs) A/A pairs) "
                     + "running the same commit \(bestCommit.short): beyond the \(Format.percent(limit)) a measurement set-up may differ by, so they are not "
-                    + "measuring the same code; \(slotDifferences()). Make the build and the bench depend only on the files (not on the folder they run in), then run again")
+                    + "measuring the same code; \(slotDifferences()). Make the build and the bench depend only on the files (not on the folder they run in), then run again"
+            )
         }
         calibration = measured
         noiseCalibratedTree = bestTree
         var fields = [
-                "best": bestCommit.hex, "baseline_slot": String(baselineIndex), "aa_pairs": String(measured.pairs), "trimmed": String(measured.trimmed),
-                "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError),
-                "noise_floor": String(format: "%.4f", measured.floor),
-            ]
+            "best": bestCommit.hex, "baseline_slot": String(baselineIndex), "aa_pairs": String(measured.pairs), "trimmed": String(measured.trimmed),
+            "slot_bias": String(format: "%.4f", measured.bias), "standard_error": String(format: "%.4f", measured.standardError),
+            "noise_floor": String(format: "%.4f", measured.floor),
+        ]
         if let laneField { fields["lane"] = laneField }
         try audit.append(loop: config.name, kind: "calibration", fields)
         emit(.note("A/A across the slots: " + measured.summary))
         let minimum = measured.minimumEffect(configured: config.metric.decision.minEffect)
         if minimum > config.metric.decision.minEffect {
-            emit(.note("the minimum effect is \(Format.percent(minimum)) with this slot bias (min_effect \(Format.percent(config.metric.decision.minEffect)))"))
+            emit(
+                .note(
+                    "the minimum effect is \(Format.percent(minimum)) with this slot bias (min_effect \(Format.percent(config.metric.decision.minEffect)))"
+                ))
         }
     }
 

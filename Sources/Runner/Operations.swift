@@ -101,7 +101,10 @@ public final class LoopOperations {
         let after = try tally(record)
         var fields = actor.auditFields
         fields.merge(
-            ["candidate": String(id), "decision": ApprovalDecision.approved.rawValue, "note": note ?? "", "approvals": "\(after.counted.count)/\(after.required.count)"]
+            [
+                "candidate": String(id), "decision": ApprovalDecision.approved.rawValue, "note": note ?? "",
+                "approvals": "\(after.counted.count)/\(after.required.count)",
+            ]
         ) { _, new in new }
         if let reviewed { fields["reviewed"] = reviewed ? "yes" : "no" }
         if let reviewSeconds { fields["review_seconds"] = String(format: "%.0f", reviewSeconds) }
@@ -165,7 +168,8 @@ public final class LoopOperations {
         do {
             tree = try repository.replay(commit, onto: tip, revert: true)
         } catch {
-            throw fail("cannot roll back candidate \(id): \(error.message); later accepted changes depend on it — roll those back first, or reset the loop")
+            throw fail(
+                "cannot roll back candidate \(id): \(error.message); later accepted changes depend on it — roll those back first, or reset the loop")
         }
         let entry = try audit.append(
             loop: config.name, kind: "rollback", actor: actor,
@@ -229,7 +233,9 @@ public final class LoopOperations {
         let dropped = try repository.firstParentHistory(from: tip, to: destination)
         try audit.append(
             loop: config.name, kind: "reset", actor: actor,
-            actorRecord.auditFields.merging(["from": tip.hex, "to": destination.hex, "dropped": dropped.map(\.hex).joined(separator: ",")]) { _, new in new })
+            actorRecord.auditFields.merging(["from": tip.hex, "to": destination.hex, "dropped": dropped.map(\.hex).joined(separator: ",")]) {
+                _, new in new
+            })
         try repository.updateReference(config.branch, to: destination, expecting: tip, message: "ratchet: reset to \(destination.short) by \(actor)")
         for commit in dropped {
             if let id = try candidateID(of: commit), var record = try store.candidate(id: id) {
@@ -318,7 +324,9 @@ public final class LoopOperations {
         var fastForward = true
         if let current {
             if try repository.isAncestor(approved, of: current) {
-                throw fail("\(branch) already contains every approved change (up to \(approved.short))" + (stoppedAt.map { "; the next is held: \($0)" } ?? ""))
+                throw fail(
+                    "\(branch) already contains every approved change (up to \(approved.short))"
+                        + (stoppedAt.map { "; the next is held: \($0)" } ?? ""))
             }
             if try repository.isAncestor(current, of: approved) {
                 result = approved
@@ -365,7 +373,9 @@ public final class LoopOperations {
             guard let command else { continue }
             let result = try await runner.run(command.run, in: slot.directory, timeout: command.timeout)
             guard result.succeeded else {
-                throw fail("promotion onto \(branch) refused: the \(name) failed on the combined code (\(result.summary)): \(result.tail(lines: 5)); nothing was written")
+                throw fail(
+                    "promotion onto \(branch) refused: the \(name) failed on the combined code (\(result.summary)): \(result.tail(lines: 5)); nothing was written"
+                )
             }
         }
     }

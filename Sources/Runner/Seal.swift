@@ -65,7 +65,9 @@ extension LoopRunner {
             for finding in findings {
                 let place = own ? finding.path : guarded.slot.directory + "/" + finding.path
                 // With no command just ended (no slots), a write comes from a process left running.
-                let intruder = slots.isEmpty ? "a process left running wrote into \(place) (\(step))" : "wrote into the other slot at run time (\(step)): \(place)"
+                let intruder =
+                    slots.isEmpty
+                    ? "a process left running wrote into \(place) (\(step))" : "wrote into the other slot at run time (\(step)): \(place)"
                 switch finding.kind {
                 case .evaluator:
                     problems.append(own ? "evaluator file changed at run time (\(step)): \(place)" : intruder)
@@ -105,14 +107,16 @@ extension LoopRunner {
                 let target = root + "/" + file.path
                 try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 guard let bytes = try repository.file(at: file.path, inTree: tree) else { continue }
-                guard fm.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: file.mode == 0o100755 ? 0o555 : 0o444]) else {
+                guard fm.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: file.mode == 0o100755 ? 0o555 : 0o444])
+                else {
                     throw RunnerError(.io, "cannot write the sealed copy \(target)")
                 }
             }
             _ = fm.createFile(atPath: root + "/.complete", contents: Data())
             // Copies of older commits are not needed any more.
             let parent = slotRoot + "/sealed"
-            for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {
+            for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? []
+            where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {
                 try? fm.removeItem(atPath: parent + "/" + name)
             }
         }

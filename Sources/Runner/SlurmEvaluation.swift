@@ -41,7 +41,8 @@ extension LoopRunner {
             if FileManager.default.isExecutableFile(atPath: folder + "/ratchet") { return folder + "/ratchet" }
             folder = (folder as NSString).deletingLastPathComponent
         }
-        throw RunnerError(.config, "executor.kind = \"slurm\": no `ratchet` beside \(me) for the jobs to run; set [executor] worker to its path on the nodes")
+        throw RunnerError(
+            .config, "executor.kind = \"slurm\": no `ratchet` beside \(me) for the jobs to run; set [executor] worker to its path on the nodes")
     }
 
     /// The candidate evaluated by Slurm jobs, against the best at submission; an accept
@@ -68,7 +69,9 @@ extension LoopRunner {
                     throw RunnerError(.io, "Slurm job \(job) on \(result.node) sent back no outcome")
                 }
                 if outcome == .interrupted {
-                    try finish(&candidate, .interrupted, .interrupted, "Slurm job \(job) was stopped on \(result.node) (\(result.reason ?? "")); it will be proposed again")
+                    try finish(
+                        &candidate, .interrupted, .interrupted,
+                        "Slurm job \(job) was stopped on \(result.node) (\(result.reason ?? "")); it will be proposed again")
                     return .decided
                 }
                 if result.tree != candidateTree.hex, result.tree != nil {
@@ -104,7 +107,8 @@ extension LoopRunner {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try repository.writeBundle(commits: [bestCommit], to: root + "/" + Worker.bundleFolder)
             let job = WorkerJob(
-                loop: config.name, configText: workspace.configText, configDirectory: config.configDirectory, bestCommit: bestCommit.hex, candidate: id,
+                loop: config.name, configText: workspace.configText, configDirectory: config.configDirectory, bestCommit: bestCommit.hex,
+                candidate: id,
                 diff: candidate.diff ?? "")
             try JSONEncoder().encode(job).write(to: URL(fileURLWithPath: root + "/" + Worker.jobFile))
         } catch {

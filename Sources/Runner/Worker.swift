@@ -57,7 +57,9 @@ public enum Worker {
     public static let bundleFolder = "bundle"
 
     /// Runs the job in `folder`; returns the result it also wrote to `folder/result.json`.
-    public static func run(jobFolder folder: String, stop: StopSwitch = StopSwitch(), emit: @escaping @Sendable (RunEvent) -> Void = { _ in }) async -> WorkerResult {
+    public static func run(jobFolder folder: String, stop: StopSwitch = StopSwitch(), emit: @escaping @Sendable (RunEvent) -> Void = { _ in }) async
+        -> WorkerResult
+    {
         let node = ProcessInfo.processInfo.hostName
         var result = WorkerResult(node: node, steps: [], samples: [])
         let scratch = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/ratchet-worker-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -83,7 +85,9 @@ public enum Worker {
         }
     }
 
-    static func evaluate(_ job: WorkerJob, folder: String, scratch: String, stop: StopSwitch, emit: @escaping @Sendable (RunEvent) -> Void) async throws -> WorkerResult {
+    static func evaluate(_ job: WorkerJob, folder: String, scratch: String, stop: StopSwitch, emit: @escaping @Sendable (RunEvent) -> Void)
+        async throws -> WorkerResult
+    {
         let fm = FileManager.default
         try fm.createDirectory(atPath: scratch + "/patches", withIntermediateDirectories: true)
         // The bundle stays as the controller wrote it: the loop branch is made in a copy.

@@ -134,7 +134,8 @@ public final class LoopLock {
             lock = try FileLock(path: path)
             guard try lock.tryLock(.exclusive) else {
                 let holder = lock.contents().trimmingCharacters(in: .whitespacesAndNewlines)
-                throw RunnerError(.locked, "loop '\(loop)' is already running (pid \(holder.isEmpty ? "?" : holder)); stop it first or wait for it to finish")
+                throw RunnerError(
+                    .locked, "loop '\(loop)' is already running (pid \(holder.isEmpty ? "?" : holder)); stop it first or wait for it to finish")
             }
         } catch let error as LockError {
             throw RunnerError(.io, "cannot open lock \(path): \(error.message)")

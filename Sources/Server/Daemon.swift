@@ -51,7 +51,8 @@ public final class SchedulerService: Service, Sendable, CustomStringConvertible 
             logger.info("new loop \(name): starting its service")
             let service = makeLoop(name)
             if let group = group.withLock({ $0 }) {
-                await group.addServiceUnlessShutdown(.init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+                await group.addServiceUnlessShutdown(
+                    .init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             }
         }
         logger.info("configuration reloaded: \(catalog.loops.count) loop(s): \(catalog.loops.map(\.name).joined(separator: ", "))")

@@ -32,7 +32,11 @@ public final class Wakeup: Sendable {
     /// it was signalled.
     @discardableResult
     public func wait(until deadline: Date?) async -> Bool {
-        if state.withLock({ state in defer { state.pending = false }; return state.pending }) { return true }
+        if state.withLock({ state in
+            defer { state.pending = false }; return state.pending
+        }) {
+            return true
+        }
         return await withTaskGroup(of: Bool.self) { group in
             if let deadline {
                 group.addTask {

@@ -172,7 +172,9 @@ public final class AuditLog: Sendable {
         }
         if let head = head() {
             if head.seq > all.count {
-                return bad(all.count, Int64(all.count + 1), "the head file anchors entry \(head.seq) but the log ends at \(all.count): the tail was truncated")
+                return bad(
+                    all.count, Int64(all.count + 1),
+                    "the head file anchors entry \(head.seq) but the log ends at \(all.count): the tail was truncated")
             }
             if head.seq >= 1, all[Int(head.seq) - 1].hash != head.hash {
                 return bad(all.count, head.seq, "entry \(head.seq) differs from the anchored head: the log was rewritten")

@@ -190,7 +190,8 @@ extension Store {
             ON CONFLICT (loop, outcome, rejection, review) DO UPDATE SET
                 count = count + 1, tokens = tokens + excluded.tokens, cost = cost + excluded.cost, lines = lines + excluded.lines;
             """
-        let matchOld = "loop = OLD.loop AND outcome = IFNULL(OLD.outcome, '') AND rejection = IFNULL(OLD.rejection, '') AND review = IFNULL(OLD.review, '')"
+        let matchOld =
+            "loop = OLD.loop AND outcome = IFNULL(OLD.outcome, '') AND rejection = IFNULL(OLD.rejection, '') AND review = IFNULL(OLD.review, '')"
         // An emptied group is removed, so that no rounding residue of its cost stays behind.
         let remove = """
             UPDATE candidate_tally SET count = count - 1,

@@ -43,7 +43,8 @@ extension ReviewerDepth {
             let middle = perLine.count / 2
             let median: Double? = perLine.isEmpty ? nil : perLine.count % 2 == 1 ? perLine[middle] : (perLine[middle - 1] + perLine[middle]) / 2
             result.append(
-                ReviewerDepth(reviewer: reviewer, reviewed: mine.count, timed: perLine.count, medianSecondsPerLine: median, burst: mine.filter(\.burst).count))
+                ReviewerDepth(
+                    reviewer: reviewer, reviewed: mine.count, timed: perLine.count, medianSecondsPerLine: median, burst: mine.filter(\.burst).count))
         }
         return result.sorted { ($0.reviewed, $1.reviewer) > ($1.reviewed, $0.reviewer) }
     }
@@ -76,7 +77,8 @@ extension Store {
     /// Approvals `actor` made at or after `since` (in every loop of this store).
     public func approvalCount(actor: String, since: Date) throws(StoreError) -> Int {
         try read("count recent approvals") { db in
-            try ApprovalRecord.filter(Column("actor") == actor && Column("decision") == ApprovalDecision.approved && Column("createdAt") >= since).fetchCount(db)
+            try ApprovalRecord.filter(Column("actor") == actor && Column("decision") == ApprovalDecision.approved && Column("createdAt") >= since)
+                .fetchCount(db)
         }
     }
 

@@ -1,10 +1,11 @@
 import Core
 import Execution
 import Foundation
+import GRDB
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import GRDB
 
 /// A storage failure, naming the database file and the operation.
 public struct StoreError: Error, Sendable, CustomStringConvertible {

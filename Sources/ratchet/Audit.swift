@@ -4,6 +4,7 @@ import Foundation
 import Git
 import Runner
 import Store
+
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The tamper-evident audit log.", subcommands: [Verify.self, ShowLog.self])
@@ -11,7 +12,9 @@ struct Audit: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
-            abstract: "Check the hash chain and its anchors (head file, commit trailers); exits 1 and names the first bad entry if anything was edited, deleted, reordered, truncated or appended out of band.")
+            abstract:
+                "Check the hash chain and its anchors (head file, commit trailers); exits 1 and names the first bad entry if anything was edited, deleted, reordered, truncated or appended out of band."
+        )
 
         @OptionGroup var options: ConfigOption
         @Flag(help: "Print JSON.") var json = false
@@ -41,7 +44,9 @@ struct Audit: AsyncParsableCommand {
     }
 
     struct ShowLog: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the audit trail; each actor with how it was established (token, browser session, OS user, the loop).")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Print the audit trail; each actor with how it was established (token, browser session, OS user, the loop).")
 
         @OptionGroup var options: ConfigOption
         @Flag(help: "Print JSON.") var json = false
@@ -55,7 +60,8 @@ struct Audit: AsyncParsableCommand {
                 let hidden: Set<String> = ["auth", "actor_id", "git_user"]
                 for entry in entries {
                     let all = entry.fields
-                    let fields = all.filter { !hidden.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    let fields = all.filter { !hidden.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                        separator: " ")
                     let how = Actor.established(actor: entry.actor, fields: all)
                     print("\(String(entry.seq).padded(5)) \(entry.time)  \(entry.kind.padded(16)) \(entry.actor.padded(12)) [\(how)] \(fields)")
                 }

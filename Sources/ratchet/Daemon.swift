@@ -64,7 +64,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
     func run() async throws {
@@ -88,7 +90,8 @@ struct DaemonCommand: AsyncParsableCommand {
                 configs = ["ratchet.toml"]
             }
             let options = Daemon.Options(
-                sources: LoopSources(configPaths: configs, loopsDirectory: loops), host: host, port: port, stateDirectory: state, tlsCertificate: tlsCert,
+                sources: LoopSources(configPaths: configs, loopsDirectory: loops), host: host, port: port, stateDirectory: state,
+                tlsCertificate: tlsCert,
                 tlsKey: tlsKey, insecureHTTP: insecureHTTP)
             let scheme = tlsCert == nil ? "http" : "https"
             let daemon: Daemon
@@ -107,7 +110,8 @@ struct DaemonCommand: AsyncParsableCommand {
                 logger.info("loop \(entry.name): schedule \(entry.config.schedule.summary) (\(entry.configPath))")
             }
             if (try? daemon.access.store.hasLiveToken()) != true {
-                logger.warning("no live access token: nobody can log in; make one with `ratchet token add NAME --role admin --state \(daemon.access.directory)`")
+                logger.warning(
+                    "no live access token: nobody can log in; make one with `ratchet token add NAME --role admin --state \(daemon.access.directory)`")
             }
             logger.info("tokens in \(daemon.access.store.path)")
             do {

@@ -44,7 +44,7 @@ struct Init: AsyncParsableCommand {
             if (try? repository.resolveCommit("main")) == nil, let branch, branch != "main" {
                 steps.append("Set base = \"\(branch)\" in [loop]: there is no branch main here.")
             }
-        } catch where error.code == .notARepository {
+        } catch  where error.code == .notARepository {
             steps.append(
                 "Make this folder a git repository with your code committed: a loop\nstarts from a commit.\n"
                     + "`git init -b main && git add -A && git commit -m initial`")

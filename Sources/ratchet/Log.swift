@@ -26,7 +26,9 @@ struct Log: AsyncParsableCommand {
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if all && limit != nil { throw ValidationError("--all and --limit cannot be used together") }
-        if let outcome, Outcome(rawValue: outcome) == nil { throw ValidationError("--outcome must be one of \(Outcome.allCases.map(\.rawValue).joined(separator: ", "))") }
+        if let outcome, Outcome(rawValue: outcome) == nil {
+            throw ValidationError("--outcome must be one of \(Outcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() async throws {

@@ -4,6 +4,7 @@ import Foundation
 import Git
 import Runner
 import Store
+
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pause a loop (or all loops): no new step starts and running commands are stopped within a second.",
@@ -25,8 +26,11 @@ struct Pause: AsyncParsableCommand {
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
             try pause.pause(global: all, note: "by \(who.name) at \(Date().formatted(.iso8601))")
             try workspace.audit.append(
-                loop: workspace.config.name, kind: "pause_requested", actor: who.name, who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
-            print("paused \(all ? "all loops" : "loop \(workspace.config.name)") (\(all ? pause.globalFlag : pause.loopFlag)); `ratchet resume\(all ? " --all" : "")` continues")
+                loop: workspace.config.name, kind: "pause_requested", actor: who.name,
+                who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
+            print(
+                "paused \(all ? "all loops" : "loop \(workspace.config.name)") (\(all ? pause.globalFlag : pause.loopFlag)); `ratchet resume\(all ? " --all" : "")` continues"
+            )
         }
     }
 }
@@ -45,7 +49,8 @@ struct Resume: AsyncParsableCommand {
             let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: workspace.config.name)
             let cleared = pause.resume(global: all)
             try workspace.audit.append(
-                loop: workspace.config.name, kind: "resume_requested", actor: who.name, who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
+                loop: workspace.config.name, kind: "resume_requested", actor: who.name,
+                who.auditFields.merging(["scope": all ? "all" : "loop"]) { _, new in new })
             if cleared {
                 print("resumed \(all ? "all loops" : "loop \(workspace.config.name)")")
             } else {

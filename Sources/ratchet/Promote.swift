@@ -4,6 +4,7 @@ import Foundation
 import Git
 import Runner
 import Store
+
 struct Promote: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Move the approved changes of the loop onto a branch.",
@@ -21,7 +22,9 @@ struct Promote: AsyncParsableCommand {
     func run() async throws {
         try await acting(options, as: actor) { operations, who in
             let result = try await operations.promote(to: to, by: who)
-            print("promoted \(result.commits) approved change(s) to \(to) at \(result.commit.prefix(10)) (\(result.fastForward ? "fast-forward" : "replayed and re-tested"))")
+            print(
+                "promoted \(result.commits) approved change(s) to \(to) at \(result.commit.prefix(10)) (\(result.fastForward ? "fast-forward" : "replayed and re-tested"))"
+            )
             if let stopped = result.stoppedAt { print("stopped before \(stopped)") }
         }
     }

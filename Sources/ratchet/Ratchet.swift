@@ -20,7 +20,8 @@ struct Ratchet: AsyncParsableCommand {
         version: Ratchet.version,
         subcommands: [
             Init.self, Run.self, Status.self, Log.self, Show.self, Pause.self, Resume.self, Review.self, Approve.self,
-            Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self, DaemonCommand.self, TokenCommand.self, ReportCommand.self, WorkerCommand.self,
+            Reject.self, Promote.self, Rollback.self, Reset.self, Audit.self, DaemonCommand.self, TokenCommand.self, ReportCommand.self,
+            WorkerCommand.self,
         ]
     )
 

@@ -36,7 +36,9 @@ struct ReportCommand: AsyncParsableCommand {
             var names = try workspace.store.loops().map(\.name)
             if let loop {
                 guard names.contains(loop) || loop == workspace.config.name else {
-                    throw Failure(message: "--loop \(loop): no such loop in \(workspace.stateDirectory) (loops: \(names.joined(separator: ", ")))", status: .usage)
+                    throw Failure(
+                        message: "--loop \(loop): no such loop in \(workspace.stateDirectory) (loops: \(names.joined(separator: ", ")))",
+                        status: .usage)
                 }
                 names = [loop]
             }

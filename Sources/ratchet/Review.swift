@@ -5,10 +5,13 @@ import Git
 import Report
 import Runner
 import Store
+
 struct Review: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List accepted changes waiting for human review, with their numbers and diff stat.",
-        discussion: "Approve with `ratchet approve <id>`, reject (and roll back) with `ratchet reject <id> --reason …`; `ratchet show <id>` prints the diff and samples.")
+        discussion:
+            "Approve with `ratchet approve <id>`, reject (and roll back) with `ratchet reject <id> --reason …`; `ratchet show <id>` prints the diff and samples."
+    )
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Print JSON.") var json = false
@@ -22,7 +25,9 @@ struct Review: AsyncParsableCommand {
             print("\(pending.count) accepted change(s) wait for review in loop \(workspace.config.name):\n")
             for c in pending {
                 print("[\(c.id ?? 0)] \(c.title)")
-                print("    effect \(Format.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)) over \(c.pairs ?? 0) pairs; commit \((c.commit ?? "").prefix(10)); \(c.linesChanged ?? 0) line(s) changed")
+                print(
+                    "    effect \(Format.effect(estimate: c.estimate, lower: c.lower, upper: c.upper)) over \(c.pairs ?? 0) pairs; commit \((c.commit ?? "").prefix(10)); \(c.linesChanged ?? 0) line(s) changed"
+                )
                 if let paths = c.paths { print("    files: \(paths.split(separator: "\n").joined(separator: ", "))") }
                 if let checkpoint = c.checkpoint { print("    CHECKPOINT: \(checkpoint)") }
                 print("")
@@ -46,7 +51,8 @@ struct Approve: AsyncParsableCommand {
             let recent = try operations.recentApprovals(by: who.name, within: 60)
             if recent >= 5 && !confirmBurst {
                 throw Failure(
-                    message: "\(who.name) approved \(recent) changes in the last minute; approving more in a burst needs --confirm-burst (and is flagged in the audit log)",
+                    message:
+                        "\(who.name) approved \(recent) changes in the last minute; approving more in a burst needs --confirm-burst (and is flagged in the audit log)",
                     status: .usage)
             }
             let tally = try operations.approve(id, by: who, note: note, burst: recent >= 5)

@@ -49,7 +49,9 @@ struct Run: AsyncParsableCommand {
                 try printJSON(summary)
             } else {
                 print("")
-                print("loop \(summary.loop): \(summary.candidates) candidate(s): \(summary.accepted) accepted, \(summary.rejected) rejected, \(summary.inconclusive) inconclusive")
+                print(
+                    "loop \(summary.loop): \(summary.candidates) candidate(s): \(summary.accepted) accepted, \(summary.rejected) rejected, \(summary.inconclusive) inconclusive"
+                )
                 print("best: \(summary.bestCommit.prefix(10)) on ratchet/\(summary.loop) (base \(summary.baseCommit.prefix(10)))")
                 print("stopped: \(summary.stopReason)")
             }
@@ -66,7 +68,8 @@ struct Run: AsyncParsableCommand {
             overrides = try proposer.map { kind in
                 if let spec = workspace.config.proposers.first(where: { $0.kind == kind }) { return spec }
                 throw Failure(
-                    message: "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
+                    message:
+                        "--proposer \(kind): the config has no settings for '\(kind)' (configured: \(workspace.config.proposers.map(\.kind).joined(separator: ", ")))",
                     status: .usage)
             }
         }

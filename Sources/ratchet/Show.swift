@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Core
+import Foundation
 import Report
 import Runner
 import Store
@@ -26,7 +26,9 @@ struct Show: AsyncParsableCommand {
             print("outcome:   \(candidate.outcome?.rawValue ?? candidate.state.label)\(candidate.rejection.map { " (\($0.rawValue))" } ?? "")")
             if let reason = candidate.reason { print("reason:    \(reason)") }
             if let estimate = candidate.estimate {
-                print("effect:    \(Format.effect(estimate: estimate, lower: candidate.lower, upper: candidate.upper)) over \(candidate.pairs ?? 0) pairs; minimum \(Format.percent(candidate.threshold ?? 0))")
+                print(
+                    "effect:    \(Format.effect(estimate: estimate, lower: candidate.lower, upper: candidate.upper)) over \(candidate.pairs ?? 0) pairs; minimum \(Format.percent(candidate.threshold ?? 0))"
+                )
             }
             print("parent:    \(candidate.parentCommit.prefix(10))" + (candidate.commit.map { "  commit: \($0.prefix(10))" } ?? ""))
             if let usage = detail.usage {

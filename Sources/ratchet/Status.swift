@@ -7,7 +7,9 @@ import Store
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "One screen on every loop in the state folder: state (running, paused, waiting, stopped and why), best commit, counts, review queue, budgets.")
+        abstract:
+            "One screen on every loop in the state folder: state (running, paused, waiting, stopped and why), best commit, counts, review queue, budgets."
+    )
 
     @OptionGroup var options: ConfigOption
     @Flag(help: "Print JSON.") var json = false
@@ -37,7 +39,8 @@ struct Status: AsyncParsableCommand {
             for record in try workspace.store.loops() {
                 overviews.append(
                     LoopOverview.make(
-                        record: record, figures: try workspace.store.loopFigures(loop: record.name), runs: try workspace.store.runs(loop: record.name),
+                        record: record, figures: try workspace.store.loopFigures(loop: record.name),
+                        runs: try workspace.store.runs(loop: record.name),
                         stateDirectory: workspace.stateDirectory, limits: record.name == name ? workspace.config.budget : nil))
             }
             let mine = overviews.first { $0.loop == name }
@@ -50,12 +53,14 @@ struct Status: AsyncParsableCommand {
                         budget: mine.budget, updatedAt: mine.updatedAt, loops: overviews))
             }
             if overviews.count > 1 || (mine == nil && !overviews.isEmpty) {
-                print("LOOP".padded(16) + "STATE".padded(11) + "BEST".padded(12) + "CAND".padded(6) + "ACC".padded(5) + "REVIEW".padded(8)
-                    + "EFFECT".padded(10) + "LAST")
+                print(
+                    "LOOP".padded(16) + "STATE".padded(11) + "BEST".padded(12) + "CAND".padded(6) + "ACC".padded(5) + "REVIEW".padded(8)
+                        + "EFFECT".padded(10) + "LAST")
                 for overview in overviews {
                     let marker = overview.loop == name ? "*" : " "
                     print(
-                        (marker + overview.loop).clipped(15).padded(16) + overview.state.uppercased().padded(11) + String(overview.bestCommit.prefix(10)).padded(12)
+                        (marker + overview.loop).clipped(15).padded(16) + overview.state.uppercased().padded(11)
+                            + String(overview.bestCommit.prefix(10)).padded(12)
                             + String(overview.total).padded(6) + String(overview.accepted).padded(5) + String(overview.pendingReview).padded(8)
                             + Format.percent(overview.improvement).padded(10) + (overview.lastCandidate ?? "–").clipped(60))
                 }

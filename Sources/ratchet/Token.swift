@@ -120,7 +120,9 @@ struct TokenCommand: AsyncParsableCommand {
                 let access = try state.open()
                 let record: AccessTokenRecord
                 do throws(DaemonError) { record = try access.revoke(name: name, by: localActor()) } catch { throw Failure(daemon: error) }
-                print("revoked token \(record.id ?? 0) (\(record.name), \(record.role.rawValue))" + (record.legacy ? "; the shared token file is deleted" : ""))
+                print(
+                    "revoked token \(record.id ?? 0) (\(record.name), \(record.role.rawValue))"
+                        + (record.legacy ? "; the shared token file is deleted" : ""))
             }
         }
     }
@@ -140,7 +142,8 @@ struct TokenCommand: AsyncParsableCommand {
                 do throws(DaemonError) { shared = try SharedTokenFile.load(directory: access.directory) } catch { throw Failure(daemon: error) }
                 guard let shared, try access.store.liveToken(secret: shared.value) != nil else {
                     throw Failure(
-                        message: "there is no shared token in \(access.directory) (personal tokens replace it): make your own with `ratchet token add NAME --role admin`",
+                        message:
+                            "there is no shared token in \(access.directory) (personal tokens replace it): make your own with `ratchet token add NAME --role admin`",
                         status: .usage)
                 }
                 print(shared.value)

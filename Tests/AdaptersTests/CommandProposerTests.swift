@@ -160,6 +160,8 @@ import Testing
         #expect(
             CommandProposer.usage(in: "RATCHET_USAGE input=1 output=2\nlater\n  RATCHET_USAGE input=100 output=50 cost=0.5", priceIn: 1, priceOut: 1)
                 == Usage(inputTokens: 100, outputTokens: 50, cost: 0.5))
-        #expect(CommandProposer.usage(in: "RATCHET_USAGE output=1000000", priceIn: 3, priceOut: 15) == Usage(inputTokens: 0, outputTokens: 1_000_000, cost: 15))
+        #expect(
+            CommandProposer.usage(in: "RATCHET_USAGE output=1000000", priceIn: 3, priceOut: 15)
+                == Usage(inputTokens: 0, outputTokens: 1_000_000, cost: 15))
     }
 }

@@ -62,7 +62,8 @@ import Testing
         let fixture = try AdapterFixture()
         defer { fixture.remove() }
         try await ModelServer.with([.anthropic(try goodReply(fixture), inputTokens: 900, outputTokens: 100)]) { server in
-            let proposal = try #require(try await proposer(.anthropic, server).propose(fixture.context(), repository: fixture.repository, scratch: nil))
+            let proposal = try #require(
+                try await proposer(.anthropic, server).propose(fixture.context(), repository: fixture.repository, scratch: nil))
             #expect(proposal.source.hasPrefix("anthropic:"))
             #expect(try fixture.apply(proposal.diff) == AdapterFixture.fasterSum)
             #expect(proposal.usage == Usage(inputTokens: 900, outputTokens: 100, cost: (900 * 3 + 100 * 15) / 1e6))
@@ -217,7 +218,8 @@ import Testing
         let closedPort = try await ModelServer.with([]) { $0.port }
         let spec = ModelSpec(baseURL: "http://127.0.0.1:\(closedPort)", model: "m", apiKeyEnv: nil, timeout: 5, maxRetries: 1)
         let refused = try await #require(throws: ProposerError.self) {
-            try await ModelProposer(api: .openAI, spec: spec, retryBaseDelay: 0.05).propose(fixture.context(), repository: fixture.repository, scratch: nil)
+            try await ModelProposer(api: .openAI, spec: spec, retryBaseDelay: 0.05).propose(
+                fixture.context(), repository: fixture.repository, scratch: nil)
         }
         #expect(refused.message.contains("openai endpoint http://127.0.0.1:\(closedPort)/chat/completions: cannot connect (2 attempts)"))
         #expect(refused.source == nil)

@@ -10,7 +10,9 @@ import Testing
         let fixture = try AdapterFixture()
         defer { fixture.remove() }
         let recent = (1...5).map {
-            Attempt(source: "s\($0)", title: "attempt \($0)", outcome: $0 == 5 ? "accepted" : "rejected", reason: $0 == 4 ? "tests failed: expected 45, got 44" : nil)
+            Attempt(
+                source: "s\($0)", title: "attempt \($0)", outcome: $0 == 5 ? "accepted" : "rejected",
+                reason: $0 == 4 ? "tests failed: expected 45, got 44" : nil)
         }
         let prompt = try PromptBuilder(contextBytes: 50_000, history: 2).build(fixture.context(recent: recent), repository: fixture.repository)
         let text = prompt.text

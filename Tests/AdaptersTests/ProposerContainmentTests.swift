@@ -18,7 +18,8 @@ import Testing
     func requireBubblewrap() throws -> String {
         try #require(
             Self.bubblewrap,
-            "bubblewrap (bwrap) is not installed or cannot create namespaces here; the proposer containment tests need it (apt-get install bubblewrap)")
+            "bubblewrap (bwrap) is not installed or cannot create namespaces here; the proposer containment tests need it (apt-get install bubblewrap)"
+        )
     }
 
     /// A loop's layout under `base`: a copy of the fixture's repository, its state folder
@@ -191,7 +192,8 @@ import Testing
     @Test func aLoopsCommandProposerRunsInTheSandbox() async throws {
         _ = try requireBubblewrap()
         // The scratch folder is <repo>/.git/ratchet/slots/tiny/scratch/work.
-        let run = #"r=${PWD%%/.git/*}; if test -e \"$r/ratchet.toml\" || test -e \"$r/.git/ratchet/ratchet.sqlite\"; then t=saw-outside; else t=blind; fi; echo 2 > src/bonus.txt; echo \"Title: $t in $r\""#
+        let run =
+            #"r=${PWD%%/.git/*}; if test -e \"$r/ratchet.toml\" || test -e \"$r/.git/ratchet/ratchet.sqlite\"; then t=saw-outside; else t=blind; fi; echo 2 > src/bonus.txt; echo \"Title: $t in $r\""#
         let config = TinyWorkspace.config(kinds: #"["command"]"#) + "\n[proposer.command]\nrun = \"\(run)\"\n[sandbox]\nmode = \"required\"\n"
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }

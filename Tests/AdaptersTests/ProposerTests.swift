@@ -62,7 +62,9 @@ import Testing
         #expect(error.message.contains("block"))
         #expect(error.message.contains("matches nothing"))
         let missingFile = TunerProposer(knobs: [KnobSpec(name: "x", file: "nope.h", pattern: "(\\d)", values: ["1"])], seed: 0)
-        let second = try await #require(throws: ProposerError.self) { try await missingFile.propose(try context(repo), repository: repo, scratch: nil) }
+        let second = try await #require(throws: ProposerError.self) {
+            try await missingFile.propose(try context(repo), repository: repo, scratch: nil)
+        }
         #expect(second.message.contains("does not exist"))
     }
 }

@@ -40,7 +40,8 @@ import Testing
     @Test func fencedDiffWithProseAround() throws {
         let fixture = try AdapterFixture()
         defer { fixture.remove() }
-        let reply = "Title: closed form for sum\n\nThe loop is O(n); use the formula.\n\n```diff\n\(Self.handDiff)\n```\n\nThis keeps the result identical for n >= 0.\n"
+        let reply =
+            "Title: closed form for sum\n\nThe loop is O(n); use the formula.\n\n```diff\n\(Self.handDiff)\n```\n\nThis keeps the result identical for n >= 0.\n"
         #expect(try applied(reply, fixture) == AdapterFixture.fasterSum)
         #expect(ReplyParser.title(from: reply) == "closed form for sum")
     }

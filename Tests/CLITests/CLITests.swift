@@ -201,6 +201,9 @@ import Testing
         #expect(run.status == 0, "\(run.errorOutput)")
         #expect(run.output.contains("DRIFT: the accepts claimed +100.0%"), "\(run.output)")
         let status = try await runRatchet(["status"], in: fixture.path)
-        #expect(status.output.contains("drift:      DRIFT — the accepts claimed +100.0%; the best measures +0.0% [+0.0%, +0.0%] against the base (6 pairs)"), "\(status.output)")
+        #expect(
+            status.output.contains(
+                "drift:      DRIFT — the accepts claimed +100.0%; the best measures +0.0% [+0.0%, +0.0%] against the base (6 pairs)"),
+            "\(status.output)")
     }
 }

@@ -8,7 +8,8 @@ import Testing
 /// built the candidate slot three times: candidate, best, candidate again.)
 @Suite struct CalibrationBuildTests {
     @Test(arguments: ["on", "off"]) func aNewBestIsCalibratedBeforeTheCandidateIsBuilt(sandbox: String) async throws {
-        let config = TinyWorkspace.config(build: "echo built >> builds.out", kinds: #"["tuner"]"#)
+        let config =
+            TinyWorkspace.config(build: "echo built >> builds.out", kinds: #"["tuner"]"#)
             + (sandbox == "off" ? "\n[sandbox]\nmode = \"off\"\n" : "")
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }

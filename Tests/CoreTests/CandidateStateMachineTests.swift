@@ -23,7 +23,9 @@ import Testing
     }
 
     @Test func aRefusedTransitionSaysFromWhereToWhere() {
-        let error = #expect(throws: CandidateState.InvalidTransition.self) { try CandidateState.finished(.rejected).advanced(to: .finished(.accepted)) }
+        let error = #expect(throws: CandidateState.InvalidTransition.self) {
+            try CandidateState.finished(.rejected).advanced(to: .finished(.accepted))
+        }
         #expect(error?.description == "candidate cannot go from rejected to accepted")
     }
 

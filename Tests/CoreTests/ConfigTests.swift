@@ -45,25 +45,30 @@ let validConfig = """
     @Test func parallelAndExecutorSections() throws {
         let plain = try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w")
         #expect(plain.parallel == ParallelSpec() && plain.parallel.candidates == 1 && plain.executor.kind == .local)
-        let text = validConfig + """
+        let text =
+            validConfig + """
 
-            [parallel]
-            candidates = 4
-            cpus_per_measurement = 2
-            overlap_builds = true
-            lock_dir = "locks"
+                [parallel]
+                candidates = 4
+                cpus_per_measurement = 2
+                overlap_builds = true
+                lock_dir = "locks"
 
-            [executor]
-            kind = "slurm"
-            partition = "debug"
-            time = "0-00:30:00"
-            exclusive = false
-            sbatch_args = ["--qos=low"]
-            shared_dir = "/shared/ratchet"
-            """
+                [executor]
+                kind = "slurm"
+                partition = "debug"
+                time = "0-00:30:00"
+                exclusive = false
+                sbatch_args = ["--qos=low"]
+                shared_dir = "/shared/ratchet"
+                """
         let config = try LoopConfig.parse(text, file: "r.toml", directory: "/w")
         #expect(config.parallel == ParallelSpec(candidates: 4, cpusPerMeasurement: 2, overlapBuilds: true, lockDirectory: "/w/locks"))
-        #expect(config.executor == ExecutorSpec(kind: .slurm, partition: "debug", time: "0-00:30:00", exclusive: false, sbatchArguments: ["--qos=low"], sharedDirectory: "/shared/ratchet"))
+        #expect(
+            config.executor
+                == ExecutorSpec(
+                    kind: .slurm, partition: "debug", time: "0-00:30:00", exclusive: false, sbatchArguments: ["--qos=low"],
+                    sharedDirectory: "/shared/ratchet"))
         let bad = validConfig + "\n[parallel]\ncandidates = 0\nspeed = 2\n[executor]\nkind = \"cloud\"\ntime = \"soon\"\nshared_dir = \"rel\"\n"
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(bad, file: "r.toml", directory: "/w") }
         #expect(Set(error.problems.map(\.key)) == ["parallel.speed", "parallel.candidates", "executor.kind", "executor.time", "executor.shared_dir"])
@@ -117,7 +122,8 @@ let validConfig = """
         #expect(error.problems.first?.message.contains("'/etc/passwd' must be a glob relative to the repository") == true)
         // Validate's and extra benchmarks' files are the evaluator's too.
         let config = try LoopConfig.parse(
-            validConfig.replacingOccurrences(of: "[commands.bench]", with: "[commands.validate]\nrun = \"sh check/compare.sh\"\n[commands.bench]"), file: "r.toml",
+            validConfig.replacingOccurrences(of: "[commands.bench]", with: "[commands.validate]\nrun = \"sh check/compare.sh\"\n[commands.bench]"),
+            file: "r.toml",
             directory: "/w")
         #expect(config.protectedPaths(fileExists: { $0 == "check/compare.sh" }).contains("check/compare.sh"))
     }
@@ -215,7 +221,10 @@ let validConfig = """
         let config = try LoopConfig.parse(validConfig + Self.rules, file: "r.toml", directory: "/w")
         #expect(config.checkpoint.approvals == 1)
         #expect(config.checkpoint.forbidSelfApproval)
-        #expect(config.checkpoint.rules == [ApprovalRule(paths: ["src/crypto/**"], approvals: 2), ApprovalRule(paths: ["src/keys/*.pem", "deploy/**"], approvals: 3)])
+        #expect(
+            config.checkpoint.rules == [
+                ApprovalRule(paths: ["src/crypto/**"], approvals: 2), ApprovalRule(paths: ["src/keys/*.pem", "deploy/**"], approvals: 3),
+            ])
         let plain = try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w")
         #expect(plain.checkpoint.approvals == 1 && plain.checkpoint.rules.isEmpty && !plain.checkpoint.forbidSelfApproval)
     }
@@ -231,24 +240,25 @@ let validConfig = """
 
     /// Every problem at once, each with its key and the line of that rule, not the first one's.
     @Test func badRulesAreAllReportedWithKeyAndLine() throws {
-        let text = validConfig + """
+        let text =
+            validConfig + """
 
-            [checkpoint]
-            approvals = 0
-            forbid_self_approval = "yes"
+                [checkpoint]
+                approvals = 0
+                forbid_self_approval = "yes"
 
-            [[checkpoint.rule]]
-            paths = ["src/crypto/**"]
-            approvals = 2
+                [[checkpoint.rule]]
+                paths = ["src/crypto/**"]
+                approvals = 2
 
-            [[checkpoint.rule]]
-            paths = ["/etc/**"]
-            approvals = 11
-            colour = "red"
+                [[checkpoint.rule]]
+                paths = ["/etc/**"]
+                approvals = 11
+                colour = "red"
 
-            [[checkpoint.rule]]
-            approvals = 2
-            """
+                [[checkpoint.rule]]
+                approvals = 2
+                """
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
         let byKey = Dictionary(error.problems.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)

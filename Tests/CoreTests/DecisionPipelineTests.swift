@@ -181,7 +181,9 @@ import Testing
                 baseline: RunSample(objective: 10, output: "result 42\nok"), candidate: RunSample(objective: 5, output: "result 41\nok")))
         #expect(next == .done(.rejected(.outputMismatch, "bench output differs from the best's at line 1: expected 'result 42', got 'result 41'")))
         var same = DecisionPipeline(metric: metric(outputsMustMatch: true), calibration: nil)
-        #expect(same.add(MeasuredPair(baseline: RunSample(objective: 10, output: "a"), candidate: RunSample(objective: 5, output: "a"))) == .measure(.decide))
+        #expect(
+            same.add(MeasuredPair(baseline: RunSample(objective: 10, output: "a"), candidate: RunSample(objective: 5, output: "a")))
+                == .measure(.decide))
     }
 
     @Test func unusableSamplesFailNamingThePair() {
@@ -232,7 +234,10 @@ import Testing
         #expect(report.verdict == .accept)
         // The decision's own scatter (about 0.5%) is pooled into the bias's standard error.
         #expect(report.threshold > 0.06 && report.threshold < expected + 0.002, "\(report.threshold)")
-        #expect(report.reason.hasSuffix("(minimum raised from +1.0% by the A/A slot bias +5.0% +/- 0.5% over 9 A/A pairs (most extreme left out): floor +5.5%)"), "\(report.reason)")
+        #expect(
+            report.reason.hasSuffix(
+                "(minimum raised from +1.0% by the A/A slot bias +5.0% +/- 0.5% over 9 A/A pairs (most extreme left out): floor +5.5%)"),
+            "\(report.reason)")
     }
 
     @Test func theDecisionsOwnScatterSharpensTheTripwire() {
@@ -253,7 +258,8 @@ import Testing
         func calibration(bias: Double) -> NoiseFloor {
             let pairs = (0..<10).map { _ in
                 SamplePair(
-                    baseline: Statistics.logNormalNoise(cv: 0.03, using: &rng), candidate: Statistics.logNormalNoise(cv: 0.03, using: &rng) / (1 + bias))
+                    baseline: Statistics.logNormalNoise(cv: 0.03, using: &rng),
+                    candidate: Statistics.logNormalNoise(cv: 0.03, using: &rng) / (1 + bias))
             }
             return SequentialDecision.noiseFloor(aaPairs: pairs, direction: .lower)
         }

@@ -90,7 +90,8 @@ import Testing
         #expect(report.pairs == 5)
         #expect(report.upper > 0.02, "not a plain reject")
         #expect(report.reason.hasPrefix("stopped early, inconclusive after 5 pairs: -0.1% (95% bounds "), "\(report.reason)")
-        #expect(report.reason.contains("the chance to clear the +2.0% minimum by 30 pairs is 0.0%, below the 10.0% futility limit"), "\(report.reason)")
+        #expect(
+            report.reason.contains("the chance to clear the +2.0% minimum by 30 pairs is 0.0%, below the 10.0% futility limit"), "\(report.reason)")
         // Off, or before the fifth pair, it keeps measuring.
         #expect(try SequentialDecision(policy: policy(futility: 0)).evaluate(pairs(gains: gains)).verdict == .needMore)
         #expect(try SequentialDecision(policy: policy()).evaluate(pairs(gains: Array(gains.prefix(4)))).verdict == .needMore)
@@ -283,7 +284,9 @@ import Testing
         let identical = [SamplePair](repeating: SamplePair(baseline: 3, candidate: 3), count: 5)
         let none = SequentialDecision.noiseFloor(aaPairs: identical, direction: .lower)
         #expect(none.floor == 0 && none.bias == 0 && none.standardError == 0 && none.pairs == 4 && none.trimmed)
-        #expect(SequentialDecision.noiseFloor(aaPairs: [], direction: .lower) == NoiseFloor(pairs: 0, trimmed: false, bias: 0, standardError: 0, floor: 0))
+        #expect(
+            SequentialDecision.noiseFloor(aaPairs: [], direction: .lower) == NoiseFloor(pairs: 0, trimmed: false, bias: 0, standardError: 0, floor: 0)
+        )
 
         // Lower is better, g = ln(b / c) = +0.01, -0.01, +0.03 (the bad pair is skipped):
         // mean 0.01, s 0.02, standard error 0.02 / sqrt(3).
@@ -304,7 +307,8 @@ import Testing
         let against = SequentialDecision.noiseFloor(aaPairs: aa, direction: .higher)
         #expect(abs(against.bias - expm1(-0.01)) < 1e-12)
         #expect(abs(against.floor - expm1(-0.01 + error)) < 1e-12)
-        let farAgainst = SequentialDecision.noiseFloor(aaPairs: aa.map { SamplePair(baseline: $0.baseline, candidate: $0.candidate * 1.1) }, direction: .lower)
+        let farAgainst = SequentialDecision.noiseFloor(
+            aaPairs: aa.map { SamplePair(baseline: $0.baseline, candidate: $0.candidate * 1.1) }, direction: .lower)
         #expect(farAgainst.floor == 0)
     }
 

@@ -72,7 +72,8 @@ func configWithProposer(_ proposer: String) -> String {
         let text = configWithProposer("[proposer]\nkind = \"openai\"\n[proposer.openai]\nmodel = \"gpt-4.1\"\n")
         let config = try LoopConfig.parse(text, file: "r.toml", directory: "/w")
         #expect(config.proposers == [.openai(ModelSpec(baseURL: "https://api.openai.com/v1", model: "gpt-4.1", apiKeyEnv: "OPENAI_API_KEY"))])
-        let local = configWithProposer("[proposer]\nkind = \"openai\"\n[proposer.openai]\nmodel = \"m\"\napi_key_env = \"\"\nbase_url = \"http://localhost:11434/v1\"\n")
+        let local = configWithProposer(
+            "[proposer]\nkind = \"openai\"\n[proposer.openai]\nmodel = \"m\"\napi_key_env = \"\"\nbase_url = \"http://localhost:11434/v1\"\n")
         guard case .openai(let spec) = try LoopConfig.parse(local, file: "r.toml", directory: "/w").proposers.first else {
             Issue.record("not an openai proposer")
             return
@@ -164,7 +165,8 @@ func configWithProposer(_ proposer: String) -> String {
     }
 
     @Test func aKeyInPlaceOfItsVariableNameIsRefused() throws {
-        let text = configWithProposer("[proposer]\nkind = \"anthropic\"\n[proposer.anthropic]\nmodel = \"m\"\napi_key_env = \"sk-ant-api03-abcdef\"\n")
+        let text = configWithProposer(
+            "[proposer]\nkind = \"anthropic\"\n[proposer.anthropic]\nmodel = \"m\"\napi_key_env = \"sk-ant-api03-abcdef\"\n")
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
         let problem = try #require(error.problems.first { $0.key == "proposer.anthropic.api_key_env" })
         #expect(problem.message.contains("not hold the key itself"))
@@ -173,7 +175,9 @@ func configWithProposer(_ proposer: String) -> String {
     }
 
     @Test func missingTablesAndRequiredKeys() throws {
-        let text = configWithProposer("[proposer]\nkind = [\"openai\", \"command\", \"anthropic\"]\n[proposer.command]\nprompt_via = \"env\"\n[proposer.anthropic]\nbase_url = \"ftp://x\"\nmodel = \"m\"\n")
+        let text = configWithProposer(
+            "[proposer]\nkind = [\"openai\", \"command\", \"anthropic\"]\n[proposer.command]\nprompt_via = \"env\"\n[proposer.anthropic]\nbase_url = \"ftp://x\"\nmodel = \"m\"\n"
+        )
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
         let keys = Set(error.problems.map(\.key))
         #expect(keys.contains("proposer.openai"))

@@ -1,5 +1,5 @@
-import Foundation
 import Core
+import Foundation
 import Testing
 
 @Suite struct TunerTests {
@@ -77,14 +77,20 @@ import Testing
             try MetricExtractor.value(source: .json(path: "results[1].mean", file: nil), wallSeconds: 0, output: json, file: nil)
         }
         #expect(missing.message.contains("no element [1]"))
-        #expect(throws: MetricError.self) { try MetricExtractor.value(source: .json(path: "results[0].name", file: nil), wallSeconds: 0, output: json, file: nil) }
-        #expect(throws: MetricError.self) { try MetricExtractor.value(source: .json(path: "a", file: nil), wallSeconds: 0, output: "not json", file: nil) }
+        #expect(throws: MetricError.self) {
+            try MetricExtractor.value(source: .json(path: "results[0].name", file: nil), wallSeconds: 0, output: json, file: nil)
+        }
+        #expect(throws: MetricError.self) {
+            try MetricExtractor.value(source: .json(path: "a", file: nil), wallSeconds: 0, output: "not json", file: nil)
+        }
     }
 
     @Test func hyperfineExport() throws {
         let export = #"{"results":[{"command":"./b","mean":0.0123,"stddev":0.001,"times":[0.012,0.0126]}]}"#
         #expect(try MetricExtractor.value(source: .hyperfine(file: "h.json"), wallSeconds: 9, output: "", file: export) == 0.0123)
-        let error = try #require(throws: MetricError.self) { try MetricExtractor.value(source: .hyperfine(file: "h.json"), wallSeconds: 9, output: "", file: nil) }
+        let error = try #require(throws: MetricError.self) {
+            try MetricExtractor.value(source: .hyperfine(file: "h.json"), wallSeconds: 9, output: "", file: nil)
+        }
         #expect(error.message.contains("--export-json"))
     }
 
@@ -123,17 +129,19 @@ import Testing
         #expect(config.metric.driftEvery == 0)
         #expect(config.metric.outputsMustMatch)
         #expect(config.metric.matchIgnore == "^took ")
-        #expect(config.metric.constraints == [
-            ConstraintSpec(name: "memory", source: .peakMemory, direction: .lower, maxRegression: 0.05),
-            ConstraintSpec(name: "instructions", source: .callgrind, direction: .lower, maxRegression: 0),
-        ])
+        #expect(
+            config.metric.constraints == [
+                ConstraintSpec(name: "memory", source: .peakMemory, direction: .lower, maxRegression: 0.05),
+                ConstraintSpec(name: "instructions", source: .callgrind, direction: .lower, maxRegression: 0),
+            ])
         #expect(config.metric.needsCallgrind)
         #expect(config.validate == CommandSpec(run: "./check-against-baseline", timeout: 600))
     }
 
     @Test func confirmWithDefaultsToWallTimeForInstructionCounts() throws {
         #expect(try LoopConfig.parse(validConfig, file: "r.toml", directory: "/w").metric.confirmWith == .same)
-        let callgrind = validConfig.replacingOccurrences(of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"callgrind\"")
+        let callgrind = validConfig.replacingOccurrences(
+            of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"callgrind\"")
         #expect(try LoopConfig.parse(callgrind, file: "r.toml", directory: "/w").metric.confirmWith == .wallTime)
         let same = callgrind.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"same\"")
         #expect(try LoopConfig.parse(same, file: "r.toml", directory: "/w").metric.confirmWith == .same)
@@ -143,8 +151,10 @@ import Testing
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(bad, file: "r.toml", directory: "/w") }
         #expect(error.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("'cpu' is not allowed") })
         // Memory is not confirmed by speed.
-        let memory = validConfig.replacingOccurrences(of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"peak_memory\"")
-            .replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"wall_time\"")
+        let memory = validConfig.replacingOccurrences(
+            of: "source = \"regex\"\npattern = 'time: ([0-9.]+)'\ndirection = \"higher\"", with: "source = \"peak_memory\""
+        )
+        .replacingOccurrences(of: "warmup = 0", with: "warmup = 0\nconfirm_with = \"wall_time\"")
         let memoryError = try #require(throws: ConfigError.self) { try LoopConfig.parse(memory, file: "r.toml", directory: "/w") }
         #expect(memoryError.problems.contains { $0.key == "metric.confirm_with" && $0.message.contains("peak_memory") })
         // With [[benchmark]]s the decision is a combined gain: the default falls back to
@@ -175,7 +185,8 @@ import Testing
     }
 
     @Test func badConstraintIsNamed() throws {
-        let text = validConfig.replacingOccurrences(of: "warmup = 0", with: "warmup = 0\n[[metric.constraint]]\nname = \"m\"\nsource = \"peak_memory\"")
+        let text = validConfig.replacingOccurrences(
+            of: "warmup = 0", with: "warmup = 0\n[[metric.constraint]]\nname = \"m\"\nsource = \"peak_memory\"")
         let error = try #require(throws: ConfigError.self) { try LoopConfig.parse(text, file: "r.toml", directory: "/w") }
         #expect(error.problems.contains { $0.key == "metric.constraint[0].max_regression" })
     }

@@ -121,7 +121,9 @@ func survivors(_ tag: String) -> [Int32] {
         for _ in 0..<100 {
             let pids = liveProcesses(tagged: tag)
             let states = pids.compactMap { pid -> Substring? in
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+                    return nil
+                }
                 return stat[stat.index(after: close)...].split(separator: " ").first
             }
             if !states.isEmpty && states.allSatisfy({ $0 == "T" }) {

@@ -113,7 +113,8 @@ import Testing
         #expect(written.isSubset(of: resultObjects.union([result.hex])))
 
         // A patch that fails half-way (its second file does not match) writes nothing.
-        let failing = try repo.makePatch(path: "keep.txt", old: Array("keep\n".utf8), new: Array("kept\n".utf8))
+        let failing =
+            try repo.makePatch(path: "keep.txt", old: Array("keep\n".utf8), new: Array("kept\n".utf8))
             + (try repo.makePatch(path: "src/deep/er/y.txt", old: Array("not y\n".utf8), new: Array("z\n".utf8)))
         let settled = try objects()
         let error = try #require(throws: GitError.self) { try repo.apply(patch: failing, to: base) }

@@ -56,9 +56,11 @@ import Testing
         try "generated\n".write(toFile: setup.root + "/src/deep/d.c", atomically: false, encoding: .utf8)
         let findings = try settle(setup, .run)
         #expect(
-            findings == [
-                .init(kind: .evaluator, path: "bench/run.sh"), .init(kind: .writable, path: "src/deep/d.c"), .init(kind: .tracked, path: "src/a.c"),
-            ].sorted { $0.path < $1.path })
+            findings
+                == [
+                    .init(kind: .evaluator, path: "bench/run.sh"), .init(kind: .writable, path: "src/deep/d.c"),
+                    .init(kind: .tracked, path: "src/a.c"),
+                ].sorted { $0.path < $1.path })
         #expect(try String(contentsOfFile: setup.root + "/bench/run.sh", encoding: .utf8) == "echo bench\n")
         #expect(try String(contentsOfFile: setup.root + "/src/a.c", encoding: .utf8) == "int a;\n")
         #expect(try String(contentsOfFile: setup.root + "/src/deep/d.c", encoding: .utf8) == "int d;\n")

@@ -81,7 +81,9 @@ import Testing
         #expect(report.markdown().contains("\\<b\\>bold"))
         // A window before the loop ran has nothing in it.
         let empty = try MorningReport.build(
-            sources: [ReportSource(loop: "tiny", store: workspace.store, audit: workspace.audit, stateDirectory: workspace.stateDirectory, config: nil)],
+            sources: [
+                ReportSource(loop: "tiny", store: workspace.store, audit: workspace.audit, stateDirectory: workspace.stateDirectory, config: nil)
+            ],
             since: Date().addingTimeInterval(-7200), until: Date().addingTimeInterval(-3600), baseURL: nil)
         #expect(empty.tried == 0 && empty.changes.isEmpty)
         #expect(empty.markdown().contains("No change was accepted"))
@@ -100,7 +102,8 @@ import Testing
     }
 
     @Test func diffViewCountsAndColours() {
-        let diff = "diff --git a/src/a.c b/src/a.c\n--- a/src/a.c\n+++ b/src/a.c\n@@ -1,2 +1,2 @@\n-old <x>\n+new\n context\ndiff --git a/b b/b\nnew file mode 100644\n--- /dev/null\n+++ b/b\n@@ -0,0 +1 @@\n+--- not a header\n"
+        let diff =
+            "diff --git a/src/a.c b/src/a.c\n--- a/src/a.c\n+++ b/src/a.c\n@@ -1,2 +1,2 @@\n-old <x>\n+new\n context\ndiff --git a/b b/b\nnew file mode 100644\n--- /dev/null\n+++ b/b\n@@ -0,0 +1 @@\n+--- not a header\n"
         let view = DiffView(diff)
         #expect(view.files.map(\.path) == ["src/a.c", "b"])
         #expect(view.added == 2 && view.deleted == 1)

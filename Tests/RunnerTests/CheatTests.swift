@@ -107,7 +107,9 @@ import Testing
 
     /// A change that only adds timing noise is not accepted on wall time.
     @Test func timingNoiseIsNotAnImprovement() async throws {
-        let noisy = "n=$1; [ $((RATCHET_BENCH_SEED % 2)) = 0 ] && sleep 0.02\n" + Self.work.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
+        let noisy =
+            "n=$1; [ $((RATCHET_BENCH_SEED % 2)) = 0 ] && sleep 0.02\n"
+            + Self.work.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
         let (path, text) = Self.patch("01-noise.diff", noisy)
         let config = """
             \(CheatTests.loopHeader)
@@ -164,11 +166,13 @@ import Testing
     /// Under bubblewrap every slot is mounted at one path: a bench that depends on its
     /// folder's path reads the same in both, so there is no slot bias left to pay for.
     @Test func underBubblewrapBothSlotsRunFromOnePath() async throws {
-        try #require(Sandbox.findBubblewrap() != nil, "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
+        try #require(
+            Sandbox.findBubblewrap() != nil, "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
         let fixture = try fixture(aaPairs: 3, mode: "auto")
         defer { fixture.remove() }
         let config = try fixture.folder.read("ratchet.toml")
-            .replacingOccurrences(of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "[ $PWD = $RATCHET_SLOT ] && echo cost: ${#PWD}")
+            .replacingOccurrences(
+                of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "[ $PWD = $RATCHET_SLOT ] && echo cost: ${#PWD}")
         try fixture.commit(files: ["ratchet.toml": config], message: "path-length bench")
         let (summary, workspace) = try await runLoop(fixture)
         #expect(summary.accepted == 0)
@@ -186,7 +190,8 @@ import Testing
         let fixture = try fixture(aaPairs: 0)
         defer { fixture.remove() }
         let config = try fixture.folder.read("ratchet.toml")
-            .replacingOccurrences(of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "echo cost: $((100 + ${#RATCHET_ROLE}))")
+            .replacingOccurrences(
+                of: "case $PWD in */1/work) echo cost: 95;; *) echo cost: 100;; esac", with: "echo cost: $((100 + ${#RATCHET_ROLE}))")
         try fixture.commit(files: ["ratchet.toml": config], message: "role-length bench")
         let (_, workspace) = try await runLoop(fixture)
         let candidate = try #require(try workspace.store.candidates(loop: "tiny").first)
@@ -255,7 +260,8 @@ import Testing
     /// A change that is faster but uses twice the memory is refused by a memory constraint.
     @Test func peakMemoryConstraintRefusesAMemoryHog() async throws {
         let bench = #"s=$(sed -n 's/^speed = //p' src/config.txt); python3 -c "x = b'a' * ($s * 40000000); print('score:', 1200 // $s)""#
-        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+        let config =
+            TinyWorkspace.config(kinds: #"["tuner"]"#)
             .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sh bench.sh\"")
             + "\n[[metric.constraint]]\nname = \"memory\"\nsource = \"peak_memory\"\nmax_regression = 0.05\n"
         let fixture = try TinyWorkspace.make(config: config)
@@ -337,7 +343,8 @@ import Testing
     }
 
     @Test func driftCheckMeasuresTheBaseAgainstTheBest() async throws {
-        let fixture = try TinyWorkspace.make(config: TinyWorkspace.config(kinds: #"["tuner"]"#).replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2"))
+        let fixture = try TinyWorkspace.make(
+            config: TinyWorkspace.config(kinds: #"["tuner"]"#).replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2"))
         defer { fixture.remove() }
         let (_, workspace) = try await runLoop(fixture)
         let drift = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "drift_check" })
@@ -360,7 +367,10 @@ import Testing
         #expect(check.claimed == 1 && check.measured == 0)
         #expect(check.message == "the accepts claimed +100.0%; the best measures +0.0% [+0.0%, +0.0%] against the base (6 pairs)")
         let report = try MorningReport.build(
-            sources: [ReportSource(loop: "tiny", store: workspace.store, audit: workspace.audit, stateDirectory: workspace.stateDirectory, config: workspace.config)],
+            sources: [
+                ReportSource(
+                    loop: "tiny", store: workspace.store, audit: workspace.audit, stateDirectory: workspace.stateDirectory, config: workspace.config)
+            ],
             since: Date().addingTimeInterval(-3600), until: Date().addingTimeInterval(60), baseURL: nil)
         #expect(report.alerts.contains { $0.kind == "drift" && $0.message == check.message })
         #expect(report.markdown().contains("⚠ drift"))

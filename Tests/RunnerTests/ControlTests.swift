@@ -38,7 +38,8 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
 
     @Test func plateauAndReviewBudgets() async throws {
         // Patches only: 01 is accepted, then three in a row without improvement.
-        let plateau = try TinyWorkspace.make(config: TinyWorkspace.config(kinds: #"["patches"]"#) + "\n[budget]\nplateau = 2\nconsecutive_failures = 50\n")
+        let plateau = try TinyWorkspace.make(
+            config: TinyWorkspace.config(kinds: #"["patches"]"#) + "\n[budget]\nplateau = 2\nconsecutive_failures = 50\n")
         defer { plateau.remove() }
         let (first, _) = try await runLoop(plateau)
         #expect(first.stopReason.contains("budget.plateau"))
@@ -62,7 +63,8 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
     }
 
     @Test func wallClockBudgetStopsWithinTheStepInFlight() async throws {
-        let slow = TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.2; sh bench.sh\"")
+        let slow =
+            TinyWorkspace.config().replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.2; sh bench.sh\"")
             + "\n[budget]\nwall_clock = \"1s\"\n"
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
@@ -99,7 +101,8 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
     }
 
     @Test func reviewPathsAndSuspiciousEffectsHoldTheLoop() async throws {
-        let paths = try TinyWorkspace.make(config: TinyWorkspace.config(kinds: #"["patches"]"#) + "\n[checkpoint]\nreview_paths = [\"src/bonus.txt\"]\n")
+        let paths = try TinyWorkspace.make(
+            config: TinyWorkspace.config(kinds: #"["patches"]"#) + "\n[checkpoint]\nreview_paths = [\"src/bonus.txt\"]\n")
         defer { paths.remove() }
         let (first, workspace) = try await runLoop(paths)
         #expect(first.stopReason.contains("review-required path src/bonus.txt"))
@@ -179,7 +182,8 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
 
     /// The pause flag file freezes a running loop within a second; removing it resumes.
     @Test func pauseFlagFreezesAndResumes() async throws {
-        let slow = TinyWorkspace.config(kinds: #"["tuner"]"#).replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
+        let slow = TinyWorkspace.config(kinds: #"["tuner"]"#).replacingOccurrences(
+            of: "run = \"sh bench.sh\"", with: "run = \"sleep 0.1; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: slow)
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
@@ -219,8 +223,10 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         // The first measured candidate run (no sandbox, so it can reach the state folder)
         // flips the pause switch itself and runs until it is flipped back: the runner
         // freezes it mid-run whenever it notices.
-        let bench = "if [ \"${RATCHET_SLOT##*/slots/tiny/}\" = 1/work ] && [ ! -e '\(marker)' ]; then : > '\(marker)'; : > '\(flag)'; while [ -e '\(flag)' ]; do sleep 0.05; done; fi; sh bench.sh"
-        let config = TinyWorkspace.config(kinds: #"["tuner"]"#)
+        let bench =
+            "if [ \"${RATCHET_SLOT##*/slots/tiny/}\" = 1/work ] && [ ! -e '\(marker)' ]; then : > '\(marker)'; : > '\(flag)'; while [ -e '\(flag)' ]; do sleep 0.05; done; fi; sh bench.sh"
+        let config =
+            TinyWorkspace.config(kinds: #"["tuner"]"#)
             .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"\(bench.replacingOccurrences(of: "\"", with: "\\\""))\"")
             .replacingOccurrences(of: "warmup = 1", with: "warmup = 0\naa_pairs = 0\nconfirm = false")
             + "\n[sandbox]\nmode = \"off\"\n"
@@ -268,4 +274,3 @@ func auditKinds(_ workspace: Workspace) throws -> [String] {
         #expect(kinds.isSuperset(of: ["loop_start", "step", "decision", "loop_stop"]))
     }
 }
-

@@ -24,7 +24,8 @@ import Testing
     @Test func everyHostileDiffIsRejectedByItsRule() async throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasSuffix(".diff") }.sorted()
         #expect(Set(names) == Set(Self.expected.keys), "corpus and expectations disagree")
-        let config = TinyWorkspace.config(kinds: #"["patches"]"#)
+        let config =
+            TinyWorkspace.config(kinds: #"["patches"]"#)
             .replacingOccurrences(of: "scope = [\"src/**\"]", with: "scope = [\"src/**\", \"Makefile\"]")
             .replacingOccurrences(of: "[commands.test]", with: "[commands.build]\nrun = \"make -s\"\n[commands.test]")
             .replacingOccurrences(of: "dir = \"patches\"", with: "dir = \"hostile\"")

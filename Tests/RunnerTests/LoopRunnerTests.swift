@@ -108,7 +108,8 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         try crashed.advance(to: .running(.decide))
         try first.store.update(crashed)
         // And a second candidate that was being measured.
-        var half = CandidateRecord(loop: "tiny", sequence: 0, proposer: "tuner", source: "speed=3", title: "half done", parentCommit: accepted.commit ?? "")
+        var half = CandidateRecord(
+            loop: "tiny", sequence: 0, proposer: "tuner", source: "speed=3", title: "half done", parentCommit: accepted.commit ?? "")
         half = try first.store.insertCandidate(half)
         try half.advance(to: .running(.measure))
         try first.store.update(half)

@@ -53,7 +53,9 @@ import Testing
     /// Builds overlap, measurements never do, a broken change is rejected, and each accept
     /// is a commit on top of the one before.
     @Test func twoLanesBuildAtOnceMeasureOneAtATimeAndCommitInOrder() async throws {
-        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-speed3.diff": Self.speed3, "03-notes.diff": Self.notes, "04-speed2.diff": Self.speed2])
+        let fixture = try Self.make(patches: [
+            "01-bonus.diff": Self.bonus, "02-speed3.diff": Self.speed3, "03-notes.diff": Self.notes, "04-speed2.diff": Self.speed2,
+        ])
         defer { fixture.remove() }
         let (summary, workspace) = try await runLoop(fixture)
         let candidates = try workspace.store.candidates(loop: "tiny")
@@ -67,12 +69,16 @@ import Testing
         #expect(summary.stopReason.contains("nothing left"), "\(summary.stopReason)")
 
         let builds = try Self.steps(workspace, .build).filter { $0.finishedAt != nil }
-        let overlapping = builds.indices.contains { i in builds.indices.contains { j in i < j && builds[i].candidateId != builds[j].candidateId && Self.overlaps(builds[i], builds[j]) } }
+        let overlapping = builds.indices.contains { i in
+            builds.indices.contains { j in i < j && builds[i].candidateId != builds[j].candidateId && Self.overlaps(builds[i], builds[j]) }
+        }
         #expect(overlapping, "no two candidates were built at the same time")
         let measures = try Self.steps(workspace, .measure)
         for i in measures.indices {
             for j in measures.indices where i < j {
-                #expect(!Self.overlaps(measures[i], measures[j]), "candidates \(measures[i].candidateId) and \(measures[j].candidateId) were measured at the same time")
+                #expect(
+                    !Self.overlaps(measures[i], measures[j]),
+                    "candidates \(measures[i].candidateId) and \(measures[j].candidateId) were measured at the same time")
             }
         }
         // Both changes are on the branch, one commit on top of the other.
@@ -132,7 +138,11 @@ import Testing
             // pause for 1.5 s. Up to 30 s: a loaded machine gets there late.
             for _ in 0..<1200 {
                 let building = ((try? store.allCandidates()) ?? []).filter { $0.state == .running(.build) }
-                let running = building.filter { candidate in ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains { $0.step == .build && $0.processGroup != nil && $0.finishedAt == nil } }
+                let running = building.filter { candidate in
+                    ((try? store.steps(candidate: candidate.id ?? 0)) ?? []).contains {
+                        $0.step == .build && $0.processGroup != nil && $0.finishedAt == nil
+                    }
+                }
                 if running.count == 2 {
                     let paused = Date()
                     try? pause.pause(note: "test")

@@ -75,7 +75,8 @@ import Testing
             "bench/bench.sh": "n=$(cat \"$1\"); echo \"cost: $(sh build/work.sh $n | wc -l)\"\n",
             "data/input.txt": "200\n",
             // A test that writes scratch files under /tmp, as tests do.
-            "tests/test.sh": "echo scratch > /tmp/ratchet-test-scratch-$$ && rm /tmp/ratchet-test-scratch-$$ && [ \"$(sh build/work.sh 3 | wc -l)\" -ge 1 ]\n",
+            "tests/test.sh":
+                "echo scratch > /tmp/ratchet-test-scratch-$$ && rm /tmp/ratchet-test-scratch-$$ && [ \"$(sh build/work.sh 3 | wc -l)\" -ge 1 ]\n",
             ".gitignore": "build/\n.answer\n",
         ]
         for (path, text) in patches { files[path] = text }
@@ -116,12 +117,15 @@ import Testing
     }
 
     @Test func hostileProgramsCannotMoveTheirScoreUnderBubblewrap() async throws {
-        try #require(Sandbox.findBubblewrap() != nil, "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
+        try #require(
+            Sandbox.findBubblewrap() != nil, "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
         let byName = try await run(mode: "auto")
         // Read-only binds: the writes fail, so these change nothing and are not better.
         for name in ["01-rewrite-bench.diff", "02-rewrite-test.diff", "03-rewrite-input.diff", "04-write-other-slot.diff", "05-cache-answer.diff"] {
             let candidate = try #require(byName[name])
-            #expect(["not_better", "inconclusive"].contains(candidate.rejection?.rawValue ?? ""), "\(name): \(candidate.rejection?.rawValue ?? "") \(candidate.reason ?? "")")
+            #expect(
+                ["not_better", "inconclusive"].contains(candidate.rejection?.rawValue ?? ""),
+                "\(name): \(candidate.rejection?.rawValue ?? "") \(candidate.reason ?? "")")
         }
         let build = try #require(byName["06-build-edits-source.diff"])
         #expect(build.rejection == .runTimeWrite, "\(build.reason ?? "")")

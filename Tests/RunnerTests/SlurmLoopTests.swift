@@ -20,7 +20,8 @@ import Testing
     func make(patches: [String: String], build: Double) throws -> GitFixture {
         try ParallelTests.make(
             patches: patches, build: build,
-            extra: "\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nexclusive = false\nslurm_conf = \"\(cluster.configPath)\"\n")
+            extra: "\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nexclusive = false\nslurm_conf = \"\(cluster.configPath)\"\n"
+        )
     }
 
     /// A real speed-up is accepted and a broken change rejected, each by a job on the node,
@@ -111,7 +112,9 @@ import Testing
         let candidates = try workspace.store.candidates(loop: "tiny")
         let interrupted = try #require(candidates.first { $0.outcome == .interrupted })
         #expect(interrupted.reason?.contains("Slurm job") == true, "\(interrupted.reason ?? "")")
-        #expect(candidates.contains { $0.source == "01-bonus.diff" && $0.outcome == .accepted }, "\(candidates.map { "\($0.source) \($0.outcome?.rawValue ?? "")" })")
+        #expect(
+            candidates.contains { $0.source == "01-bonus.diff" && $0.outcome == .accepted },
+            "\(candidates.map { "\($0.source) \($0.outcome?.rawValue ?? "")" })")
         #expect(summary.accepted == 1)
     }
 
@@ -123,7 +126,8 @@ import Testing
         let client = try SlurmClient(environment: cluster.environment)
         let orphan = try await client.submit(
             script: "sleep 300", name: "orphan",
-            options: SlurmOptions(partition: cluster.partition, exclusive: false, outputPath: fixture.path + "/.git/orphan.out", workingDirectory: fixture.path))
+            options: SlurmOptions(
+                partition: cluster.partition, exclusive: false, outputPath: fixture.path + "/.git/orphan.out", workingDirectory: fixture.path))
         let state = fixture.path + "/.git/ratchet"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         try "\(orphan)\n".write(toFile: state + "/tiny.slurm-jobs", atomically: true, encoding: .utf8)

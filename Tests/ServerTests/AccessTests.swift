@@ -238,7 +238,9 @@ import Testing
         defer { fixture.remove() }
         let sources = LoopSources(configPaths: [fixture.path + "/ratchet.toml"], loopsDirectory: nil)
         for host in ["0.0.0.0", "192.0.2.10", "::"] {
-            #expect(throws: DaemonError.self) { _ = try Daemon.make(Daemon.Options(sources: sources, host: host, port: 0), logger: testLogger(), signals: false) }
+            #expect(throws: DaemonError.self) {
+                _ = try Daemon.make(Daemon.Options(sources: sources, host: host, port: 0), logger: testLogger(), signals: false)
+            }
         }
         for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost"] { #expect(Daemon.Options.isLoopback(host)) }
         #expect(throws: DaemonError.self) {
@@ -246,7 +248,9 @@ import Testing
         }
         try Daemon.Options(sources: sources, host: "0.0.0.0", insecureHTTP: true).checkTransport()
         // The CLI says why and exits 64 without listening.
-        let (status, output) = try await run(["timeout", "30", try builtRatchet(), "daemon", "--config", fixture.path + "/ratchet.toml", "--host", "0.0.0.0", "--port", "0"])
+        let (status, output) = try await run([
+            "timeout", "30", try builtRatchet(), "daemon", "--config", fixture.path + "/ratchet.toml", "--host", "0.0.0.0", "--port", "0",
+        ])
         #expect(status == 64, "\(output)")
         #expect(output.contains("refusing plain HTTP on 0.0.0.0") && output.contains("--tls-cert"), "\(output)")
     }
@@ -263,7 +267,9 @@ import Testing
                 "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [Self.origin(port)],
                 form: formEncode([("csrf", csrf), ("action", "approve")]))
             #expect(blind.status == 409)
-            #expect(blind.body.contains("has not loaded candidate \(id)&#39;s diff") || blind.body.contains("has not loaded candidate \(id)"), "\(blind.body)")
+            #expect(
+                blind.body.contains("has not loaded candidate \(id)&#39;s diff") || blind.body.contains("has not loaded candidate \(id)"),
+                "\(blind.body)")
             let store = try #require(daemon.state.entry(named: "tiny")?.store)
             #expect(try store.approvals(candidate: id).isEmpty)
 
@@ -279,7 +285,8 @@ import Testing
             let audited = try #require(try daemon.state.entry(named: "tiny")?.audit.entries(loop: "tiny").last { $0.kind == "approval" })
             #expect(Int(audited.fields["review_seconds"] ?? "") ?? 0 >= 1)
 
-            let depth = try #require(try await http("GET", port, "/api/review-depth", token: try personalToken(daemon, "vera", role: .viewer)).json as? [[String: Any]])
+            let depth = try #require(
+                try await http("GET", port, "/api/review-depth", token: try personalToken(daemon, "vera", role: .viewer)).json as? [[String: Any]])
             let ada = try #require(depth.first { $0["reviewer"] as? String == "ada" })
             #expect(ada["reviewed"] as? Int == 1 && ada["timed"] as? Int == 1)
             #expect((ada["medianSecondsPerLine"] as? Double ?? 0) > 0)
@@ -288,7 +295,9 @@ import Testing
             // The morning report shows the same, next to what needs attention.
             let entry = try #require(daemon.state.entry(named: "tiny"))
             let report = try MorningReport.build(
-                sources: [ReportSource(loop: "tiny", store: entry.store, audit: entry.audit, stateDirectory: entry.stateDirectory, config: entry.config)],
+                sources: [
+                    ReportSource(loop: "tiny", store: entry.store, audit: entry.audit, stateDirectory: entry.stateDirectory, config: entry.config)
+                ],
                 since: Date().addingTimeInterval(-3600), until: Date().addingTimeInterval(60), baseURL: nil)
             #expect(report.reviewDepth.map(\.reviewer) == ["ada"])
             #expect(report.reviewDepth.first?.reviewed == 1 && report.reviewDepth.first?.medianSecondsPerLine != nil)
@@ -305,10 +314,12 @@ import Testing
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let parent = try #require(try workspace.store.candidate(id: id)?.parentCommit)
-        let earlier = try workspace.store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "earlier", parentCommit: parent))
+        let earlier = try workspace.store.insertCandidate(
+            CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "earlier", parentCommit: parent))
         let other = try #require(earlier.id)
         for _ in 0..<5 {
-            _ = try workspace.store.add(ApprovalRecord(candidateId: other, loop: "tiny", decision: .approved, actor: "ada", note: "earlier, in a hurry"))
+            _ = try workspace.store.add(
+                ApprovalRecord(candidateId: other, loop: "tiny", decision: .approved, actor: "ada", note: "earlier, in a hurry"))
         }
         try await withDaemon(configs: [fixture.path + "/ratchet.toml"], pollInterval: 30) { daemon, port in
             let token = try personalToken(daemon, "ada")

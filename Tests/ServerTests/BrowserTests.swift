@@ -64,7 +64,8 @@ func run(_ arguments: [String]) async throws -> (Int32, String) {
             sources: [ReportSource(loop: "tiny", store: entry.store, audit: entry.audit, stateDirectory: entry.stateDirectory, config: entry.config)],
             since: Date().addingTimeInterval(-3600), until: Date(), baseURL: base)
         try report.html().write(toFile: directory + "/report.html", atomically: true, encoding: .utf8)
-        let (reportStatus, reportOutput) = try await run([chromium] + flags + ["--screenshot=\(directory)/report.png", "file://\(directory)/report.html"])
+        let (reportStatus, reportOutput) = try await run(
+            [chromium] + flags + ["--screenshot=\(directory)/report.png", "file://\(directory)/report.html"])
         #expect(reportStatus == 0, "\(reportOutput)")
     }
 }

@@ -45,7 +45,8 @@ import Testing
             #expect(!tried.isEmpty && tried.count < 7, "expected the window to cut the loop short: \(tried.count) candidates")
             let reports = try FileManager.default.contentsOfDirectory(atPath: entry.stateDirectory + "/reports")
             #expect(reports.contains { $0.hasSuffix(".html") } && reports.contains { $0.hasSuffix(".md") }, "\(reports)")
-            let markdown = try String(contentsOfFile: entry.stateDirectory + "/reports/" + (reports.first { $0.hasSuffix(".md") } ?? ""), encoding: .utf8)
+            let markdown = try String(
+                contentsOfFile: entry.stateDirectory + "/reports/" + (reports.first { $0.hasSuffix(".md") } ?? ""), encoding: .utf8)
             #expect(markdown.contains("candidate(s) tried"))
         }
     }
@@ -66,7 +67,8 @@ import Testing
             let accepted = try entry.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }
             #expect(accepted.count == 1)
             let id = try #require(accepted.first?.id)
-            let reply = try await http("POST", port, "/api/candidates/\(id)/approve", token: try personalToken(daemon, "ada"), json: ["reviewed": "true", "note": "ok"])
+            let reply = try await http(
+                "POST", port, "/api/candidates/\(id)/approve", token: try personalToken(daemon, "ada"), json: ["reviewed": "true", "note": "ok"])
             #expect(reply.status == 200, "\(reply.body)")
             // Woken by the approval, not by the 30 s poll: a second accept follows quickly.
             #expect(await eventually(40) { (try? entry.store.candidates(loop: "tiny").filter { $0.outcome == .accepted }.count) == 2 })
@@ -81,7 +83,8 @@ import Testing
         let config = fixture.path + "/ratchet.toml"
         try await withDaemon(configs: [config]) { daemon, _ in
             let before = try #require(daemon.state.entry(named: "tiny"))
-            try (try String(contentsOfFile: config, encoding: .utf8) + "\nnot valid toml [[[\n").write(toFile: config, atomically: true, encoding: .utf8)
+            try (try String(contentsOfFile: config, encoding: .utf8) + "\nnot valid toml [[[\n").write(
+                toFile: config, atomically: true, encoding: .utf8)
             await daemon.scheduler.reload()
             #expect(daemon.state.entry(named: "tiny")?.configHash == before.configHash)
             #expect(daemon.state.catalog.problems[config]?.contains("not valid TOML") == true, "\(daemon.state.catalog.problems)")
@@ -96,7 +99,8 @@ import Testing
     @Test func reloadAddsAndRemovesLoops() async throws {
         let later = "\n[schedule]\nwindows = [\"\(windowFromNow(3600, 3700))\"]\n"
         let first = try TinyWorkspace.make(config: TinyWorkspace.config() + later)
-        let second = try TinyWorkspace.make(config: TinyWorkspace.config().replacingOccurrences(of: "name = \"tiny\"", with: "name = \"other\"") + later)
+        let second = try TinyWorkspace.make(
+            config: TinyWorkspace.config().replacingOccurrences(of: "name = \"tiny\"", with: "name = \"other\"") + later)
         let loops = try TemporaryFolder("loops")
         defer { [first, second].forEach { $0.remove() }; loops.remove() }
         try FileManager.default.createSymbolicLink(atPath: loops.path + "/first", withDestinationPath: first.path)

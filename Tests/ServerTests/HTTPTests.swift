@@ -49,7 +49,7 @@ import Testing
             let detail = try #require(try await http("GET", port, "/api/candidates/\(id)", token: token).json as? [String: Any])
             #expect((detail["diff"] as? String)?.contains("diff --git") == true)
             #expect((detail["samples"] as? [Any])?.isEmpty == false)
-            #expect((detail["steps"] as? [[String: Any]])?.map { $0["step"] as? String } .contains("measure") == true)
+            #expect((detail["steps"] as? [[String: Any]])?.map { $0["step"] as? String }.contains("measure") == true)
 
             // An approval must say the change was reviewed; it is recorded under the token's
             // name, whatever `as` says.
@@ -154,13 +154,17 @@ import Testing
             let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1)
 
             let origin = ("Origin", "http://127.0.0.1:\(port)")
-            let noToken = try await http("POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [origin], form: formEncode([("as", "Eve"), ("action", "approve")]))
+            let noToken = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [origin],
+                form: formEncode([("as", "Eve"), ("action", "approve")]))
             #expect(noToken.status == 403)
             let wrongOrigin = try await http(
                 "POST", port, "/candidates/\(id)/act?loop=tiny", cookie: cookie, headers: [("Origin", "http://evil.example")],
                 form: formEncode([("csrf", String(csrf)), ("as", "Eve"), ("action", "approve")]))
             #expect(wrongOrigin.status == 403)
-            let noSession = try await http("POST", port, "/candidates/\(id)/act?loop=tiny", headers: [origin], form: formEncode([("csrf", String(csrf)), ("as", "Eve"), ("action", "approve")]))
+            let noSession = try await http(
+                "POST", port, "/candidates/\(id)/act?loop=tiny", headers: [origin],
+                form: formEncode([("csrf", String(csrf)), ("as", "Eve"), ("action", "approve")]))
             #expect(noSession.status == 401)
             let store = try #require(daemon.state.entry(named: "tiny")?.store)
             #expect(try store.approvals(candidate: id).isEmpty, "a refused form changed the store")
@@ -220,7 +224,8 @@ import Testing
                 #expect(page.status == status, "\(path)")
                 #expect(page.header("Content-Type")?.hasPrefix("text/html") == true, "\(path)")
                 #expect(page.header("Content-Security-Policy")?.contains("default-src 'none'") == true, "\(path)")
-                #expect(page.body.contains("<div class=\"error\">") && page.body.contains("signed in as <strong>ada</strong>"), "\(path): \(page.body)")
+                #expect(
+                    page.body.contains("<div class=\"error\">") && page.body.contains("signed in as <strong>ada</strong>"), "\(path): \(page.body)")
             }
 
             // A JSON true (not only the string) says the change was reviewed.

@@ -12,7 +12,8 @@ struct ScheduleTests {
     /// A date in the schedule's zone (UTC here, so the test does not depend on the machine's).
     static func at(_ text: String) throws -> Date {
         var strategy = Date.ISO8601FormatStyle(timeZone: .gmt)
-        strategy = strategy.year().month().day().time(includingFractionalSeconds: false).dateSeparator(.dash).timeSeparator(.colon).dateTimeSeparator(.standard)
+        strategy = strategy.year().month().day().time(includingFractionalSeconds: false).dateSeparator(.dash).timeSeparator(.colon).dateTimeSeparator(
+            .standard)
         return try Date(text, strategy: strategy)
     }
 
@@ -28,15 +29,23 @@ struct ScheduleTests {
         #expect(schedule.windows == [DailyWindow(start: 22 * 3600, end: 6 * 3600)])
         // 2025-03-03 is a Monday.
         #expect(schedule.state(at: try Self.at("2025-03-03T21:59:59")) == .closed(next: try Self.at("2025-03-03T22:00:00")))
-        #expect(schedule.state(at: try Self.at("2025-03-03T23:30:00")) == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T06:00:00")))
+        #expect(
+            schedule.state(at: try Self.at("2025-03-03T23:30:00"))
+                == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T06:00:00")))
         // Tuesday 03:00 still belongs to Monday's window.
-        #expect(schedule.state(at: try Self.at("2025-03-04T03:00:00")) == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T06:00:00")))
+        #expect(
+            schedule.state(at: try Self.at("2025-03-04T03:00:00"))
+                == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T06:00:00")))
         // Wednesday 03:00 belongs to Tuesday's window; Thursday 03:00 to Wednesday's, which is not a day listed.
-        #expect(schedule.state(at: try Self.at("2025-03-05T03:00:00")) == .open(since: try Self.at("2025-03-04T22:00:00"), until: try Self.at("2025-03-05T06:00:00")))
+        #expect(
+            schedule.state(at: try Self.at("2025-03-05T03:00:00"))
+                == .open(since: try Self.at("2025-03-04T22:00:00"), until: try Self.at("2025-03-05T06:00:00")))
         #expect(schedule.state(at: try Self.at("2025-03-06T03:00:00")) == .closed(next: try Self.at("2025-03-10T22:00:00")))
         // Adjacent windows merge into one.
         schedule.windows.append(DailyWindow(start: 6 * 3600, end: 7 * 3600))
-        #expect(schedule.state(at: try Self.at("2025-03-04T05:00:00")) == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T07:00:00")))
+        #expect(
+            schedule.state(at: try Self.at("2025-03-04T05:00:00"))
+                == .open(since: try Self.at("2025-03-03T22:00:00"), until: try Self.at("2025-03-04T07:00:00")))
     }
 
     @Test func secondsAndSummary() throws {
@@ -48,11 +57,14 @@ struct ScheduleTests {
     @Test func badSchedulesAreReportedWithTheirKeys() {
         #expect(throws: ConfigError.self) { try Self.parse("[schedule]\nwindows = [\"25:00-06:00\"]") }
         do {
-            _ = try Self.parse("[schedule]\nwindows = [\"10:00-10:00\", \"9-5\"]\ndays = [\"funday\"]\nalways = true\ncolour = 1\ntimezone = \"Mars/Olympus\"")
+            _ = try Self.parse(
+                "[schedule]\nwindows = [\"10:00-10:00\", \"9-5\"]\ndays = [\"funday\"]\nalways = true\ncolour = 1\ntimezone = \"Mars/Olympus\"")
             Issue.record("a bad [schedule] was accepted")
         } catch {
             let text = error.description
-            for expected in ["schedule.windows[0]", "schedule.windows[1]", "schedule.days[0]", "schedule.always", "schedule.colour", "schedule.timezone", "line "] {
+            for expected in [
+                "schedule.windows[0]", "schedule.windows[1]", "schedule.days[0]", "schedule.always", "schedule.colour", "schedule.timezone", "line ",
+            ] {
                 #expect(text.contains(expected), "missing \(expected) in \(text)")
             }
         }

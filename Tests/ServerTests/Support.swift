@@ -1,12 +1,12 @@
 import AsyncHTTPClient
+import Core
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import Core
 import Server
-import Store
 import ServiceLifecycle
+import Store
 import TestSupport
 import Testing
 

@@ -69,7 +69,8 @@ import Testing
                 try db.execute(
                     sql: "INSERT INTO loop VALUES ('tiny', '/r', 'main', 'c0', 'c0', 'h', 'stopped', NULL, ?, ?)", arguments: [Date(), Date()])
                 try db.execute(
-                    sql: "INSERT INTO candidate (loop, sequence, proposer, source, title, parentCommit, state, createdAt) VALUES ('tiny', 1, 'p', 's', 't', 'c0', 'accepted', ?)",
+                    sql:
+                        "INSERT INTO candidate (loop, sequence, proposer, source, title, parentCommit, state, createdAt) VALUES ('tiny', 1, 'p', 's', 't', 'c0', 'accepted', ?)",
                     arguments: [Date()])
                 try db.execute(
                     sql: "INSERT INTO approval (candidateId, loop, decision, actor, note, createdAt) VALUES (1, 'tiny', 'approved', 'Ada', NULL, ?)",
@@ -87,9 +88,11 @@ import Testing
         let folder = try TemporaryFolder("tokens")
         defer { folder.remove() }
         let store = try Store(path: folder.path + "/ratchet.sqlite")
-        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
+        try store.save(
+            LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         _ = try store.startRun(loop: "tiny", pid: getpid())
-        let candidate = try store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
+        let candidate = try store.insertCandidate(
+            CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
         #expect(try store.starter(ofCandidate: candidate) == LocalUser.name)
         #expect(Actor.local(gitIdentity: "Ada <ada@example.com>").auditFields["git_user"] == "Ada <ada@example.com>")
     }
@@ -100,16 +103,19 @@ import Testing
         let folder = try TemporaryFolder("tokens")
         defer { folder.remove() }
         let store = try Store(path: folder.path + "/ratchet.sqlite")
-        try store.save(LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
+        try store.save(
+            LoopRecord(name: "tiny", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         var ids: [Int64] = []
         for lines in [10, 20, 40] {
-            var candidate = try store.insertCandidate(CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
+            var candidate = try store.insertCandidate(
+                CandidateRecord(loop: "tiny", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
             candidate.linesChanged = lines
             try store.update(candidate)
             ids.append(try #require(candidate.id))
         }
         for (index, seconds) in [100.0, 100.0, 100.0].enumerated() {
-            var approval = ApprovalRecord(candidateId: ids[index], loop: "tiny", decision: .approved, by: Actor(name: "ada", auth: .session), note: nil)
+            var approval = ApprovalRecord(
+                candidateId: ids[index], loop: "tiny", decision: .approved, by: Actor(name: "ada", auth: .session), note: nil)
             approval.reviewSeconds = seconds
             approval.burst = index == 2 ? true : nil
             _ = try store.add(approval)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Store
@@ -128,8 +129,6 @@ import Testing
         #expect(try log.verify().ok)
     }
 }
-
-import Crypto
 
 func forgedHash(_ text: String) -> String {
     SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()

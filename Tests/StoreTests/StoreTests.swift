@@ -37,11 +37,15 @@ import Testing
         let (store, folder) = try freshStore()
         defer { folder.remove() }
         for name in ["a", "b"] {
-            try store.save(LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
+            try store.save(
+                LoopRecord(name: name, repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         }
-        let first = try store.insertCandidate(CandidateRecord(loop: "a", sequence: 0, proposer: "tuner", source: "k=1", title: "t", parentCommit: "c0"))
-        let second = try store.insertCandidate(CandidateRecord(loop: "a", sequence: 0, proposer: "tuner", source: "k=2", title: "t", parentCommit: "c0"))
-        let other = try store.insertCandidate(CandidateRecord(loop: "b", sequence: 0, proposer: "tuner", source: "k=1", title: "t", parentCommit: "c0"))
+        let first = try store.insertCandidate(
+            CandidateRecord(loop: "a", sequence: 0, proposer: "tuner", source: "k=1", title: "t", parentCommit: "c0"))
+        let second = try store.insertCandidate(
+            CandidateRecord(loop: "a", sequence: 0, proposer: "tuner", source: "k=2", title: "t", parentCommit: "c0"))
+        let other = try store.insertCandidate(
+            CandidateRecord(loop: "b", sequence: 0, proposer: "tuner", source: "k=1", title: "t", parentCommit: "c0"))
         let sequences: [Int] = [first.sequence, second.sequence, other.sequence]
         #expect(sequences == [1, 2, 1])
         var updated = second
@@ -64,15 +68,18 @@ import Testing
     @Test func stepsAndSamplesAreKeptInOrder() throws {
         let (store, folder) = try freshStore()
         defer { folder.remove() }
-        try store.save(LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
+        try store.save(
+            LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .running))
         let candidate = try store.insertCandidate(CandidateRecord(loop: "a", sequence: 0, proposer: "p", source: "s", title: "t", parentCommit: "c0"))
         let id = try #require(candidate.id)
         var step = try store.startStep(.build, candidate: id)
         step.status = .ok
         try store.finish(step)
         for pair in 0..<3 {
-            try store.add(SampleRecord(candidateId: id, pair: pair, arm: .baseline, position: 0, value: Double(pair), wallSeconds: 0.1, warmup: false))
-            try store.add(SampleRecord(candidateId: id, pair: pair, arm: .candidate, position: 1, value: Double(pair) / 2, wallSeconds: 0.1, warmup: false))
+            try store.add(
+                SampleRecord(candidateId: id, pair: pair, arm: .baseline, position: 0, value: Double(pair), wallSeconds: 0.1, warmup: false))
+            try store.add(
+                SampleRecord(candidateId: id, pair: pair, arm: .candidate, position: 1, value: Double(pair) / 2, wallSeconds: 0.1, warmup: false))
         }
         let steps = try store.steps(candidate: id)
         #expect(steps.count == 1)
@@ -86,7 +93,8 @@ import Testing
         defer { folder.remove() }
         do {
             let store = try Store(path: folder.path + "/db.sqlite")
-            try store.save(LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c1", configHash: "h", status: .stopped))
+            try store.save(
+                LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c1", configHash: "h", status: .stopped))
         }
         let reopened = try Store(path: folder.path + "/db.sqlite")
         #expect(try reopened.loop(named: "a")?.bestCommit == "c1")

@@ -12,7 +12,8 @@ import Testing
     func freshStore() throws -> (Store, TemporaryFolder) {
         let folder = try TemporaryFolder("stored-values")
         let store = try Store(path: folder.path + "/ratchet.sqlite")
-        try store.save(LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .waiting))
+        try store.save(
+            LoopRecord(name: "a", repository: "/r", baseRef: "main", baseCommit: "c0", bestCommit: "c0", configHash: "h", status: .waiting))
         return (store, folder)
     }
 
@@ -41,8 +42,10 @@ import Testing
         try store.add(SampleRecord(candidateId: id, pair: 0, arm: .baseline, position: 0, value: 1, wallSeconds: 1, warmup: false))
         _ = try store.add(ApprovalRecord(candidateId: id, loop: "a", decision: .rejected, actor: "ada", note: nil))
 
-        #expect(try column("SELECT state || '/' || outcome || '/' || IFNULL(rejection, '-') || '/' || IFNULL(review, '-') FROM candidate ORDER BY id", folder)
-            == ["accepted/accepted/-/rolled_back", "rejected/rejected/run_time_write/-"])
+        #expect(
+            try column(
+                "SELECT state || '/' || outcome || '/' || IFNULL(rejection, '-') || '/' || IFNULL(review, '-') FROM candidate ORDER BY id", folder)
+                == ["accepted/accepted/-/rolled_back", "rejected/rejected/run_time_write/-"])
         #expect(try column("SELECT step || '/' || status FROM step", folder) == ["validate/failed"])
         #expect(try column("SELECT arm FROM sample", folder) == ["baseline"])
         #expect(try column("SELECT decision FROM approval", folder) == ["rejected"])

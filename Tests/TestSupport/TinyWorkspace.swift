@@ -5,9 +5,12 @@ import Foundation
 /// speed 3, and four patches (a real win, one touching a protected file, garbage, a neutral edit).
 /// Runs in milliseconds and gives deterministic scores.
 public enum TinyWorkspace {
-    public static let bench = #"s=$(sed -n 's/^speed = //p' src/config.txt); b=$(cat src/bonus.txt 2>/dev/null || echo 1); echo "score: $((1200 / (s * b)))""#
+    public static let bench =
+        #"s=$(sed -n 's/^speed = //p' src/config.txt); b=$(cat src/bonus.txt 2>/dev/null || echo 1); echo "score: $((1200 / (s * b)))""#
 
-    public static func config(extra: String = "", test: String = "sh test.sh", build: String? = nil, kinds: String = #"["tuner", "patches"]"#) -> String {
+    public static func config(extra: String = "", test: String = "sh test.sh", build: String? = nil, kinds: String = #"["tuner", "patches"]"#)
+        -> String
+    {
         """
         [loop]
         name = "tiny"
@@ -58,40 +61,41 @@ public enum TinyWorkspace {
     public static func driftingConfig() -> String {
         config(kinds: #"["tuner"]"#)
             .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
-            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
+            .replacingOccurrences(
+                of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo score: 600;; *) sh bench.sh;; esac\"")
             // The bench tells the slots apart by their paths, which only differ without bubblewrap.
             + "\n[sandbox]\nmode = \"off\"\n"
     }
 
     public static let patches: [String: String] = [
         "patches/01-bonus.diff": """
-            diff --git a/src/bonus.txt b/src/bonus.txt
-            new file mode 100644
-            --- /dev/null
-            +++ b/src/bonus.txt
-            @@ -0,0 +1 @@
-            +2
+        diff --git a/src/bonus.txt b/src/bonus.txt
+        new file mode 100644
+        --- /dev/null
+        +++ b/src/bonus.txt
+        @@ -0,0 +1 @@
+        +2
 
-            """,
+        """,
         "patches/02-touch-bench.diff": """
-            diff --git a/bench.sh b/bench.sh
-            --- a/bench.sh
-            +++ b/bench.sh
-            @@ -1 +1 @@
-            -\(bench)
-            +echo "score: 1"
+        diff --git a/bench.sh b/bench.sh
+        --- a/bench.sh
+        +++ b/bench.sh
+        @@ -1 +1 @@
+        -\(bench)
+        +echo "score: 1"
 
-            """,
+        """,
         "patches/03-garbage.diff": "I would make it faster by thinking harder.\n",
         "patches/04-neutral.diff": """
-            diff --git a/src/notes.txt b/src/notes.txt
-            --- a/src/notes.txt
-            +++ b/src/notes.txt
-            @@ -1 +1,2 @@
-             notes
-            +more notes
+        diff --git a/src/notes.txt b/src/notes.txt
+        --- a/src/notes.txt
+        +++ b/src/notes.txt
+        @@ -1 +1,2 @@
+         notes
+        +more notes
 
-            """,
+        """,
     ]
 
     /// Creates the workspace repository with its config committed on `main`.

@@ -331,7 +331,9 @@ struct SizeBenchmark {
             samples.append(elapsed.milliseconds)
             let removal = try runner.git(["worktree", "remove", "--force", worktree], in: repoDirectory)
             removals.append(removal.milliseconds)
-            progress("\(label)   fresh candidate \(offset + 1): \(format(elapsed.milliseconds, decimals: 0)) ms (+ removal \(format(removal.milliseconds, decimals: 0)) ms)")
+            progress(
+                "\(label)   fresh candidate \(offset + 1): \(format(elapsed.milliseconds, decimals: 0)) ms (+ removal \(format(removal.milliseconds, decimals: 0)) ms)"
+            )
         }
         result.cliFresh = Summary(samples)
         result.freshRemoval = Summary(removals)

@@ -24,7 +24,9 @@ final class CommandRunner {
         self.logPath = logPath
         var values = ProcessInfo.processInfo.environment
         // A caller running inside a git hook or another repository must not redirect git.
-        for key in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CEILING_DIRECTORIES"] {
+        for key in [
+            "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CEILING_DIRECTORIES",
+        ] {
             values[key] = nil
         }
         values["GIT_CONFIG_NOSYSTEM"] = "1"

@@ -51,12 +51,14 @@ struct Report {
             lines.append(row.joined(separator: " | "))
         }
         lines.append("")
-        lines.append("Untimed setup: " + results.map { r in
-            "\(r.size) files: fast-import \(format(r.fastImportSeconds, decimals: 1)) s, slot fill \(format(r.slotFillSeconds, decimals: 1)) s, "
-                + "slot guard open \(format(r.guardOpenSeconds, decimals: 1)) s, "
-                + "worktree add \(format(r.worktreeAddSeconds, decimals: 1)) s"
-                + (r.freshRemoval.map { ", fresh worktree removal \(format($0.median, decimals: 0)) ms" } ?? "")
-        }.joined(separator: "; "))
+        lines.append(
+            "Untimed setup: "
+                + results.map { r in
+                    "\(r.size) files: fast-import \(format(r.fastImportSeconds, decimals: 1)) s, slot fill \(format(r.slotFillSeconds, decimals: 1)) s, "
+                        + "slot guard open \(format(r.guardOpenSeconds, decimals: 1)) s, "
+                        + "worktree add \(format(r.worktreeAddSeconds, decimals: 1)) s"
+                        + (r.freshRemoval.map { ", fresh worktree removal \(format($0.median, decimals: 0)) ms" } ?? "")
+                }.joined(separator: "; "))
         lines.append("")
 
         let speedup = ratio(result(20_000)?.cliReset?.median, result(20_000)?.ratchet?.median)
@@ -79,7 +81,9 @@ struct Report {
                     ("ratchet_ms", r.ratchet?.median), ("cli_fresh_ms", r.cliFresh?.median), ("cli_reset_ms", r.cliReset?.median),
                 ] + Step.allCases.map { ("\($0.rawValue)_ms", r.steps[$0]?.median) }
             let setup = [("guard_open_s", r.guardOpenSeconds)]
-            json.append("\"\(r.size)\": {" + (fields + setup.map { ($0.0, Optional($0.1)) }).map { "\"\($0.0)\": \(jsonNumber($0.1))" }.joined(separator: ", ") + "}")
+            json.append(
+                "\"\(r.size)\": {"
+                    + (fields + setup.map { ($0.0, Optional($0.1)) }).map { "\"\($0.0)\": \(jsonNumber($0.1))" }.joined(separator: ", ") + "}")
         }
         if let speedup { json.append("\"ratio_reset_over_ratchet_20000\": \(jsonNumber(speedup))") }
         if let growth { json.append("\"ratio_ratchet_100000_over_1000\": \(jsonNumber(growth))") }

@@ -64,7 +64,8 @@ do {
         // Fine-grained interleaving, so that every method sees the same machine: each round
         // is a short hyperfine run and then a few runs of each of Ratchet's methods.
         func hyperfine(_ count: Int) throws -> Double {
-            try shell("hyperfine -N --style none --warmup 1 --runs \(count) --export-json h.json '\(folder)/work \(iterations)' >/dev/null", in: folder)
+            try shell(
+                "hyperfine -N --style none --warmup 1 --runs \(count) --export-json h.json '\(folder)/work \(iterations)' >/dev/null", in: folder)
             let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/h.json"))
             guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any], let results = json["results"] as? [[String: Any]],
                 let value = results.first?["mean"] as? Double
@@ -73,7 +74,10 @@ do {
         }
         let perRound = 5
         let rounds = max(2, runs / perRound)
-        FileHandle.standardError.write(Data("timing \(command): \(rounds) rounds of hyperfine (\(perRound) runs) and \(perRound) runs of each of \(methods.count) methods\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "timing \(command): \(rounds) rounds of hyperfine (\(perRound) runs) and \(perRound) runs of each of \(methods.count) methods\n".utf8)
+        )
         var references: [Double] = []
         var samples = Array(repeating: [Double](), count: methods.count)
         for round in 0..<rounds {
@@ -98,8 +102,12 @@ do {
     print("")
     print("command           hyperfine   " + methods.map { $0.0 }.joined(separator: " | "))
     for row in rows {
-        let cells = row.times.map { String(format: "%.2f ms (%+.2f ms, %+.1f%%)", $0 * 1000, ($0 - row.reference) * 1000, ($0 / row.reference - 1) * 100) }
-        print(row.command.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%7.2f ms   ", row.reference * 1000) + cells.joined(separator: " | "))
+        let cells = row.times.map {
+            String(format: "%.2f ms (%+.2f ms, %+.1f%%)", $0 * 1000, ($0 - row.reference) * 1000, ($0 / row.reference - 1) * 100)
+        }
+        print(
+            row.command.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%7.2f ms   ", row.reference * 1000)
+                + cells.joined(separator: " | "))
     }
     print("")
     print("target: timed inside the sandbox within 1 ms or 5% of hyperfine")

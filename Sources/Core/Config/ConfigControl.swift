@@ -52,7 +52,11 @@ extension ConfigReader {
         spec.everyAccepts = integer(table, "every_accepts", at: path, range: 0...Int.max) ?? 0
         spec.reviewPaths = strings(table, "review_paths", at: path) ?? []
         if let effect = number(table, "suspicious_effect", at: path) {
-            if effect > 0 { spec.suspiciousEffect = effect } else { problem("checkpoint.suspicious_effect", "must be greater than zero, e.g. 0.5 for +50%") }
+            if effect > 0 {
+                spec.suspiciousEffect = effect
+            } else {
+                problem("checkpoint.suspicious_effect", "must be greater than zero, e.g. 0.5 for +50%")
+            }
         }
         spec.approvals = integer(table, "approvals", at: path, range: 1...ApprovalRule.maximum) ?? 1
         spec.forbidSelfApproval = boolean(table, "forbid_self_approval", at: path) ?? false

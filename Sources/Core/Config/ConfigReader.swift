@@ -50,7 +50,8 @@ struct ConfigReader {
         let all = key.split(separator: ".").map(String.init)
         for (position, part) in all.enumerated() {
             guard let open = part.firstIndex(of: "["), let number = Int(part[part.index(after: open)...].dropLast()) else { continue }
-            let path = (all[..<position].map { $0.split(separator: "[").first.map(String.init) ?? $0 } + [String(part[..<open])]).joined(separator: ".")
+            let path = (all[..<position].map { $0.split(separator: "[").first.map(String.init) ?? $0 } + [String(part[..<open])]).joined(
+                separator: ".")
             if lines.contains(where: { $0.trimmingCharacters(in: " \t").hasPrefix("[[\(path)]]") }) { table = (path, number) }
             break
         }
@@ -235,7 +236,11 @@ struct ConfigReader {
     }
 
     mutating func loop(_ root: TOMLTable, directory: String) -> LoopConfig? {
-        checkKeys(root, at: "", allowed: ["loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "benchmark", "schedule", "parallel", "executor"])
+        checkKeys(
+            root, at: "",
+            allowed: [
+                "loop", "commands", "metric", "proposer", "budget", "checkpoint", "gate", "sandbox", "benchmark", "schedule", "parallel", "executor",
+            ])
         let loopTable = table(root, "loop", at: "", required: true)
         let commandsTable = table(root, "commands", at: "", required: true)
         let metricTable = table(root, "metric", at: "", required: false) ?? TOMLTable()
@@ -291,7 +296,9 @@ struct ConfigReader {
             // The wall-time round times the main bench command alone; with [[benchmark]]s the
             // decision was on their combined gain.
             if metricTable["confirm_with"] != nil {
-                problem("metric.confirm_with", "\"wall_time\" times only [commands.bench], but [[benchmark]]s make the decision a combined gain; use \"same\"")
+                problem(
+                    "metric.confirm_with",
+                    "\"wall_time\" times only [commands.bench], but [[benchmark]]s make the decision a combined gain; use \"same\"")
             } else {
                 metric?.confirmWith = .same
             }

@@ -42,14 +42,19 @@ extension ConfigReader {
         spec.driftEvery = integer(table, "drift_every", at: path, range: 0...1_000_000) ?? spec.driftEvery
         spec.confirm = boolean(table, "confirm", at: path) ?? spec.confirm
         if let level = number(table, "confirm_confidence", at: path) {
-            if (0.5..<1).contains(level) { spec.confirmConfidence = level } else { problem("metric.confirm_confidence", "must be in [0.5, 1), e.g. 0.9") }
+            if (0.5..<1).contains(level) {
+                spec.confirmConfidence = level
+            } else {
+                problem("metric.confirm_confidence", "must be in [0.5, 1), e.g. 0.9")
+            }
         }
         spec.confirmWith = spec.source == .callgrind ? .wallTime : .same
         if let text = string(table, "confirm_with", at: path, required: false) {
             if let parsed = ConfirmMetric(rawValue: text) {
                 spec.confirmWith = parsed
             } else {
-                problem("metric.confirm_with", "'\(text)' is not allowed; use \"same\" (the objective again) or \"wall_time\" (the plain command's time)")
+                problem(
+                    "metric.confirm_with", "'\(text)' is not allowed; use \"same\" (the objective again) or \"wall_time\" (the plain command's time)")
             }
         }
         if spec.confirmWith == .wallTime, spec.source == .wallTime { spec.confirmWith = .same }
@@ -77,7 +82,11 @@ extension ConfigReader {
                 let constraintSource = metricSource(constraint, at: at)
                 var constraintDirection = Direction.lower
                 if let text = string(constraint, "direction", at: at, required: false) {
-                    if let parsed = Direction(rawValue: text) { constraintDirection = parsed } else { problem("\(at).direction", "use \"lower\" or \"higher\"") }
+                    if let parsed = Direction(rawValue: text) {
+                        constraintDirection = parsed
+                    } else {
+                        problem("\(at).direction", "use \"lower\" or \"higher\"")
+                    }
                 }
                 guard let limit = number(constraint, "max_regression", at: at) else {
                     problem("\(at).max_regression", "missing: the largest relative regression allowed, e.g. 0.05")
@@ -88,7 +97,8 @@ extension ConfigReader {
                     problem("\(at).source", "the objective is already wall time")
                 }
                 if let constraintSource {
-                    spec.constraints.append(ConstraintSpec(name: name, source: constraintSource, direction: constraintDirection, maxRegression: limit))
+                    spec.constraints.append(
+                        ConstraintSpec(name: name, source: constraintSource, direction: constraintDirection, maxRegression: limit))
                 }
             }
         }
@@ -116,7 +126,11 @@ extension ConfigReader {
             let source = metricSource(table, at: at)
             var benchDirection = direction
             if let text = string(table, "direction", at: at, required: false) {
-                if let parsed = Direction(rawValue: text) { benchDirection = parsed } else { problem("\(at).direction", "use \"lower\" or \"higher\"") }
+                if let parsed = Direction(rawValue: text) {
+                    benchDirection = parsed
+                } else {
+                    problem("\(at).direction", "use \"lower\" or \"higher\"")
+                }
             }
             let weight = number(table, "weight", at: at) ?? 1
             if weight <= 0 { problem("\(at).weight", "must be greater than zero") }
@@ -124,7 +138,9 @@ extension ConfigReader {
                 problem("\(at).name", "'\(name)' is used twice (\"bench\" is the main benchmark's name)")
             }
             if let name, let run, let source, !run.allSatisfy(\.isWhitespace) {
-                result.append(BenchmarkSpec(name: name, command: CommandSpec(run: run, timeout: timeout), source: source, direction: benchDirection, weight: weight))
+                result.append(
+                    BenchmarkSpec(
+                        name: name, command: CommandSpec(run: run, timeout: timeout), source: source, direction: benchDirection, weight: weight))
             }
         }
         return result

@@ -81,7 +81,11 @@ extension ConfigReader {
         spec.cpusPerMeasurement = integer(table, "cpus_per_measurement", at: path, range: 1...4096)
         spec.overlapBuilds = boolean(table, "overlap_builds", at: path) ?? false
         if let folder = string(table, "lock_dir", at: path, required: false) {
-            if folder.isEmpty { problem("parallel.lock_dir", "must not be empty") } else { spec.lockDirectory = Paths.resolve(folder, from: directory) }
+            if folder.isEmpty {
+                problem("parallel.lock_dir", "must not be empty")
+            } else {
+                spec.lockDirectory = Paths.resolve(folder, from: directory)
+            }
         }
         return spec
     }
@@ -90,7 +94,9 @@ extension ConfigReader {
         var spec = ExecutorSpec()
         guard let table else { return spec }
         let path = "executor"
-        checkKeys(table, at: path, allowed: ["kind", "partition", "account", "time", "constraint", "exclusive", "sbatch_args", "shared_dir", "slurm_conf", "worker"])
+        checkKeys(
+            table, at: path,
+            allowed: ["kind", "partition", "account", "time", "constraint", "exclusive", "sbatch_args", "shared_dir", "slurm_conf", "worker"])
         if let kind = string(table, "kind", at: path, required: false) {
             if let parsed = ExecutorSpec.Kind(rawValue: kind) {
                 spec.kind = parsed
@@ -126,7 +132,10 @@ extension ConfigReader {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count) else { return false }
         let numbers = { (part: Substring) in
-            !part.isEmpty && part.split(separator: ":", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }
+            !part.isEmpty
+                && part.split(separator: ":", omittingEmptySubsequences: false).allSatisfy {
+                    !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil
+                }
         }
         guard parts.allSatisfy(numbers) else { return false }
         let clock = parts[parts.count - 1].split(separator: ":").count

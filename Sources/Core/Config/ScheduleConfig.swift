@@ -170,7 +170,8 @@ extension ConfigReader {
             } else {
                 problem(
                     "schedule.windows[\(index)]",
-                    "'\(text)' is not a window; write \"HH:MM-HH:MM\" (or with seconds, \"HH:MM:SS-HH:MM:SS\") in local time, start and end different; \"22:00-06:00\" crosses midnight")
+                    "'\(text)' is not a window; write \"HH:MM-HH:MM\" (or with seconds, \"HH:MM:SS-HH:MM:SS\") in local time, start and end different; \"22:00-06:00\" crosses midnight"
+                )
             }
         }
         if let dayTexts = strings(table, "days", at: path) {

@@ -84,7 +84,8 @@ struct Actions: Sendable {
                     ?? entry.store.latestView(candidate: id, actor: actor.name)
             }
             guard let view else {
-                throw RequestFailure(.conflict, "\(actor.name) has not loaded candidate \(id)'s diff: open the change's page and read it before approving")
+                throw RequestFailure(
+                    .conflict, "\(actor.name) has not loaded candidate \(id)'s diff: open the change's page and read it before approving")
             }
             seconds = max(0, Date().timeIntervalSince(view.openedAt))
         }

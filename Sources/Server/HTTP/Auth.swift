@@ -224,16 +224,19 @@ struct AuthMiddleware: RouterMiddleware {
             revoked
             ? "unauthorized: the token is unknown or was revoked; ask for a new one (`ratchet token add NAME`)"
             : "unauthorized: send the header `Authorization: Bearer <token>` with a personal token (`ratchet token add NAME`)"
-        return try RequestFailure(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer realm=\"ratchet\""]).response(from: request, context: context)
+        return try RequestFailure(.unauthorized, message, headers: [.wwwAuthenticate: "Bearer realm=\"ratchet\""]).response(
+            from: request, context: context)
     }
 
     static func tooMany(_ seconds: Int, api: Bool, _ request: Request, _ context: Context) throws -> Response {
         guard api else { return tooManyPage(seconds) }
-        return try RequestFailure(.tooManyRequests, tooManyMessage(seconds), headers: [.retryAfter: String(seconds)]).response(from: request, context: context)
+        return try RequestFailure(.tooManyRequests, tooManyMessage(seconds), headers: [.retryAfter: String(seconds)]).response(
+            from: request, context: context)
     }
 
     static func tooManyPage(_ seconds: Int) -> Response {
-        var page = HTMLPage(html: Pages.message("Too many attempts", tooManyMessage(seconds), back: nil, viewer: nil), status: .tooManyRequests).response
+        var page = HTMLPage(html: Pages.message("Too many attempts", tooManyMessage(seconds), back: nil, viewer: nil), status: .tooManyRequests)
+            .response
         page.headers[.retryAfter] = String(seconds)
         return page
     }

@@ -7,7 +7,9 @@ import Store
 /// One candidate (`/candidates/{id}`): its effect and samples, the review form, its steps,
 /// its diff and the proposer's transcript.
 extension Pages {
-    static func candidate(_ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, viewer: Viewer?, done: String?, view: Int64? = nil) -> String {
+    static func candidate(
+        _ entry: LoopEntry, _ detail: CandidateDetail, record c: CandidateRecord, viewer: Viewer?, done: String?, view: Int64? = nil
+    ) -> String {
         var body = flash(done) + heading(entry, c)
         body += effectCard(detail, c)
         if c.outcome == .accepted { body += reviewCard(entry, detail, c, viewer: viewer, view: view) }
@@ -23,12 +25,14 @@ extension Pages {
     }
 
     static func heading(_ entry: LoopEntry, _ c: CandidateRecord) -> String {
-        var body = "<h1>\(E.escape(c.title)) \(E.pill(c.outcome?.rawValue ?? c.state.label))" + (c.review.map { " " + E.pill($0.rawValue) } ?? "") + "</h1>"
+        var body =
+            "<h1>\(E.escape(c.title)) \(E.pill(c.outcome?.rawValue ?? c.state.label))" + (c.review.map { " " + E.pill($0.rawValue) } ?? "") + "</h1>"
         body += "<p class=\"muted\">loop <a href=\"/loops/\(E.escape(entry.name))\">\(E.escape(entry.name))</a> · #\(c.sequence) · id \(c.id ?? 0) · "
         body += "proposer \(E.escape(c.proposer)) (\(E.escape(c.source))) · parent <code>\(E.escape(String(c.parentCommit.prefix(10))))</code>"
         body += (c.commit.map { " · commit <code>\(E.escape(String($0.prefix(10))))</code>" } ?? "") + "</p>"
         if let checkpoint = c.checkpoint, c.review == .pending {
-            body += "<div class=\"alert\" id=\"checkpoint\"><strong>Checkpoint</strong>: the loop waits for this review: \(E.escape(checkpoint))</div>"
+            body +=
+                "<div class=\"alert\" id=\"checkpoint\"><strong>Checkpoint</strong>: the loop waits for this review: \(E.escape(checkpoint))</div>"
         }
         return body
     }
@@ -38,7 +42,8 @@ extension Pages {
         var body = "<div class=\"card\"><h2 style=\"margin-top:0\">Effect</h2>"
         if let estimate = c.estimate {
             body += "<p><span class=\"big \(estimate > 0 ? "good" : "bad")\" id=\"effect\">\(E.escape(effect(c)))</span> "
-            body += "<span class=\"muted\">over \(c.pairs ?? 0) pairs; minimum effect \(E.escape(E.percent(c.threshold))); \(detail.lowerIsBetter ? "lower" : "higher") is better</span></p>"
+            body +=
+                "<span class=\"muted\">over \(c.pairs ?? 0) pairs; minimum effect \(E.escape(E.percent(c.threshold))); \(detail.lowerIsBetter ? "lower" : "higher") is better</span></p>"
             body += Charts.interval(estimate: estimate, lower: c.lower, upper: c.upper, threshold: c.threshold)
         } else {
             body += "<p class=\"muted\">Not measured.</p>"
@@ -46,10 +51,12 @@ extension Pages {
         if let reason = c.reason { body += "<p>\(E.escape(reason))</p>" }
         if let objective = detail.series(of: nil) {
             body += "<h3>Samples: baseline vs candidate per pair</h3>" + Charts.samples(objective.chart, lowerIsBetter: detail.lowerIsBetter)
-            body += "<p class=\"muted\">\(objective.pairs.count) pair(s) measured, \(objective.discarded) warm-up or pause-spanning run(s) discarded.</p>"
+            body +=
+                "<p class=\"muted\">\(objective.pairs.count) pair(s) measured, \(objective.discarded) warm-up or pause-spanning run(s) discarded.</p>"
         }
         if let confirmation = detail.series(of: LoopRunner.wallTimeConfirmation) {
-            body += "<h3 id=\"confirmation\">Confirmation round: the plain command's wall time (seconds)</h3>"
+            body +=
+                "<h3 id=\"confirmation\">Confirmation round: the plain command's wall time (seconds)</h3>"
                 + Charts.samples(confirmation.chart, lowerIsBetter: true)
             body += "<p class=\"muted\">\(confirmation.pairs.count) pair(s); the effect above is the objective's, this round only confirms it.</p>"
         }

@@ -20,7 +20,8 @@ struct ErrorPages: RouterMiddleware {
                 context.logger.error("\(request.method) \(request.uri.path): \(failure.message)")
             }
             guard !AuthMiddleware.isAPI(request.uri.path) else { return try failure.response(from: request, context: context) }
-            var page = HTMLPage(html: Pages.message(failure.title, failure.message, back: "/", viewer: context.viewer), status: failure.status).response
+            var page = HTMLPage(html: Pages.message(failure.title, failure.message, back: "/", viewer: context.viewer), status: failure.status)
+                .response
             page.headers.append(contentsOf: failure.headers)
             return page
         }

@@ -29,7 +29,8 @@ struct Lookups: Sendable {
             if let record = try entry.store.candidate(id: id), record.loop == entry.name { found.append((entry, record)) }
         }
         guard let first = found.first else {
-            throw RequestFailure(.notFound, "no candidate \(id)" + (loop.map { " in loop '\($0)'" } ?? "") + "; GET /api/loops/{loop}/candidates lists them")
+            throw RequestFailure(
+                .notFound, "no candidate \(id)" + (loop.map { " in loop '\($0)'" } ?? "") + "; GET /api/loops/{loop}/candidates lists them")
         }
         guard found.count == 1 else {
             throw RequestFailure(.conflict, "candidate id \(id) exists in loops \(found.map(\.0.name).joined(separator: ", ")); add ?loop=NAME")

@@ -48,7 +48,9 @@ enum Metrics {
             let phase = state.control(entry.name).phase
             let loop = [("loop", entry.name)]
             metrics.add("ratchet_daemon_running", "gauge", "1 while the daemon runs the loop's runner.", loop, phase.phase == "running" ? 1 : 0)
-            metrics.add("ratchet_daemon_held", "gauge", "1 while the loop waits for a review, a budget or its proposers.", loop, phase.phase == "held" ? 1 : 0)
+            metrics.add(
+                "ratchet_daemon_held", "gauge", "1 while the loop waits for a review, a budget or its proposers.", loop, phase.phase == "held" ? 1 : 0
+            )
             loopFigures(entry, into: &metrics)
         }
         return metrics.text
@@ -60,18 +62,23 @@ enum Metrics {
         guard let record = try? entry.store.loop(named: entry.name), let figures = try? entry.store.loopFigures(loop: entry.name),
             let runs = try? entry.store.runs(loop: entry.name)
         else { return }
-        let overview = LoopOverview.make(record: record, figures: figures, runs: runs, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
+        let overview = LoopOverview.make(
+            record: record, figures: figures, runs: runs, stateDirectory: entry.stateDirectory, limits: entry.config.budget)
         func add(_ name: String, _ type: String, _ help: String, _ labels: [(String, String)], _ value: Double, suffix: String = "") {
             metrics.add(name, type, help, labels, value, suffix: suffix)
         }
         for outcome in Outcome.allCases.map(\.rawValue) + ["running"] {
-            add("ratchet_candidates", "gauge", "Candidates by outcome (running: in flight).", [loop, ("outcome", outcome)], Double(overview.candidates[outcome] ?? 0))
+            add(
+                "ratchet_candidates", "gauge", "Candidates by outcome (running: in flight).", [loop, ("outcome", outcome)],
+                Double(overview.candidates[outcome] ?? 0))
         }
         for (kind, count) in figures.tally.rejections.map({ ($0.key?.rawValue ?? Outcome.rejected.rawValue, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             add("ratchet_rejections", "gauge", "Rejected candidates by reason.", [loop, ("reason", kind)], Double(count))
         }
         add("ratchet_accepts_total", "counter", "Accepted changes over the loop's life.", [loop], Double(overview.accepted))
-        add("ratchet_improvement_ratio", "gauge", "Relative improvement of the current best over the base (0.25 = 25% better).", [loop], overview.improvement)
+        add(
+            "ratchet_improvement_ratio", "gauge", "Relative improvement of the current best over the base (0.25 = 25% better).", [loop],
+            overview.improvement)
         let lastAccepted = try? entry.store.lastCandidate(loop: entry.name, outcome: .accepted)
         add("ratchet_last_accept_effect_ratio", "gauge", "Estimated effect of the latest accepted change.", [loop], lastAccepted?.estimate ?? 0)
         add("ratchet_pending_review", "gauge", "Accepted changes waiting for a human review.", [loop], Double(overview.pendingReview))

@@ -35,7 +35,8 @@ struct PageRoutes: Sendable {
     @Sendable func queue(_ request: Request, context: ReviewContext) throws -> HTMLPage {
         let query = try request.query(as: PageQuery.self, context: context)
         let page = Pages.queue(
-            rows: try lookups.queueRows(), problems: lookups.state.catalog.problems, depth: try lookups.reviewDepth(), viewer: context.viewer, done: query.done)
+            rows: try lookups.queueRows(), problems: lookups.state.catalog.problems, depth: try lookups.reviewDepth(), viewer: context.viewer,
+            done: query.done)
         return HTMLPage(html: page)
     }
 
@@ -104,8 +105,10 @@ extension PageRoutes {
         } catch {
             guard error.code == "burst" else { throw error }
             let action = request.uri.path + "?" + (request.uri.query ?? "")
-            return HTMLPage(html: Pages.confirmBurst(error.message, action: action, fields: form.fields, viewer: context.viewer), status: error.status)
-                .response
+            return HTMLPage(
+                html: Pages.confirmBurst(error.message, action: action, fields: form.fields, viewer: context.viewer), status: error.status
+            )
+            .response
         }
         context.logger.notice("candidate \(id) \(done) by \(principal.name)", metadata: ["via": "ui", "token": "\(principal.tokenID)"])
         let (entry, _) = try actions.locate(id, loop: loop)

@@ -25,7 +25,8 @@ enum Pages {
         if let viewer {
             header += "<span class=\"sub\" id=\"signed-in\">signed in as <strong>\(E.escape(viewer.name))</strong> (\(viewer.role.rawValue))</span>"
             if viewer.csrf != nil {
-                header += "<form method=\"post\" action=\"/logout\" class=\"logout\">\(csrfField(viewer))<button id=\"logout\">Log out</button></form>"
+                header +=
+                    "<form method=\"post\" action=\"/logout\" class=\"logout\">\(csrfField(viewer))<button id=\"logout\">Log out</button></form>"
             }
         }
         header += "</header>"
@@ -52,7 +53,8 @@ enum Pages {
     static func message(_ title: String, _ text: String, back: String?, viewer: Viewer?) -> String {
         shell(
             title: title, viewer: viewer,
-            body: "<h1>\(E.escape(title))</h1><div class=\"error\">\(E.escape(text))</div>" + (back.map { "<p><a href=\"\(E.escape($0))\">back</a></p>" } ?? ""))
+            body: "<h1>\(E.escape(title))</h1><div class=\"error\">\(E.escape(text))</div>"
+                + (back.map { "<p><a href=\"\(E.escape($0))\">back</a></p>" } ?? ""))
     }
 
     static let doneMessages: [String: String] = [
@@ -107,7 +109,8 @@ enum Pages {
     }
 
     static func audit(_ entries: [AuditEntry], viewer: Viewer?) -> String {
-        var body = "<h1>Audit log <span class=\"muted\">(latest \(entries.count))</span></h1><table id=\"audit\"><tr><th class=\"num\">seq</th><th>time (UTC)</th><th>loop</th><th>kind</th><th>actor</th><th>established by</th><th>details</th></tr>"
+        var body =
+            "<h1>Audit log <span class=\"muted\">(latest \(entries.count))</span></h1><table id=\"audit\"><tr><th class=\"num\">seq</th><th>time (UTC)</th><th>loop</th><th>kind</th><th>actor</th><th>established by</th><th>details</th></tr>"
         for entry in entries.reversed() {
             let all = entry.fields
             let hidden: Set<String> = ["auth", "actor_id"]

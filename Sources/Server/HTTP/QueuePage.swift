@@ -44,18 +44,21 @@ extension Pages {
             body += "<a class=\"review-link\" href=\"\(candidateLink(c))\">\(E.escape(c.title))</a>"
             if let checkpoint = c.checkpoint { body += "<br><span class=\"warn\">\(E.escape(checkpoint))</span>" }
             body += "</td><td>\(E.escape(c.loop)) #\(c.sequence)</td><td class=\"num good\">\(E.escape(effect(c)))</td>"
-            body += "<td class=\"stat\">\(E.escape(stat.files.map(\.path).joined(separator: ", "))) <span class=\"add\">+\(stat.added)</span> <span class=\"del\">−\(stat.deleted)</span></td>"
+            body +=
+                "<td class=\"stat\">\(E.escape(stat.files.map(\.path).joined(separator: ", "))) <span class=\"add\">+\(stat.added)</span> <span class=\"del\">−\(stat.deleted)</span></td>"
             body += "<td class=\"muted\">\(E.escape(time(c.finishedAt ?? c.createdAt)))</td></tr>"
         }
         return body + "</table>"
     }
 
     static func loopsTable(_ rows: [LoopRow], viewer: Viewer?) -> String {
-        var body = "<h2>Loops</h2><table id=\"loops\"><tr><th>loop</th><th>state</th><th>daemon</th><th>best</th><th>candidates</th><th class=\"num\">improvement</th><th>budgets</th><th></th></tr>"
+        var body =
+            "<h2>Loops</h2><table id=\"loops\"><tr><th>loop</th><th>state</th><th>daemon</th><th>best</th><th>candidates</th><th class=\"num\">improvement</th><th>budgets</th><th></th></tr>"
         for row in rows {
             let status = row.status
             let overview = status.overview
-            body += "<tr><td><a href=\"/loops/\(E.escape(row.entry.name))\">\(E.escape(row.entry.name))</a><br><span class=\"muted\">\(E.escape(status.schedule))</span></td>"
+            body +=
+                "<tr><td><a href=\"/loops/\(E.escape(row.entry.name))\">\(E.escape(row.entry.name))</a><br><span class=\"muted\">\(E.escape(status.schedule))</span></td>"
             body += "<td>\(E.pill(status.state))" + ((overview?.reason).map { "<br><span class=\"muted\">\(E.escape($0))</span>" } ?? "") + "</td>"
             body += "<td>\(E.escape(status.daemon.phase))<br><span class=\"muted\">\(E.escape(status.daemon.detail))</span>"
             if let candidate = status.daemon.candidate, status.daemon.phase == "running" {
@@ -85,7 +88,8 @@ extension Pages {
     static func reviewDepth(_ depth: [ReviewerDepth]) -> String {
         guard !depth.isEmpty else { return "" }
         var body = "<h2>Review depth <span class=\"muted\">(last 24 h)</span></h2><table id=\"review-depth\">"
-        body += "<tr><th>reviewer</th><th class=\"num\">changes reviewed</th><th class=\"num\">median s per changed line</th><th class=\"num\">burst approvals</th></tr>"
+        body +=
+            "<tr><th>reviewer</th><th class=\"num\">changes reviewed</th><th class=\"num\">median s per changed line</th><th class=\"num\">burst approvals</th></tr>"
         for row in depth {
             let median = row.medianSecondsPerLine.map { String(format: "%.1f", $0) + (row.timed < row.reviewed ? " (of \(row.timed))" : "") } ?? "—"
             body += "<tr><td>\(E.escape(row.reviewer))</td><td class=\"num\">\(row.reviewed)</td><td class=\"num\">\(E.escape(median))</td>"
@@ -96,7 +100,8 @@ extension Pages {
 
     static func candidateTable(_ candidates: [CandidateRow]) -> String {
         guard !candidates.isEmpty else { return "<p class=\"muted\">No candidates yet.</p>" }
-        var body = "<table><tr><th class=\"num\">id</th><th>loop</th><th>title</th><th>outcome</th><th class=\"num\">effect [interval]</th><th>reason</th></tr>"
+        var body =
+            "<table><tr><th class=\"num\">id</th><th>loop</th><th>title</th><th>outcome</th><th class=\"num\">effect [interval]</th><th>reason</th></tr>"
         for c in candidates {
             let reason = (c.reason ?? "").replacingOccurrences(of: "\n", with: " ")
             body += "<tr><td class=\"num\">\(c.id ?? 0)</td><td>\(E.escape(c.loop)) #\(c.sequence)</td>"
@@ -109,7 +114,8 @@ extension Pages {
     }
 
     static func loop(_ entry: LoopEntry, candidates: [CandidateRow], outcome: String?, viewer: Viewer?) -> String {
-        var body = "<h1>Loop \(E.escape(entry.name))</h1><p class=\"muted\">\(E.escape(entry.configPath)) · schedule \(E.escape(entry.config.schedule.summary))</p><p>"
+        var body =
+            "<h1>Loop \(E.escape(entry.name))</h1><p class=\"muted\">\(E.escape(entry.configPath)) · schedule \(E.escape(entry.config.schedule.summary))</p><p>"
         for filter in ["all"] + Outcome.allCases.map(\.rawValue) {
             let selected = (outcome ?? "all") == filter
             let href = "/loops/\(E.escape(entry.name))" + (filter == "all" ? "" : "?outcome=\(filter)")

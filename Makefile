@@ -5,7 +5,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 # `ratchet --version` names the commit it was built from (see Package.swift).
 export RATCHET_GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
 
-.PHONY: setup build demo test bench-git bench-decision bench-timing bench-store bench-parallel bench-daemon clean
+.PHONY: setup build demo test lint format bench-git bench-decision bench-timing bench-store bench-parallel bench-daemon clean
 
 setup:
 	@scripts/setup.sh
@@ -18,8 +18,16 @@ demo: build
 
 test:
 	@scripts/setup.sh --test
+	$(MAKE) --no-print-directory lint
 	swift build --build-tests
 	swift test --skip-build
+
+# swift-format with the repository's .swift-format; `make format` rewrites the tree to match.
+lint:
+	swift format lint --strict --parallel --recursive Sources Tests benchmarks Package.swift
+
+format:
+	swift format format --in-place --parallel --recursive Sources Tests benchmarks Package.swift
 
 bench-git: setup
 	benchmarks/run-git.sh

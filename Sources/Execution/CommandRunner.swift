@@ -150,7 +150,9 @@ public struct CommandRunner: Sendable {
         }
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
-        guard ratchet_pipe_cloexec(&outPipe) == 0 else { throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))") }
+        guard ratchet_pipe_cloexec(&outPipe) == 0 else {
+            throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))")
+        }
         guard ratchet_pipe_cloexec(&errPipe) == 0 else {
             close(outPipe[0]); close(outPipe[1])
             throw ExecutionError(command: command, message: "pipe: \(String(cString: strerror(errno)))")
@@ -324,7 +326,9 @@ public struct CommandRunner: Sendable {
         }
         let elapsed = end - start
         var seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        var cpu =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec)
+            / 1e6
         var peak = Int(usage.ru_maxrss) * 1024
         if timingPipe[0] >= 0, !timedOut, !stopped, let timing = Self.readTiming(timingPipe[0]) {
             // Timed inside the sandbox: the command alone, not the sandbox's start-up.
@@ -373,11 +377,14 @@ public struct CommandRunner: Sendable {
 }
 
 func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
-    return pointers.withUnsafeBufferPointer { buffer in
-        // posix_spawn's argv/envp are `char *const[]`.
-        body(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+    // posix_spawn's argv/envp are `char *const[]`, ending in a null pointer.
+    let vector = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+    for (index, string) in strings.enumerated() { (vector + index).initialize(to: strdup(string)) }
+    (vector + strings.count).initialize(to: nil)
+    defer {
+        for index in 0..<strings.count { free(vector[index]) }
+        vector.deinitialize(count: strings.count + 1)
+        vector.deallocate()
     }
+    return body(UnsafePointer(vector))
 }

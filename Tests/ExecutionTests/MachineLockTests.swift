@@ -57,7 +57,9 @@ import Testing
             #expect(try await lock.measurement(cores: 1, overlapBuilds: false, keepWaiting: Self.deadline(0.2)) == nil)
         }
         // Asking for more cores than the process may use is an error that says so.
-        await #expect(throws: LockError.self) { try await lock.measurement(cores: lock.cores.count + 1, overlapBuilds: false, keepWaiting: { false }) }
+        await #expect(throws: LockError.self) {
+            try await lock.measurement(cores: lock.cores.count + 1, overlapBuilds: false, keepWaiting: { false })
+        }
     }
 
     /// Another process holding a core's lock keeps a whole-machine measurement waiting until it exits.
@@ -68,7 +70,7 @@ import Testing
         let core = try #require(lock.cores.first)
         // The other process holds the core's lock until the marker file goes away.
         let marker = folder.path + "/hold"
-        FileManager.default.createFile(atPath: marker, contents: nil)
+        #expect(FileManager.default.createFile(atPath: marker, contents: nil))
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
         holder.arguments = ["--exclusive", folder.path + "/cpu-\(core)", "sh", "-c", "while [ -e '\(marker)' ]; do sleep 0.02; done"]

@@ -7,9 +7,11 @@ import Testing
 /// fixed path there.
 @Suite struct TimerTests {
     func sandbox() throws -> Sandbox {
-        let bubblewrap = try #require(Sandbox.findBubblewrap(), "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
+        let bubblewrap = try #require(
+            Sandbox.findBubblewrap(), "bubblewrap (bwrap) must be installed and able to create namespaces: apt-get install bubblewrap")
         var sandbox = Sandbox(bubblewrap: bubblewrap)
-        sandbox.timer = try #require(Sandbox.findTimer(), "ratchet-timer must be built beside the test bundle (swift build builds it)")
+        let timer: String = try #require(Sandbox.findTimer(), "ratchet-timer must be built beside the test bundle (swift build builds it)")
+        sandbox.timer = timer
         sandbox.mountPoint = Sandbox.slotMountPoint
         return sandbox
     }

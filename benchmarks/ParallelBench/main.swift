@@ -62,31 +62,31 @@ func throughputWorkspace(extra: String) throws -> GitFixture {
         "bench.sh": "ms=50; for f in src/c*.txt; do [ -f \"$f\" ] && ms=$((ms + $(cat \"$f\"))); done; sleep $(printf '0.%03d' $ms)\n",
         "src/README": "candidates add files here\n",
         "ratchet.toml": """
-            [loop]
-            name = "bench"
-            base = "main"
-            scope = ["src/**"]
-            [commands.build]
-            run = "sh build.sh"
-            [commands.test]
-            run = "sh test.sh"
-            [commands.bench]
-            run = "sh bench.sh"
-            [metric]
-            source = "wall_time"
-            direction = "lower"
-            min_effect = 0.05
-            min_pairs = 3
-            max_pairs = 10
-            warmup = 1
-            [proposer]
-            kind = "patches"
-            [proposer.patches]
-            dir = "patches"
-            [parallel]
-            lock_dir = "locks"
-            \(extra)
-            """,
+        [loop]
+        name = "bench"
+        base = "main"
+        scope = ["src/**"]
+        [commands.build]
+        run = "sh build.sh"
+        [commands.test]
+        run = "sh test.sh"
+        [commands.bench]
+        run = "sh bench.sh"
+        [metric]
+        source = "wall_time"
+        direction = "lower"
+        min_effect = 0.05
+        min_pairs = 3
+        max_pairs = 10
+        warmup = 1
+        [proposer]
+        kind = "patches"
+        [proposer.patches]
+        dir = "patches"
+        [parallel]
+        lock_dir = "locks"
+        \(extra)
+        """,
         ".gitignore": "locks/\n",
     ]
     for index in 0..<throughputCandidates {
@@ -124,8 +124,9 @@ for (label, extra) in [
 ] {
     let fixture = try throughputWorkspace(extra: extra)
     fixtures.append(fixture)
-    rows.append(try loopRun(fixture.path, label: label))
-    print(String(format: "  %@: %.1f s", label, rows.last!.seconds))
+    let row = try loopRun(fixture.path, label: label)
+    rows.append(row)
+    print(String(format: "  %@: %.1f s", label, row.seconds))
 }
 
 // Slurm: the same workspace, one candidate in flight, through a single-node cluster.
@@ -134,12 +135,14 @@ var slurmNote = ""
 do {
     let cluster = try await SlurmCluster.start()
     defer { Task { await cluster.stop() } }
-    let slurm = "candidates = 1\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nslurm_conf = \"\(cluster.configPath)\"\nworker = \"\(ratchet)\"\n"
+    let slurm =
+        "candidates = 1\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nslurm_conf = \"\(cluster.configPath)\"\nworker = \"\(ratchet)\"\n"
     let fixture = try throughputWorkspace(extra: slurm)
     fixtures.append(fixture)
-    slurmRow = try loopRun(fixture.path, label: "slurm N=1 (single node)")
+    let row = try loopRun(fixture.path, label: "slurm N=1 (single node)")
+    slurmRow = row
     await cluster.stop()
-    print(String(format: "  slurm N=1: %.1f s", slurmRow!.seconds))
+    print(String(format: "  slurm N=1: %.1f s", row.seconds))
 } catch {
     slurmNote = "slurm: \(error)"
     print(slurmNote)
@@ -150,28 +153,28 @@ var aaFiles: [String: String] = [
     "bench.sh": "i=0; while [ $i -lt 6000 ]; do i=$((i+1)); done\n",
     "src/README": "notes\n",
     "ratchet.toml": """
-        [loop]
-        name = "aa"
-        base = "main"
-        scope = ["src/**"]
-        [commands.bench]
-        run = "sh bench.sh"
-        [metric]
-        source = "wall_time"
-        direction = "lower"
-        min_effect = 0.03
-        confidence = 0.95
-        min_pairs = 4
-        max_pairs = 20
-        warmup = 1
-        [proposer]
-        kind = "patches"
-        [proposer.patches]
-        dir = "patches"
-        [parallel]
-        candidates = 2
-        lock_dir = "locks"
-        """,
+    [loop]
+    name = "aa"
+    base = "main"
+    scope = ["src/**"]
+    [commands.bench]
+    run = "sh bench.sh"
+    [metric]
+    source = "wall_time"
+    direction = "lower"
+    min_effect = 0.03
+    confidence = 0.95
+    min_pairs = 4
+    max_pairs = 20
+    warmup = 1
+    [proposer]
+    kind = "patches"
+    [proposer.patches]
+    dir = "patches"
+    [parallel]
+    candidates = 2
+    lock_dir = "locks"
+    """,
     ".gitignore": "locks/\n",
 ]
 for index in 0..<aaCandidates { aaFiles[String(format: "patches/%02d.diff", index)] = newFile("src/n\(index).txt", "note \(index)") }
@@ -182,16 +185,24 @@ let aa = try loopRun(aaFixture.path, label: "A/A N=2")
 // The table.
 let reference = rows[0]
 print("")
-print("bench-parallel: 3 s build, 1 s test, 50 ms bench, \(throughputCandidates) candidates (2 better, the rest clearly worse); release ratchet, sandbox as configured by default")
+print(
+    "bench-parallel: 3 s build, 1 s test, 50 ms bench, \(throughputCandidates) candidates (2 better, the rest clearly worse); release ratchet, sandbox as configured by default"
+)
 print("| run | candidates | accepted | seconds | candidates/hour | vs N=1 |")
 print("|---|---|---|---|---|---|")
 for row in rows + (slurmRow.map { [$0] } ?? []) {
-    print(String(format: "| %@ | %d | %d | %.1f | %.0f | %.2f× |", row.label, row.candidates, row.accepted, row.seconds, row.perHour, row.perHour / reference.perHour))
+    print(
+        String(
+            format: "| %@ | %d | %d | %.1f | %.0f | %.2f× |", row.label, row.candidates, row.accepted, row.seconds, row.perHour,
+            row.perHour / reference.perHour))
 }
 let aaRate = aa.candidates > 0 ? Double(aa.accepted) / Double(aa.candidates) : 0
 // One-sided 95% upper bound on the rate (exact binomial; for 0 accepts, 1 - 0.05^(1/n)).
 let aaUpper = aa.accepted == 0 ? 1 - pow(0.05, 1 / Double(max(aa.candidates, 1))) : Double.nan
-print(String(format: "| A/A N=2 | %d | %d false accept(s) | %.1f | rate %.3f | 95%% upper bound %.3f |", aa.candidates, aa.accepted, aa.seconds, aaRate, aaUpper))
+print(
+    String(
+        format: "| A/A N=2 | %d | %d false accept(s) | %.1f | rate %.3f | 95%% upper bound %.3f |", aa.candidates, aa.accepted, aa.seconds, aaRate,
+        aaUpper))
 if !slurmNote.isEmpty { print(slurmNote) }
 let slurmOverhead = slurmRow.map { ($0.seconds / Double(max($0.candidates, 1))) - (reference.seconds / Double(max(reference.candidates, 1))) }
 var figures: [String: Any] = [

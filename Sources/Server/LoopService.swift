@@ -37,14 +37,10 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
 
     public func run() async throws {
         let control = self.control
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await self.main()
-            } onGracefulShutdown: {
-                control.beginShutdown("daemon shutting down")
-            }
-        } onCancel: {
-            control.beginShutdown("daemon cancelled")
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await self.main()
+        } onCancelOrGracefulShutdown: {
+            control.beginShutdown("daemon shutting down")
         }
     }
 
@@ -87,7 +83,8 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
             }
             switch schedule {
             case .closed(let next):
-                control.set(LoopPhase(phase: "sleeping", detail: next.map { "next window opens \(Self.clock($0))" } ?? "no window ahead", until: next))
+                control.set(
+                    LoopPhase(phase: "sleeping", detail: next.map { "next window opens \(Self.clock($0))" } ?? "no window ahead", until: next))
                 // Wake at the edge, or hourly to follow clock changes, or when signalled.
                 await control.wakeup.wait(until: min(next ?? .distantFuture, now.addingTimeInterval(3600)))
                 continue
@@ -108,7 +105,9 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
                     budgetStop = nil
                 }
                 if let exhausted = exhaustedIn, exhausted.window == since, exhausted.hash == entry.configHash {
-                    control.set(LoopPhase(phase: "held", detail: "every proposer has nothing left; tries again next window or after a config change", until: until))
+                    control.set(
+                        LoopPhase(
+                            phase: "held", detail: "every proposer has nothing left; tries again next window or after a config change", until: until))
                     await control.wakeup.wait(until: min(deadline, now.addingTimeInterval(3600)))
                     continue
                 }

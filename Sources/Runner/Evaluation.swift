@@ -65,6 +65,7 @@ extension LoopRunner {
             try await calibrateBeforeBuilding()
             if let outcome = try await buildAndTest(&candidate, tree: candidateTree) { return outcome }
             try await prepareBaseline()
+            await awaitSharedCalibration()
             try await enterMeasurement()
             // Decided against the best in force when the measurement starts: when another
             // lane accepted first, the candidate goes onto the new best, and is built and
@@ -192,13 +193,14 @@ extension LoopRunner {
     /// into both slots, is built (side by side under bubblewrap, as a build, so other lanes
     /// build meanwhile) and is measured against itself. After the candidate's build, the
     /// calibration borrowed the candidate slot inside the measurement lock and built the
-    /// candidate a second time. When all lanes share one calibration, one lane at a time
-    /// measures it and the others take its result. When the best does not build, nothing
-    /// is measured here: the candidate's own steps report it.
+    /// candidate a second time. When all lanes share one calibration, one lane measures it;
+    /// the others build their candidates meanwhile and take its result before they measure
+    /// (`awaitSharedCalibration`). When the best does not build, nothing is measured here:
+    /// the candidate's own steps report it.
     func calibrateBeforeBuilding() async throws {
         guard config.metric.aaPairs > 0, !adoptStoredCalibration() else { return }
         let shared = slotsShareOneMount && laneCount > 1
-        if shared { await coordinator.calibrations.take() }
+        if shared, !coordinator.calibrations.tryTake() { return }
         defer { if shared { coordinator.calibrations.give() } }
         guard !adoptStoredCalibration() else { return }
         try sync(candidateSlot, to: bestTree)
@@ -217,6 +219,16 @@ extension LoopRunner {
         try await enterMeasurement()
         defer { leaveMeasurement() }
         try await measureCalibration(step: nil)
+    }
+
+    /// Before measuring, in a lane that built while another lane calibrated the best: waits
+    /// for that calibration and takes its result. Without one (the best moved meanwhile, or
+    /// it failed), `measureAndDecide` calibrates inside the measurement lock.
+    func awaitSharedCalibration() async {
+        guard config.metric.aaPairs > 0, slotsShareOneMount, laneCount > 1, !adoptStoredCalibration() else { return }
+        await coordinator.calibrations.take()
+        coordinator.calibrations.give()
+        _ = adoptStoredCalibration()
     }
 
     /// Puts a candidate whose best moved (another lane accepted) onto the new best: its diff

@@ -110,6 +110,15 @@ final class AsyncTurn: Sendable {
         }
     }
 
+    /// Takes the turn when it is free; `false`, without waiting, when another holds it.
+    func tryTake() -> Bool {
+        state.withLock { turn in
+            if turn.held { return false }
+            turn.held = true
+            return true
+        }
+    }
+
     func give() {
         let next = state.withLock { turn -> CheckedContinuation<Void, Never>? in
             if turn.waiters.isEmpty {

@@ -75,6 +75,8 @@ public final class LoopRunner {
     private var sealGlobsCache: (tree: ObjectID, evaluator: [Glob], writable: [Glob])?
     /// The slot the drift check measures the original base in.
     var referenceSlot: Slot?
+    /// The tree built in the reference slot (the base, once per run).
+    var referenceBuiltTree: ObjectID?
     /// The step record a command runs under, so a broken seal can close it.
     var currentStep: StepRecord?
     /// This runner's lane (0 unless `[parallel] candidates` > 1), and what the lanes share.
@@ -246,6 +248,7 @@ public final class LoopRunner {
     /// - Throws: `RunnerError` when the loop stopped on an error (recorded as `failed`).
     public func run() async throws(RunnerError) -> RunSummary {
         let stop = await runLoop()
+        pauseRecorder.flush()
         bestCommit = await coordinator.best.commit
         if let fresh = try? store.loop(named: config.name) { loop = fresh }
         loop.bestCommit = bestCommit.hex
@@ -324,10 +327,12 @@ public final class LoopRunner {
     func safePoint() async throws -> String? {
         if let reason = options.stop.reason { return reason }
         if pauseRecorder.check() {
+            pauseRecorder.flush()
             emit(.note((pause.reason ?? "paused") + " — waiting for `ratchet resume`"))
             while pauseRecorder.check() && !options.stop.isSet {
                 try? await Task.sleep(for: .milliseconds(100))
             }
+            pauseRecorder.flush()
             if let reason = options.stop.reason { return reason }
             loop.status = .running
             loop.statusReason = nil

@@ -23,8 +23,11 @@ import Testing
 
     /// The tiny workspace with only `patches`, a build that takes at least `build` seconds, and two lanes
     /// whose machine lock lives in the fixture (so other tests' loops do not wait on them).
-    static func make(patches: [String: String], build: Double = 0.6, extra: String = "") throws -> GitFixture {
+    /// Without `calibrate`, no A/A calibration (`aa_pairs = 0`): both lanes build their first
+    /// candidates at once, rather than one building while the other calibrates.
+    static func make(patches: [String: String], build: Double = 0.6, extra: String = "", calibrate: Bool = true) throws -> GitFixture {
         var config = TinyWorkspace.config(build: "sh build.sh", kinds: #"["patches"]"#)
+        if !calibrate { config = config.replacingOccurrences(of: "[metric]\n", with: "[metric]\naa_pairs = 0\n") }
         config = config.replacingOccurrences(of: "[[proposer.tuner.knob]]", with: "[[unused]]")
         config = config.components(separatedBy: "[[unused]]")[0]
         config += "\n[parallel]\ncandidates = 2\nlock_dir = \"locks\"\n" + extra
@@ -127,15 +130,15 @@ import Testing
     /// The pause switch freezes every candidate in flight: both builds (2.5 s each), paused mid-way for
     /// 1.5 s, take that much longer.
     @Test func pauseFreezesEveryCandidateInFlight() async throws {
-        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 2.5)
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 2.5, calibrate: false)
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let store = workspace.store
         let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
         let runner = try LoopRunner(workspace: workspace, emit: { _ in })
         let person = Task.detached { () -> (Date, Date)? in
-            // Both candidates building (after the A/A calibration, which comes first), then
-            // pause for 1.5 s. Up to 30 s: a loaded machine gets there late.
+            // Both candidates building, then pause for 1.5 s. Up to 30 s: a loaded machine
+            // gets there late.
             for _ in 0..<1200 {
                 let building = ((try? store.allCandidates()) ?? []).filter { $0.state == .running(.build) }
                 let running = building.filter { candidate in

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -200,6 +201,16 @@ public struct Daemon: Sendable {
         let group = ServiceGroup(configuration: configuration)
         scheduler.group.withLock { $0 = group }
         return (Daemon(state: state, group: group, scheduler: scheduler, access: access, scheme: scheme, boundPort: boundPort), catalog.problems)
+    }
+
+    /// Gives SwiftNIO's process-wide event loop group (the HTTP server's, and the model
+    /// proposers' HTTP client's) one thread instead of one per core: the daemon serves a few
+    /// reviewers, and each idle event-loop thread costs a stack and an epoll set. Call once,
+    /// before anything uses NIO (NIO refuses a second call); `NIO_SINGLETON_GROUP_LOOP_COUNT`
+    /// in the environment still wins.
+    public static func useOneEventLoopThread() {
+        guard ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
+        NIOSingletons.groupLoopCountSuggestion = 1
     }
 
     /// Runs until SIGTERM/SIGINT (or `group.triggerGracefulShutdown()`).

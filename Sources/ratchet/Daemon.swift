@@ -70,6 +70,7 @@ struct DaemonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Daemon.useOneEventLoopThread()
         try await reporting {
             let level = Logger.Level(rawValue: logLevel) ?? .info
             let format = logFormat

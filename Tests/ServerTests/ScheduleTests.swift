@@ -54,6 +54,51 @@ struct ScheduleTests {
         #expect(schedule.summary.hasPrefix("12:00:05-12:00:09 every day"))
     }
 
+    /// A schedule without `timezone` (read in local time through the C library) stands where
+    /// the same schedule with the machine's zone named (read through `Calendar`) does.
+    @Test func localTimeAgreesWithTheNamedZone() throws {
+        let difference = try Self.compareLocalWithNamedZone(TimeZone.current.identifier, from: Date(), days: 30)
+        #expect(difference == nil)
+    }
+
+    /// The same across daylight-saving changes, with windows whose edges the clocks skip or
+    /// repeat; in a child process whose local time is Paris, New York or Santiago (where the
+    /// clocks change at midnight).
+    @Test func localTimeAgreesAcrossDaylightSavingChanges() async {
+        await #expect(processExitsWith: .success) {
+            // Three days either side of each 2025 change.
+            let changes = [
+                "Europe/Paris": ["2025-03-27T00:00:00", "2025-10-23T00:00:00"], "America/New_York": ["2025-03-06T00:00:00", "2025-10-30T00:00:00"],
+                "America/Santiago": ["2025-04-03T00:00:00", "2025-09-04T00:00:00"],
+            ]
+            for (zone, starts) in changes {
+                setenv("TZ", zone, 1)
+                tzset()
+                for start in starts {
+                    if let difference = try ScheduleTests.compareLocalWithNamedZone(zone, from: try ScheduleTests.at(start), days: 6) {
+                        print(difference)
+                        exit(1)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compares, every 15 minutes over `days`, the schedule of windows that start or end
+    /// around midnight and 02:00-03:00 in local time against the same with `timezone = zone`;
+    /// the first difference, or `nil`.
+    static func compareLocalWithNamedZone(_ zone: String, from start: Date, days: Int) throws -> String? {
+        let windows = "windows = [\"02:30-03:30\", \"23:30-00:30\", \"01:00:10-02:00\", \"00:00-02:30\"]\ndays = [\"sun\", \"mon\", \"sat\"]"
+        let local = try Self.parse("[schedule]\n" + windows).schedule
+        let named = try Self.parse("[schedule]\n" + windows + "\ntimezone = \"\(zone)\"").schedule
+        for step in 0..<(days * 96) {
+            let instant = start.addingTimeInterval(TimeInterval(step * 900))
+            let (a, b) = (local.state(at: instant), named.state(at: instant))
+            if a != b { return "\(zone) at \(instant): local time \(a), named zone \(b)" }
+        }
+        return nil
+    }
+
     @Test func badSchedulesAreReportedWithTheirKeys() {
         #expect(throws: ConfigError.self) { try Self.parse("[schedule]\nwindows = [\"25:00-06:00\"]") }
         do {

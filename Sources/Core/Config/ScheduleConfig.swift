@@ -90,10 +90,12 @@ public struct ScheduleSpec: Sendable, Equatable, Codable {
         case closed(next: Date?)
     }
 
-    /// The calendar the windows are read in.
-    public var calendar: Calendar {
+    /// The calendar the windows are read in, with `timezone` (`nil` without one: the windows
+    /// are then read in local time through `LocalTime`).
+    var zoneCalendar: Calendar? {
+        guard let zone = timeZone.flatMap(TimeZone.init(identifier:)) else { return nil }
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
+        calendar.timeZone = zone
         return calendar
     }
 
@@ -122,18 +124,28 @@ public struct ScheduleSpec: Sendable, Equatable, Codable {
 
     /// Every window occurrence starting between yesterday and eight days from `date`.
     func occurrences(around date: Date) -> [(start: Date, end: Date)] {
-        let calendar = self.calendar
-        let today = calendar.startOfDay(for: date)
         var result: [(start: Date, end: Date)] = []
-        for offset in -1...8 {
-            guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { continue }
-            let weekday = calendar.component(.weekday, from: day)
-            guard days.contains(where: { $0.rawValue == weekday }) else { continue }
-            for window in windows {
-                guard let start = Self.time(window.start, on: day, calendar: calendar) else { continue }
-                let endDay = window.crossesMidnight ? calendar.date(byAdding: .day, value: 1, to: day) : day
-                guard let endDay, let end = Self.time(window.end, on: endDay, calendar: calendar), end > start else { continue }
-                result.append((start, end))
+        if let calendar = zoneCalendar {
+            let today = calendar.startOfDay(for: date)
+            for offset in -1...8 {
+                guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { continue }
+                guard days.contains(where: { $0.rawValue == calendar.component(.weekday, from: day) }) else { continue }
+                for window in windows {
+                    guard let start = Self.time(window.start, on: day, calendar: calendar) else { continue }
+                    let endDay = window.crossesMidnight ? calendar.date(byAdding: .day, value: 1, to: day) : day
+                    guard let endDay, let end = Self.time(window.end, on: endDay, calendar: calendar), end > start else { continue }
+                    result.append((start, end))
+                }
+            }
+        } else {
+            for offset in -1...8 {
+                guard let day = LocalTime.day(offset, from: date), days.contains(where: { $0.rawValue == day.weekday }) else { continue }
+                for window in windows {
+                    guard let start = LocalTime.instant(window.start, on: day) else { continue }
+                    let endDay = window.crossesMidnight ? LocalTime.day(offset + 1, from: date) : day
+                    guard let endDay, let end = LocalTime.instant(window.end, on: endDay), end > start else { continue }
+                    result.append((start, end))
+                }
             }
         }
         return result.sorted { $0.start < $1.start }

@@ -5,6 +5,14 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 # `ratchet --version` names the commit it was built from (see Package.swift).
 export RATCHET_GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
 
+# Release builds (benchmarks, installs): the Swift runtime and Foundation linked statically, and,
+# with lld (Package.swift), the functions an idle `ratchet daemon` runs laid out together in the
+# order of scripts/link-order.txt (remade by scripts/link-order.sh) and packed relative
+# relocations: the idle daemon touches fewer code pages (benchmarks/README.md, daemon memory).
+RELEASE := -c release --scratch-path .build-bench --static-swift-stdlib \
+	-Xlinker --symbol-ordering-file=$(CURDIR)/scripts/link-order.txt -Xlinker --no-warn-symbol-ordering \
+	-Xlinker -z -Xlinker pack-relative-relocs
+
 .PHONY: setup build demo test lint format bench-git bench-decision bench-timing bench-store bench-parallel bench-daemon clean
 
 setup:
@@ -35,33 +43,33 @@ bench-git: setup
 	benchmarks/run-git.sh
 
 bench-decision: setup
-	swift run -c release --scratch-path .build-bench ratchet-bench-decision
+	swift run $(RELEASE) ratchet-bench-decision
 
 # Ratchet's recorded wall time of a bench command against hyperfine's, sandbox on.
 bench-timing: setup
-	swift build -c release --scratch-path .build-bench --product ratchet-timer
-	swift run -c release --scratch-path .build-bench ratchet-bench-timing
+	swift build $(RELEASE) --product ratchet-timer
+	swift run $(RELEASE) ratchet-bench-timing
 
 # The read-only verbs, the queue page and /api/loops against a store of 100 000 candidates
 # (and 1 000), with the release `ratchet` binary; arguments in BENCH_ARGS.
 bench-store: setup
-	swift build -c release --scratch-path .build-bench --product ratchet
-	swift build -c release --scratch-path .build-bench --product ratchet-bench-store
+	swift build $(RELEASE) --product ratchet
+	swift build $(RELEASE) --product ratchet-bench-store
 	.build-bench/release/ratchet-bench-store $(BENCH_ARGS)
 
 # Candidates per hour with 1, 2 and 4 in flight, through Slurm on a single-node cluster it
 # starts, and A/A false accepts with two in flight (release `ratchet`; about 5 minutes).
 bench-parallel:
 	@scripts/setup.sh --test
-	swift build -c release --scratch-path .build-bench --product ratchet
-	swift build -c release --scratch-path .build-bench --product ratchet-timer
-	swift build -c release --scratch-path .build-bench --product ratchet-bench-parallel
+	swift build $(RELEASE) --product ratchet
+	swift build $(RELEASE) --product ratchet-timer
+	swift build $(RELEASE) --product ratchet-bench-parallel
 	.build-bench/release/ratchet-bench-parallel
 
 # The idle daemon's resident memory (two loops, window closed) against `ratchet --version`'s,
 # with the release `ratchet` binary (about 20 s after the build); arguments in BENCH_ARGS.
 bench-daemon: setup
-	swift build -c release --scratch-path .build-bench --product ratchet
+	swift build $(RELEASE) --product ratchet
 	python3 benchmarks/daemon-memory.py --ratchet .build-bench/release/ratchet $(BENCH_ARGS)
 
 clean:

@@ -7,6 +7,10 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Executables link with lld (in the toolchain): the release builds (Makefile, RELEASE) lay out
+// the code an idle daemon runs together with lld's --symbol-ordering-file.
+let linkerSettings: [LinkerSetting] = [.unsafeFlags(["-use-ld=lld"], .when(platforms: [.linux]))]
+
 // `ratchet --version` names the commit it was built from when the build is given one:
 // `make` passes `git describe` in RATCHET_GIT_DESCRIBE (SwiftPM re-reads this manifest when
 // the environment changes); a plain `swift build` prints the release number alone.
@@ -95,40 +99,46 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         // Times a command from inside the sandbox (see Sources/RatchetTimer/main.c); installed
         // beside `ratchet`.
-        .executableTarget(name: "ratchet-timer", path: "Sources/RatchetTimer"),
+        .executableTarget(name: "ratchet-timer", path: "Sources/RatchetTimer", linkerSettings: linkerSettings),
         .executableTarget(
             name: "ratchet-bench-git",
             dependencies: ["Git"],
             path: "benchmarks/GitBench",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         .executableTarget(
             name: "ratchet-bench-timing",
             dependencies: ["Execution"],
             path: "benchmarks/TimingBench",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         .executableTarget(
             name: "ratchet-bench-parallel",
             dependencies: ["TestSupport"],
             path: "benchmarks/ParallelBench",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         .executableTarget(
             name: "ratchet-bench-store",
             dependencies: ["Store", "Core"],
             path: "benchmarks/StoreBench",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         .executableTarget(
             name: "ratchet-bench-decision",
             dependencies: ["Core"],
             path: "benchmarks/DecisionBench",
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings
         ),
         .target(name: "TestSupport", dependencies: ["Git", "Runner"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GitTests", dependencies: ["Git", "TestSupport"], swiftSettings: swiftSettings),

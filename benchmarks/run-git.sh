@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=.build-bench
-swift build -c release --scratch-path "$scratch" --product ratchet-bench-git >&2
+# --static-swift-stdlib as the Makefile's release builds, which share the scratch folder.
+swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product ratchet-bench-git >&2
 exec "$scratch/release/ratchet-bench-git" "$@"

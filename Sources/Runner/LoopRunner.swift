@@ -248,7 +248,6 @@ public final class LoopRunner {
     /// - Throws: `RunnerError` when the loop stopped on an error (recorded as `failed`).
     public func run() async throws(RunnerError) -> RunSummary {
         let stop = await runLoop()
-        pauseRecorder.flush()
         bestCommit = await coordinator.best.commit
         if let fresh = try? store.loop(named: config.name) { loop = fresh }
         loop.bestCommit = bestCommit.hex
@@ -327,12 +326,10 @@ public final class LoopRunner {
     func safePoint() async throws -> String? {
         if let reason = options.stop.reason { return reason }
         if pauseRecorder.check() {
-            pauseRecorder.flush()
             emit(.note((pause.reason ?? "paused") + " — waiting for `ratchet resume`"))
             while pauseRecorder.check() && !options.stop.isSet {
                 try? await Task.sleep(for: .milliseconds(100))
             }
-            pauseRecorder.flush()
             if let reason = options.stop.reason { return reason }
             loop.status = .running
             loop.statusReason = nil

@@ -44,14 +44,8 @@ public struct PauseSwitch: Sendable {
 
 /// Records each pause and resume of a running loop once — in the audit log and the loop's
 /// status — whether it was first noticed between steps or by a running command.
-///
-/// The record is written on a queue of its own, after `check()` has answered: a running
-/// command stops the moment its poll sees the flag, not after an audit append and a store
-/// write (which wait for the store's lock, and under load took over a second while the
-/// other lane's command was already frozen).
 final class PauseRecorder: Sendable {
     private let paused = Mutex<Bool>(false)
-    private let recording = DispatchQueue(label: "ratchet.pause-recorder")
     let loop: String
     let store: Store
     let audit: AuditLog
@@ -64,8 +58,7 @@ final class PauseRecorder: Sendable {
         self.pause = pause
     }
 
-    /// Whether the loop is paused now; records the transition (in order, soon after) when it
-    /// changed.
+    /// Whether the loop is paused now; records the transition when it changed.
     func check() -> Bool {
         let now = pause.isPaused
         let changed = paused.withLock { was -> Bool in
@@ -74,17 +67,9 @@ final class PauseRecorder: Sendable {
         }
         if changed {
             let why = pause.reason ?? "paused"
-            let (loop, store, audit) = (self.loop, self.store, self.audit)
-            recording.async {
-                _ = try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
-                try? store.setStatus(loop: loop, status: now ? .paused : .running, reason: now ? why : nil)
-            }
+            _ = try? audit.append(loop: loop, kind: now ? "pause" : "resume", now ? ["reason": why] : [:])
+            try? store.setStatus(loop: loop, status: now ? .paused : .running, reason: now ? why : nil)
         }
         return now
-    }
-
-    /// Waits until every transition noticed so far is recorded.
-    func flush() {
-        recording.sync {}
     }
 }

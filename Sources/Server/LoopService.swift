@@ -219,20 +219,13 @@ public final class LoopService: Service, Sendable, CustomStringConvertible {
     /// `localtime_r` rather than a `DateFormatter`, which would load ICU's calendar and locale
     /// data into an otherwise idle daemon for a status line.
     static func clock(_ date: Date, now: Date = Date()) -> String {
-        guard let time = localTime(date), let today = localTime(now) else { return "\(date)" }
+        guard let time = LocalTime.fields(date), let today = LocalTime.fields(now) else { return "\(date)" }
         let hms = [time.tm_hour, time.tm_min, time.tm_sec].map { $0 < 10 ? "0\($0)" : "\($0)" }
         if time.tm_year == today.tm_year && time.tm_yday == today.tm_yday { return hms.joined(separator: ":") }
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard (0..<7).contains(time.tm_wday), (0..<12).contains(time.tm_mon) else { return "\(date)" }
         return "\(weekdays[Int(time.tm_wday)]) \(time.tm_mday) \(months[Int(time.tm_mon)]) \(hms[0]):\(hms[1])"
-    }
-
-    /// The broken-down local time of `date` (whole seconds, rounded down).
-    static func localTime(_ date: Date) -> tm? {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var result = tm()
-        return localtime_r(&seconds, &result) == nil ? nil : result
     }
 
     static func log(_ event: RunEvent, _ logger: Logger, _ control: LoopControl) {

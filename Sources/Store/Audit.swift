@@ -60,7 +60,8 @@ public final class AuditLog: Sendable {
         self.headPath = headPath
     }
 
-    static let timeFormat: Date.ISO8601FormatStyle = .iso8601.year().month().day().time(includingFractionalSeconds: true)
+    /// How `AuditEntry.time` is written (UTC, no zone suffix), and read back.
+    public static let timeFormat: Date.ISO8601FormatStyle = .iso8601.year().month().day().time(includingFractionalSeconds: true)
 
     /// Appends one event and moves the head anchor; returns the new entry.
     @discardableResult

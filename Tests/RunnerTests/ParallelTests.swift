@@ -34,7 +34,8 @@ import Testing
         var files = patches.reduce(into: [String: String]()) { $0["patches/" + $1.key] = $1.value }
         // Many short sleeps, not one long one: a stopped process group makes no progress
         // (one `sleep` would wake when its timer ran out, paused or not).
-        files["build.sh"] = "i=0; while [ $i -lt \(Int(build / 0.02)) ]; do sleep 0.02; i=$((i+1)); done\n"
+        // Each turn prints the time, so a test can see when the build made progress.
+        files["build.sh"] = "i=0; while [ $i -lt \(Int(build / 0.02)) ]; do date +%s.%N; sleep 0.02; i=$((i+1)); done\n"
         files["src/config.txt"] = "speed = 1\n"
         files["src/notes.txt"] = "notes\n"
         files["bench.sh"] = TinyWorkspace.bench + "\n"
@@ -127,8 +128,24 @@ import Testing
         #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
     }
 
-    /// The pause switch freezes every candidate in flight: both builds (2.5 s each), paused mid-way for
-    /// 1.5 s, take that much longer.
+    /// A lane does not wait while another calibrates the best: it builds its candidate (and
+    /// its own baseline) meanwhile, and takes that calibration before it measures.
+    @Test func aLaneBuildsWhileAnotherCalibrates() async throws {
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 1.0)
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(summary.candidates == 2)
+        let calibration = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "calibration" })
+        let calibrated = try AuditLog.timeFormat.parse(calibration.time)
+        let firstBuild = try #require(try Self.steps(workspace, .build).map(\.startedAt).min())
+        #expect(firstBuild < calibrated, "the first candidate build started \(firstBuild), after the calibration ended \(calibrated)")
+    }
+
+    /// The pause switch freezes every candidate in flight: both builds (2.5 s each) make no
+    /// progress from a second after the pause (the issue's bound) until the resume 1.5 s later.
+    /// Progress is read from the times each build prints: the command's own wall time cannot
+    /// show it, as it is timed from inside the sandbox, and a pause that lands while bubblewrap
+    /// sets the sandbox up freezes the command before its clock starts.
     @Test func pauseFreezesEveryCandidateInFlight() async throws {
         let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 2.5, calibrate: false)
         defer { fixture.remove() }
@@ -159,14 +176,16 @@ import Testing
         }
         _ = try await runner.run()
         let window = try #require(await person.value, "never saw both candidates building at once")
-        // Every build that spanned the pause was frozen through it: 2.5 s of work took 1.5 s longer.
-        let builds = try Self.steps(workspace, .build)
-        let spanning = builds.filter { $0.startedAt < window.0 && ($0.finishedAt ?? .distantPast) > window.1 }
-        #expect(!spanning.isEmpty, "no build spanned the pause: \(builds.map { ($0.startedAt, $0.finishedAt) })")
-        for build in spanning {
-            // The pause must reach every build within a second (the issue's bound; a loaded
-            // machine took 0.43 s): frozen for at least 0.5 of the 1.5 s.
-            #expect((build.wallSeconds ?? 0) >= 3.0, "build of candidate \(build.candidateId) ran through the pause: \(build.wallSeconds ?? 0) s")
+        let builds = try Self.steps(workspace, .build).filter { $0.startedAt < window.0 && ($0.finishedAt ?? .distantPast) > window.1 }
+        #expect(builds.count == 2, "both builds span the pause: \(builds.count)")
+        let (paused, resumed) = (window.0.timeIntervalSince1970, window.1.timeIntervalSince1970)
+        for build in builds {
+            let times = (build.output ?? "").split(separator: "\n").compactMap { Double($0) }
+            #expect(times.count >= 100, "build of candidate \(build.candidateId) printed \(times.count) times: \(build.output ?? "")")
+            let during = times.filter { $0 > paused + 1.0 && $0 < resumed }.map { String(format: "%+.2f s", $0 - paused) }
+            #expect(
+                during.isEmpty,
+                "build of candidate \(build.candidateId) ran while paused (0 to \(String(format: "%.2f", resumed - paused)) s): \(during)")
         }
     }
 

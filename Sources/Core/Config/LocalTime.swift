@@ -5,7 +5,7 @@ import Foundation
 /// without `timezone` is read with these rather than a `Calendar` in `TimeZone.current`:
 /// the answers are the same, and an idle daemon that checks its schedule does not load
 /// Foundation's time-zone support (ICU's zone data, about 4 MB of resident memory).
-enum LocalTime {
+public enum LocalTime {
     /// A calendar day in local time.
     struct Day: Equatable {
         var year: Int
@@ -17,11 +17,20 @@ enum LocalTime {
         var weekday: Int
     }
 
+    /// The broken-down local time of `date` (whole seconds, rounded down).
+    public static func fields(_ date: Date) -> tm? {
+        fields(time_t(date.timeIntervalSince1970.rounded(.down)))
+    }
+
+    static func fields(_ time: time_t) -> tm? {
+        var time = time
+        var result = tm()
+        return localtime_r(&time, &result) == nil ? nil : result
+    }
+
     /// The day `offset` days after (before, when negative) the local day holding `date`.
     static func day(_ offset: Int, from date: Date) -> Day? {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var fields = tm()
-        guard localtime_r(&seconds, &fields) != nil else { return nil }
+        guard var fields = fields(date) else { return nil }
         // Noon: never skipped nor repeated by a daylight-saving change.
         fields.tm_mday += Int32(offset)
         fields.tm_hour = 12
@@ -86,9 +95,7 @@ enum LocalTime {
 
     /// The local wall-clock time at `time`.
     static func wall(at time: time_t) -> Wall? {
-        var time = time
-        var fields = tm()
-        guard localtime_r(&time, &fields) != nil else { return nil }
+        guard let fields = fields(time) else { return nil }
         return Wall(
             year: Int(fields.tm_year) + 1900, month: Int(fields.tm_mon) + 1, day: Int(fields.tm_mday),
             seconds: Int(fields.tm_hour) * 3600 + Int(fields.tm_min) * 60 + Int(fields.tm_sec))

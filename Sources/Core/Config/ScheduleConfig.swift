@@ -125,30 +125,28 @@ public struct ScheduleSpec: Sendable, Equatable, Codable {
     /// Every window occurrence starting between yesterday and eight days from `date`.
     func occurrences(around date: Date) -> [(start: Date, end: Date)] {
         var result: [(start: Date, end: Date)] = []
-        if let calendar = zoneCalendar {
-            let today = calendar.startOfDay(for: date)
-            for offset in -1...8 {
-                guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { continue }
-                guard days.contains(where: { $0.rawValue == calendar.component(.weekday, from: day) }) else { continue }
-                for window in windows {
-                    guard let start = Self.time(window.start, on: day, calendar: calendar) else { continue }
-                    let endDay = window.crossesMidnight ? calendar.date(byAdding: .day, value: 1, to: day) : day
-                    guard let endDay, let end = Self.time(window.end, on: endDay, calendar: calendar), end > start else { continue }
-                    result.append((start, end))
-                }
-            }
-        } else {
-            for offset in -1...8 {
-                guard let day = LocalTime.day(offset, from: date), days.contains(where: { $0.rawValue == day.weekday }) else { continue }
-                for window in windows {
-                    guard let start = LocalTime.instant(window.start, on: day) else { continue }
-                    let endDay = window.crossesMidnight ? LocalTime.day(offset + 1, from: date) : day
-                    guard let endDay, let end = LocalTime.instant(window.end, on: endDay), end > start else { continue }
-                    result.append((start, end))
-                }
+        for offset in -1...8 {
+            guard let day = self.day(offset, from: date), days.contains(where: { $0.rawValue == day.weekday }) else { continue }
+            for window in windows {
+                guard let start = day.at(window.start) else { continue }
+                let endDay = window.crossesMidnight ? self.day(offset + 1, from: date) : day
+                guard let end = endDay?.at(window.end), end > start else { continue }
+                result.append((start, end))
             }
         }
         return result.sorted { $0.start < $1.start }
+    }
+
+    /// The day `offset` days after the one holding `date`, as the windows read it: its weekday
+    /// (Sunday = 1) and the instant `seconds` past its midnight. With `timezone` through a
+    /// `Calendar`, without one in local time through `LocalTime`.
+    func day(_ offset: Int, from date: Date) -> (weekday: Int, at: (Int) -> Date?)? {
+        if let calendar = zoneCalendar {
+            guard let day = calendar.date(byAdding: .day, value: offset, to: calendar.startOfDay(for: date)) else { return nil }
+            return (calendar.component(.weekday, from: day), { Self.time($0, on: day, calendar: calendar) })
+        }
+        guard let day = LocalTime.day(offset, from: date) else { return nil }
+        return (day.weekday, { LocalTime.instant($0, on: day) })
     }
 
     static func time(_ seconds: Int, on day: Date, calendar: Calendar) -> Date? {

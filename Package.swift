@@ -121,7 +121,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ratchet-bench-parallel",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "Store"],
             path: "benchmarks/ParallelBench",
             swiftSettings: swiftSettings,
             linkerSettings: linkerSettings

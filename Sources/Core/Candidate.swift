@@ -53,8 +53,9 @@ public enum RejectionKind: String, Sendable, Codable, CaseIterable {
 ///
 /// Transitions only go forward, one step at a time (a candidate may skip `build` or `test`
 /// when the loop has no such command), and a finished candidate never changes again. One
-/// way back: a candidate not yet measured whose best moved (another lane accepted first)
-/// returns to `apply`, to go onto the new best and be built and tested again.
+/// way back: a candidate not yet decided whose best moved (another lane accepted first,
+/// before its measurement or, with measurements side by side on their own cores, during it)
+/// returns to `apply`, to go onto the new best and be built, tested and measured again.
 ///
 /// Stored, and written in JSON, as its `label`: the step's or the outcome's name.
 public enum CandidateState: Sendable, Equatable, Hashable {
@@ -102,8 +103,8 @@ public enum CandidateState: Sendable, Equatable, Hashable {
         switch (self, next) {
         case (.running(let current), .running(let step)) where step > current:
             return next
-        case (.running(let current), .running(.apply)) where current > .apply && current < .measure:
-            // Rebased: the best moved before the measurement began.
+        case (.running(let current), .running(.apply)) where current > .apply && current <= .measure:
+            // Rebased: the best moved before the measurement began, or during it.
             return next
         case (.running(.decide), .finished(.accepted)):
             return next

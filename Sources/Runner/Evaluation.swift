@@ -77,15 +77,19 @@ extension LoopRunner {
                 candidateTree = rebased
                 continue
             }
+            let outcome: CandidateOutcome?
             do {
                 step = try await enter(.measure, &candidate)
-                let outcome = try await measureAndDecide(&candidate, tree: candidateTree, summary: summary, step: &step)
+                outcome = try await measureAndDecide(&candidate, tree: candidateTree, summary: summary, step: &step)
                 leaveMeasurement()
-                return outcome
             } catch {
                 leaveMeasurement()
                 throw error
             }
+            if let outcome { return outcome }
+            // Measured beside another lane (pinned cores) that accepted first: measured again on its best.
+            guard let rebased = try await rebase(&candidate, onto: await coordinator.best) else { return .decided }
+            candidateTree = rebased
         }
     }
 
@@ -282,9 +286,11 @@ extension LoopRunner {
     }
 
     /// The A/A calibration when due, the measurement, and the decision (an accept is
-    /// committed here, while the measurement lock is held).
+    /// committed here, while the measurement lock is held). `nil` when the candidate won
+    /// against a best that another lane replaced while both measured on their own cores
+    /// (`cpus_per_measurement`): it is not committed, and is measured again on the new best.
     func measureAndDecide(_ candidate: inout CandidateRecord, tree: ObjectID, summary: PatchSummary, step: inout StepRecord) async throws
-        -> CandidateOutcome
+        -> CandidateOutcome?
     {
         // Once per best commit the best is measured in both slots (A/A); that borrows the
         // candidate slot, which then gets the candidate back and is built again.
@@ -312,6 +318,19 @@ extension LoopRunner {
             try finish(&candidate, .rejected, kind, reason)
             return .decided
         case .decided(let report):
+            guard report.verdict == .accept, laneCount > 1 else {
+                try close(&step, ok: true, detail: report.reason)
+                return try await decide(&candidate, report, tree: tree, summary: summary)
+            }
+            // Accepts are committed one at a time, each on the best it was measured against.
+            await coordinator.accepts.take()
+            defer { coordinator.accepts.give() }
+            let current = await coordinator.best
+            guard current.commit == bestCommit else {
+                let by = current.acceptedBy.map { "#\($0)" } ?? "another lane"
+                try close(&step, ok: true, detail: report.reason + "; not committed: \(by) replaced the best while this was measured")
+                return nil
+            }
             try close(&step, ok: true, detail: report.reason)
             return try await decide(&candidate, report, tree: tree, summary: summary)
         }

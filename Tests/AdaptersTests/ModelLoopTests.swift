@@ -74,6 +74,52 @@ import Testing
         }
     }
 
+    static let speedReply = """
+        Title: double the speed
+
+        A faster setting.
+
+        ```diff
+        diff --git a/src/config.txt b/src/config.txt
+        --- a/src/config.txt
+        +++ b/src/config.txt
+        @@ -1 +1 @@
+        -speed = 1
+        +speed = 2
+        ```
+        """
+
+    /// Two candidates in flight ask the model at once (the first reply is held for 0.8 s, and
+    /// the second request arrives meanwhile), and a lane that asks while the other lane's
+    /// candidate is still being evaluated (its build is 3 s longer) tells the model so.
+    @Test func twoLanesAskTheModelAtOnceAndTellItWhatIsBeingTried() async throws {
+        setenv("RATCHET_TEST_KEY", "sk-test-1234567890abcdefghij", 1)
+        let script: [ScriptedReply] = [
+            ScriptedReply(body: ScriptedReply.openAI(Self.goodReply).body, delay: 0.8), .openAI(Self.speedReply),
+            .openAI("I would rather not change anything."),
+        ]
+        try await ModelServer.with(script) { server in
+            let text = config(baseURL: server.baseURL)
+                .replacingOccurrences(of: "[commands.test]", with: "[commands.build]\nrun = \"sh build.sh\"\ntimeout = \"20s\"\n\n[commands.test]")
+                .replacingOccurrences(of: "[parallel]\n", with: "[parallel]\ncandidates = 2\n")
+            let fixture = try TinyWorkspace.make(config: text)
+            defer { fixture.remove() }
+            try fixture.commit(files: ["build.sh": "[ -f src/bonus.txt ] && sleep 3\nexit 0\n"], message: "a slower build with the bonus")
+            let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 3))
+            #expect(summary.candidates == 3)
+            let requests = server.requests
+            #expect(requests.count == 3)
+            guard requests.count == 3 else { return }
+            // Both first requests arrived before the first reply was sent.
+            #expect(requests[1].received.timeIntervalSince(requests[0].received) < 0.8, "\(requests[1].received) vs \(requests[0].received)")
+            #expect(!requests[0].promptText.contains("Being tried now") && !requests[1].promptText.contains("Being tried now"))
+            #expect(requests[2].promptText.contains("## Being tried now"), "\(requests[2].promptText)")
+            #expect(requests[2].promptText.contains("- \"add a bonus divisor\""))
+            let titles = try workspace.store.candidates(loop: "tiny").map(\.title)
+            #expect(Set(titles).isSuperset(of: ["add a bonus divisor", "double the speed"]), "\(titles)")
+        }
+    }
+
     @Test func tokenBudgetStopsAModelLoop() async throws {
         setenv("RATCHET_TEST_KEY", "sk-test-1234567890abcdefghij", 1)
         let replies = Array(repeating: ScriptedReply.openAI("no diff here", promptTokens: 1000, completionTokens: 500), count: 5)

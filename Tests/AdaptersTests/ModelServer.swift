@@ -47,6 +47,8 @@ struct RecordedRequest: Sendable {
     /// Header names lowercased.
     var headers: [String: String]
     var body: String
+    /// When the request had arrived whole.
+    var received = Date()
 
     var json: [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]

@@ -11,13 +11,13 @@ import Testing
         #expect(throws: CandidateState.InvalidTransition.self) { try CandidateState.running(.validate).advanced(to: .running(.test)) }
     }
 
-    /// A candidate whose best moved before its measurement goes back to `apply`; once
-    /// measured, or finished, it never does.
-    @Test func onlyAnUnmeasuredCandidateReturnsToApply() throws {
-        for step in [Step.gate, .build, .test, .validate] {
+    /// A candidate whose best moved before or during its measurement goes back to `apply`;
+    /// once deciding, or finished, it never does.
+    @Test func onlyAnUndecidedCandidateReturnsToApply() throws {
+        for step in [Step.gate, .build, .test, .validate, .measure] {
             #expect(try CandidateState.running(step).advanced(to: .running(.apply)) == .running(.apply))
         }
-        for state in [CandidateState.running(.apply), .running(.measure), .running(.decide), .finished(.rejected)] {
+        for state in [CandidateState.running(.apply), .running(.decide), .finished(.rejected)] {
             #expect(throws: CandidateState.InvalidTransition.self) { try state.advanced(to: .running(.apply)) }
         }
     }

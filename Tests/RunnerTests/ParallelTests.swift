@@ -189,6 +189,44 @@ import Testing
         }
     }
 
+    /// `cpus_per_measurement = 1` with `overlap_builds` (without it, one lane's test waits for
+    /// the other's measurement, so they seldom meet): two lanes measure at once, each bench
+    /// pinned to its own core (the bench fails on more than one). Both changes win against the original code; the
+    /// first decided is committed, and the other, whose best was replaced while it measured,
+    /// is not committed on the old best but re-applied, built, tested and measured again on
+    /// the new one, then committed on top of it.
+    @Test func pinnedMeasurementsRunSideBySideAndALateWinIsMeasuredAgainOnTheNewBest() async throws {
+        let fixture = try Self.make(
+            patches: ["01-bonus.diff": Self.bonus, "02-speed2.diff": Self.speed2], build: 0.4,
+            extra: "cpus_per_measurement = 1\noverlap_builds = true\n",
+            calibrate: false)
+        defer { fixture.remove() }
+        let pinned = #"[ "$(nproc)" = 1 ] || { echo "bench on $(nproc) cores, not pinned" >&2; exit 1; }; sleep 0.4; "#
+        try pinned.appending(TinyWorkspace.bench + "\n").write(toFile: fixture.path + "/bench.sh", atomically: true, encoding: .utf8)
+        _ = try fixture.git("commit", "-qam", "pinned bench")
+        let (summary, workspace) = try await runLoop(fixture)
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        #expect(candidates.map(\.outcome) == [.accepted, .accepted], "\(candidates.map { "\($0.source): \($0.reason ?? "")" })")
+        #expect(summary.accepted == 2)
+        let measures = try Self.steps(workspace, .measure)
+        let sideBySide = measures.indices.contains { i in
+            measures.indices.contains { j in i < j && measures[i].candidateId != measures[j].candidateId && Self.overlaps(measures[i], measures[j]) }
+        }
+        #expect(sideBySide, "no two candidates were measured at the same time")
+        // The later winner: its first measurement won but was not committed, then it was rebased.
+        let rebase = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "rebase" })
+        let moved = try #require(rebase.fields["candidate"].flatMap { Int64($0) })
+        let first = try #require(candidates.first { $0.id != moved })
+        let stale = try workspace.store.steps(candidate: moved).filter { $0.step == .measure }
+        #expect(stale.count == 2, "measured \(stale.count) time(s)")
+        #expect(stale.first?.detail?.contains("not committed: #\(first.id ?? 0) replaced the best") == true, "\(stale.first?.detail ?? "")")
+        #expect(try workspace.store.candidate(id: moved)?.parentCommit == first.commit)
+        #expect(try fixture.git("rev-parse", "ratchet/tiny~1").trimmingCharacters(in: .whitespacesAndNewlines) == first.commit)
+        #expect(try fixture.git("show", "ratchet/tiny:src/config.txt") == "speed = 2\n")
+        #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
+        #expect(try workspace.audit.verify().ok)
+    }
+
     /// `--max-iterations` and `budget.iterations` count candidates in flight: two lanes never
     /// start more than the budget allows.
     @Test func theIterationBudgetCountsCandidatesInFlight() async throws {

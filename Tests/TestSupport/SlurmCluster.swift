@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -525,30 +524,6 @@ public final class SlurmCluster: Sendable {
             return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
         }
     }
-}
-
-/// Runs a suite inside one Slurm cluster: started before its first test, stopped after its
-/// last, and reachable from every test as `SlurmCluster.current`. Use with `.serialized`
-/// when tests must not share the node. A cluster that cannot start fails the suite with the
-/// daemon's error and log.
-public struct SlurmClusterTrait: SuiteTrait, TestScoping {
-    public init() {}
-
-    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let cluster = try await SlurmCluster.start()
-        do {
-            try await SlurmCluster.$current.withValue(cluster) { try await function() }
-        } catch {
-            await cluster.stop()
-            throw error
-        }
-        await cluster.stop()
-    }
-}
-
-extension Trait where Self == SlurmClusterTrait {
-    /// One real Slurm cluster for the whole suite.
-    public static var slurmCluster: Self { Self() }
 }
 
 /// A NULL-terminated `char *[]` for posix_spawn, alive during `body`.

@@ -3,7 +3,9 @@
 // the same through the Slurm executor on a single-node cluster this benchmark starts; and
 // A/A false accepts with two in flight. Drives the real release `ratchet` binary on real git
 // repositories. Prints a table, then one JSON line.
+import Core
 import Foundation
+import Store
 import TestSupport
 
 #if canImport(Glibc)
@@ -129,58 +131,111 @@ for (label, extra) in [
     print(String(format: "  %@: %.1f s", label, row.seconds))
 }
 
-// Slurm: the same workspace, one candidate in flight, through a single-node cluster.
-var slurmRow: Measured?
+// Slurm: the same workspace through a single-node cluster, with one and two jobs at once
+// (`exclusive = false`, so the two share the node; the measurement lock keeps their
+// measurements apart there).
+var slurmRows: [Measured] = []
 var slurmNote = ""
 do {
     let cluster = try await SlurmCluster.start()
     defer { Task { await cluster.stop() } }
-    let slurm =
-        "candidates = 1\n[executor]\nkind = \"slurm\"\npartition = \"\(cluster.partition)\"\nslurm_conf = \"\(cluster.configPath)\"\nworker = \"\(ratchet)\"\n"
-    let fixture = try throughputWorkspace(extra: slurm)
-    fixtures.append(fixture)
-    let row = try loopRun(fixture.path, label: "slurm N=1 (single node)")
-    slurmRow = row
+    for count in [1, 2] {
+        let slurm = """
+            candidates = \(count)
+            [executor]
+            kind = "slurm"
+            partition = "\(cluster.partition)"
+            exclusive = \(count == 1)
+            slurm_conf = "\(cluster.configPath)"
+            worker = "\(ratchet)"
+
+            """
+        let fixture = try throughputWorkspace(extra: slurm)
+        fixtures.append(fixture)
+        let row = try loopRun(fixture.path, label: "slurm N=\(count) (single node)")
+        slurmRows.append(row)
+        print(String(format: "  slurm N=%d: %.1f s", count, row.seconds))
+    }
     await cluster.stop()
-    print(String(format: "  slurm N=1: %.1f s", row.seconds))
 } catch {
     slurmNote = "slurm: \(error)"
     print(slurmNote)
 }
 
-// A/A: candidates that change nothing the bench can see, two in flight, noisy CPU-bound bench.
-var aaFiles: [String: String] = [
-    "bench.sh": "i=0; while [ $i -lt 6000 ]; do i=$((i+1)); done\n",
-    "src/README": "notes\n",
-    "ratchet.toml": """
-    [loop]
-    name = "aa"
-    base = "main"
-    scope = ["src/**"]
-    [commands.bench]
-    run = "sh bench.sh"
-    [metric]
-    source = "wall_time"
-    direction = "lower"
-    min_effect = 0.03
-    confidence = 0.95
-    min_pairs = 4
-    max_pairs = 20
-    warmup = 1
-    [proposer]
-    kind = "patches"
-    [proposer.patches]
-    dir = "patches"
-    [parallel]
-    candidates = 2
-    lock_dir = "locks"
-    """,
-    ".gitignore": "locks/\n",
-]
-for index in 0..<aaCandidates { aaFiles[String(format: "patches/%02d.diff", index)] = newFile("src/n\(index).txt", "note \(index)") }
-let aaFixture = try workspace(aaFiles)
-fixtures.append(aaFixture)
-let aa = try loopRun(aaFixture.path, label: "A/A N=2")
+// A/A: candidates that change nothing the bench can see, two in flight, a CPU-bound bench
+// and a CPU-bound build of about a second; once with measurements serialised against builds
+// (the default), once with `overlap_builds = true`, where one lane's build runs beside the
+// other lane's measurement.
+struct AARun {
+    var label: String
+    var run: Measured
+    /// Standard deviation of ln(candidate / baseline) over every measured pair: the noise a
+    /// decision has to see through.
+    var spread: Double
+    var pairsPerDecision: Double
+    var rate: Double { run.candidates > 0 ? Double(run.accepted) / Double(run.candidates) : 0 }
+    /// One-sided 95% upper bound on the rate (exact binomial; for 0 accepts, 1 - 0.05^(1/n)).
+    var upper: Double { run.accepted == 0 ? 1 - pow(0.05, 1 / Double(max(run.candidates, 1))) : Double.nan }
+}
+
+@MainActor func aaRun(overlap: Bool) throws -> AARun {
+    var files: [String: String] = [
+        "bench.sh": "i=0; while [ $i -lt 6000 ]; do i=$((i+1)); done\n",
+        "build.sh": "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done\n",
+        "src/README": "notes\n",
+        "ratchet.toml": """
+        [loop]
+        name = "aa"
+        base = "main"
+        scope = ["src/**"]
+        [commands.build]
+        run = "sh build.sh"
+        [commands.bench]
+        run = "sh bench.sh"
+        [metric]
+        source = "wall_time"
+        direction = "lower"
+        min_effect = 0.03
+        confidence = 0.95
+        min_pairs = 4
+        max_pairs = 20
+        warmup = 1
+        [proposer]
+        kind = "patches"
+        [proposer.patches]
+        dir = "patches"
+        [parallel]
+        candidates = 2
+        overlap_builds = \(overlap)
+        lock_dir = "locks"
+        """,
+        ".gitignore": "locks/\n",
+    ]
+    for index in 0..<aaCandidates { files[String(format: "patches/%02d.diff", index)] = newFile("src/n\(index).txt", "note \(index)") }
+    let fixture = try workspace(files)
+    fixtures.append(fixture)
+    let label = overlap ? "A/A N=2 overlap_builds" : "A/A N=2"
+    let run = try loopRun(fixture.path, label: label)
+    let store = try Store(path: fixture.path + "/.git/ratchet/ratchet.sqlite")
+    var logs: [Double] = []
+    var pairs = 0
+    for candidate in try store.candidates(loop: "aa") {
+        let samples = try store.samples(candidate: candidate.id ?? 0).filter { !$0.warmup }
+        let byPair = Dictionary(grouping: samples, by: \.pair)
+        for (_, arms) in byPair {
+            guard let c = arms.first(where: { $0.arm == .candidate }), let b = arms.first(where: { $0.arm == .baseline }), b.value > 0
+            else { continue }
+            logs.append(log(c.value / b.value))
+        }
+        pairs += candidate.pairs ?? 0
+    }
+    let mean = logs.reduce(0, +) / Double(max(logs.count, 1))
+    let spread = (logs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(logs.count - 1, 1))).squareRoot()
+    print(String(format: "  %@: %.1f s, %d false accept(s), pair spread %.4f", label, run.seconds, run.accepted, spread))
+    return AARun(label: label, run: run, spread: spread, pairsPerDecision: Double(pairs) / Double(max(run.candidates, 1)))
+}
+let aa = try aaRun(overlap: false)
+let aaOverlap = try aaRun(overlap: true)
 
 // The table.
 let reference = rows[0]
@@ -190,29 +245,40 @@ print(
 )
 print("| run | candidates | accepted | seconds | candidates/hour | vs N=1 |")
 print("|---|---|---|---|---|---|")
-for row in rows + (slurmRow.map { [$0] } ?? []) {
+for row in rows + slurmRows {
     print(
         String(
             format: "| %@ | %d | %d | %.1f | %.0f | %.2f× |", row.label, row.candidates, row.accepted, row.seconds, row.perHour,
             row.perHour / reference.perHour))
 }
-let aaRate = aa.candidates > 0 ? Double(aa.accepted) / Double(aa.candidates) : 0
-// One-sided 95% upper bound on the rate (exact binomial; for 0 accepts, 1 - 0.05^(1/n)).
-let aaUpper = aa.accepted == 0 ? 1 - pow(0.05, 1 / Double(max(aa.candidates, 1))) : Double.nan
-print(
-    String(
-        format: "| A/A N=2 | %d | %d false accept(s) | %.1f | rate %.3f | 95%% upper bound %.3f |", aa.candidates, aa.accepted, aa.seconds, aaRate,
-        aaUpper))
+print("")
+print("A/A: \(aaCandidates) candidates that change nothing, two in flight, ~1 s CPU-bound build, ~10 ms CPU-bound bench")
+print("| run | candidates | false accepts | rate | 95% upper bound | pair spread (sd of ln ratio) | pairs per decision | seconds |")
+print("|---|---|---|---|---|---|---|---|")
+for run in [aa, aaOverlap] {
+    print(
+        String(
+            format: "| %@ | %d | %d | %.3f | %.3f | %.4f | %.1f | %.1f |", run.label, run.run.candidates, run.run.accepted, run.rate, run.upper,
+            run.spread, run.pairsPerDecision, run.run.seconds))
+}
 if !slurmNote.isEmpty { print(slurmNote) }
-let slurmOverhead = slurmRow.map { ($0.seconds / Double(max($0.candidates, 1))) - (reference.seconds / Double(max(reference.candidates, 1))) }
+let perCandidate = { (row: Measured) in row.seconds / Double(max(row.candidates, 1)) }
 var figures: [String: Any] = [
     "throughput_ratio_n2": rows[1].perHour / reference.perHour,
     "throughput_ratio_n4": rows[2].perHour / reference.perHour,
     "throughput_ratio_n2_overlap_builds": rows[3].perHour / reference.perHour,
     "candidates_per_hour_n1": reference.perHour,
-    "aa_false_accept_rate_n2": aaRate,
-    "aa_candidates_n2": aa.candidates,
+    "aa_false_accept_rate_n2": aa.rate,
+    "aa_candidates_n2": aa.run.candidates,
+    "aa_pair_spread_n2": aa.spread,
+    "aa_false_accept_rate_n2_overlap_builds": aaOverlap.rate,
+    "aa_pair_spread_n2_overlap_builds": aaOverlap.spread,
+    "aa_spread_ratio_overlap_builds": aa.spread > 0 ? aaOverlap.spread / aa.spread : Double.nan,
 ]
-if let slurmOverhead { figures["slurm_overhead_s_per_candidate"] = slurmOverhead }
+if let slurm1 = slurmRows.first { figures["slurm_overhead_s_per_candidate"] = perCandidate(slurm1) - perCandidate(reference) }
+if slurmRows.count == 2 {
+    figures["slurm_throughput_ratio_n2"] = slurmRows[1].perHour / slurmRows[0].perHour
+    figures["slurm_overhead_s_per_candidate_n2"] = perCandidate(slurmRows[1]) - perCandidate(rows[1])
+}
 let json = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])
 print(String(decoding: json, as: UTF8.self))

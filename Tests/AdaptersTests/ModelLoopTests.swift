@@ -91,7 +91,8 @@ import Testing
 
     /// Two candidates in flight ask the model at once (the first reply is held for 0.8 s, and
     /// the second request arrives meanwhile), and a lane that asks while the other lane's
-    /// candidate is still being evaluated (its build is 3 s longer) tells the model so.
+    /// candidate is still being evaluated (its build is 4 s longer, and with `overlap_builds`
+    /// it does not hold up the other lane's measurement) tells the model so.
     @Test func twoLanesAskTheModelAtOnceAndTellItWhatIsBeingTried() async throws {
         setenv("RATCHET_TEST_KEY", "sk-test-1234567890abcdefghij", 1)
         let script: [ScriptedReply] = [
@@ -101,10 +102,10 @@ import Testing
         try await ModelServer.with(script) { server in
             let text = config(baseURL: server.baseURL)
                 .replacingOccurrences(of: "[commands.test]", with: "[commands.build]\nrun = \"sh build.sh\"\ntimeout = \"20s\"\n\n[commands.test]")
-                .replacingOccurrences(of: "[parallel]\n", with: "[parallel]\ncandidates = 2\n")
+                .replacingOccurrences(of: "[parallel]\n", with: "[parallel]\ncandidates = 2\noverlap_builds = true\n")
             let fixture = try TinyWorkspace.make(config: text)
             defer { fixture.remove() }
-            try fixture.commit(files: ["build.sh": "[ -f src/bonus.txt ] && sleep 3\nexit 0\n"], message: "a slower build with the bonus")
+            try fixture.commit(files: ["build.sh": "[ -f src/bonus.txt ] && sleep 4\nexit 0\n"], message: "a slower build with the bonus")
             let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 3))
             #expect(summary.candidates == 3)
             let requests = server.requests

@@ -141,13 +141,14 @@ import Testing
         #expect(firstBuild < calibrated, "the first candidate build started \(firstBuild), after the calibration ended \(calibrated)")
     }
 
-    /// The pause switch freezes every candidate in flight: both builds (2.5 s each) make no
+    /// The pause switch freezes every candidate in flight: both builds (4 s each, so each has
+    /// more than the second a pause may take left when it lands, even on a loaded machine) make no
     /// progress from a second after the pause (the bound) until the resume 1.5 s later.
     /// Progress is read from the times each build prints: the command's own wall time cannot
     /// show it, as it is timed from inside the sandbox, and a pause that lands while bubblewrap
     /// sets the sandbox up freezes the command before its clock starts.
     @Test func pauseFreezesEveryCandidateInFlight() async throws {
-        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 2.5, calibrate: false)
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-notes.diff": Self.notes], build: 4, calibrate: false)
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let store = workspace.store

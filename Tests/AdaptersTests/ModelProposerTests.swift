@@ -214,8 +214,9 @@ import Testing
     @Test func connectionRefusedAndAMissingKeyAreClearErrors() async throws {
         let fixture = try AdapterFixture()
         defer { fixture.remove() }
-        // A port that was just free: nothing listens there.
-        let closedPort = try await ModelServer.with([]) { $0.port }
+        // Port 1 (tcpmux): below the ephemeral range, so no test's server can take it, as a
+        // just-closed ephemeral port could be by another test's server running meanwhile.
+        let closedPort = 1
         let spec = ModelSpec(baseURL: "http://127.0.0.1:\(closedPort)", model: "m", apiKeyEnv: nil, timeout: 5, maxRetries: 1)
         let refused = try await #require(throws: ProposerError.self) {
             try await ModelProposer(api: .openAI, spec: spec, retryBaseDelay: 0.05).propose(

@@ -175,6 +175,7 @@ extension LoopRunner {
             record.output = result.tail(lines: 200)
         }
         try store.finish(record)
+        if currentStep?.id == record.id { currentStep = nil }
         try audit.append(
             loop: config.name, kind: "step",
             ["candidate": String(record.candidateId), "step": record.step.rawValue, "status": record.status.rawValue, "detail": detail])
@@ -254,8 +255,8 @@ extension LoopRunner {
         var runner = executor
         runner.sandbox.sealed = try sealedBinds(for: slot)
         if role == Self.benchRole { runner.sandbox.cpus = measuring?.cores }
-        let building = try await buildHold(role: role)
-        defer { building?.release() }
+        let held = try await buildHold(role: role)
+        defer { held?.release() }
         let result: CommandResult
         do {
             result = try await runner.run(

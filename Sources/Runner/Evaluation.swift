@@ -5,6 +5,9 @@ import Foundation
 import Git
 import Store
 
+/// A candidate's build, test or validate stopped because another lane accepted meanwhile.
+struct BestMoved: Error {}
+
 /// A candidate's evaluation: apply and gate, build and test, then the measurement and the
 /// decision against the best in force when the measurement starts (locally; Slurm jobs in
 /// SlurmEvaluation.swift).
@@ -63,7 +66,25 @@ extension LoopRunner {
         var candidateTree = tree
         while true {
             try await calibrateBeforeBuilding()
-            if let outcome = try await buildAndTest(&candidate, tree: candidateTree) { return outcome }
+            let built: CandidateOutcome?
+            do {
+                built = try await buildAndTest(&candidate, tree: candidateTree)
+            } catch is BestMoved {
+                built = nil
+            } catch {
+                pendingCalibration = nil
+                throw error
+            }
+            // An A/A built beside this candidate is measured whatever became of it.
+            try await measurePendingCalibration()
+            if let built { return built }
+            // Another lane accepted meanwhile (its build or test was stopped then): onto the
+            // new best now, built again beside the new best's calibration rather than after it.
+            if await coordinator.best.commit != bestCommit {
+                guard let rebased = try await rebase(&candidate, onto: await coordinator.best) else { return .decided }
+                candidateTree = rebased
+                continue
+            }
             try await prepareBaseline()
             await awaitSharedCalibration()
             try await enterMeasurement()
@@ -111,17 +132,35 @@ extension LoopRunner {
         }
     }
 
-    /// Build, test and validate the candidate in its slot; an outcome when it failed.
+    /// Build, test and validate the candidate in its slot; an outcome when it failed. With
+    /// other lanes, a command still running when one of them accepts is stopped (`BestMoved`):
+    /// the candidate is built again on the new best anyway.
     func buildAndTest(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
+        defer { leaveBuildGroup() }
+        buildingOn = laneCount > 1 ? bestCommit : nil
+        defer { buildingOn = nil }
+        do {
+            return try await buildAndTestSteps(&candidate, tree: tree)
+        } catch is Interrupted where !options.stop.isSet && coordinator.bestNow != bestCommit {
+            if var open = currentStep { try close(&open, ok: false, detail: "stopped: another lane moved the best to \(coordinator.bestNow.short)") }
+            throw BestMoved()
+        }
+    }
+
+    func buildAndTestSteps(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
         var step: StepRecord
         try sync(candidateSlot, to: tree)
         for (stepName, command, kind) in [(Step.build, config.build, RejectionKind.buildFailed), (.test, config.test, .testFailed)] {
             guard let command else { continue }
             step = try await enter(stepName, &candidate)
+            try await enterBuildGroup()
+            // Waiting for the build group, the lane may have seen another lane accept.
+            if buildingOn != nil, coordinator.bestNow != bestCommit { throw Interrupted(reason: "stopped") }
             let result =
-                stepName == .build && baselineBuiltTree != bestTree && executor.sandbox.bubblewrap != nil
+                stepName == .build && (baselineBuiltTree != bestTree || calibrationNeedsBuild) && executor.sandbox.bubblewrap != nil
                 ? try await buildSideBySide(command, step: step)
                 : try await runCommand(command, in: candidateSlot, role: "candidate", step: step, phase: stepName == .build ? .build : .run)
+            if result.stopped, !options.stop.isSet { throw Interrupted(reason: "stopped") }  // the best moved: closed above
             try close(&step, ok: result.succeeded, detail: result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -135,9 +174,11 @@ extension LoopRunner {
         if let validate = config.validate {
             try await prepareBaseline()
             step = try await enter(.validate, &candidate)
+            try await enterBuildGroup()
             let result = try await runCommand(
                 validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory],
                 label: "validate")
+            if result.stopped, !options.stop.isSet { throw Interrupted(reason: "stopped") }  // the best moved: closed above
             try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -146,93 +187,6 @@ extension LoopRunner {
             }
         }
         return nil
-    }
-
-    /// Builds the candidate and, when the best is not built in the baseline slot yet (a new
-    /// best, a new lane, a worker node), the best beside it, at once; returns the candidate's
-    /// build. Only under bubblewrap, where each build sees its own slot alone (the others are
-    /// read-only); the slots are settled and sealed before and after as for any command.
-    func buildSideBySide(_ build: CommandSpec, step: StepRecord?) async throws -> CommandResult {
-        try sync(baselineSlot, to: bestTree)
-        _ = try slotGuard(baselineSlot)
-        _ = try slotGuard(candidateSlot)
-        try settleSlots(after: .run, in: nil, step: "before build")
-        var baselineRunner = executor
-        baselineRunner.sandbox.sealed = try sealedBinds(for: baselineSlot)
-        var candidateRunner = executor
-        candidateRunner.sandbox.sealed = try sealedBinds(for: candidateSlot)
-        let building = try await buildHold(role: "candidate")
-        defer { building?.release() }
-        let base = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": "baseline", "RATCHET_SLOT": baselineSlot.directory]
-        let mine = ["RATCHET_LOOP": config.name, "RATCHET_ROLE": "candidate", "RATCHET_SLOT": candidateSlot.directory]
-        let (control, store) = (self.control, self.store)
-        let (baselineFolder, candidateFolder) = (baselineSlot.directory, candidateSlot.directory)
-        async let baselineBuild = baselineRunner.run(build.run, in: baselineFolder, timeout: build.timeout, environment: base, control: control)
-        async let candidateBuild = candidateRunner.run(
-            build.run, in: candidateFolder, timeout: build.timeout, environment: mine, control: control,
-            started: { group in
-                guard var record = step else { return }
-                record.processGroup = Int(group)
-                try? store.update(record)
-            })
-        let results: (baseline: CommandResult, candidate: CommandResult)
-        do {
-            results = try await (baselineBuild, candidateBuild)
-        } catch {
-            throw RunnerError(.io, "\(error)")
-        }
-        do {
-            try settleSlots(after: .build, inEach: [baselineSlot, candidateSlot], step: "build")
-        } catch let broken as SealBroken where results.baseline.stopped || results.candidate.stopped {
-            emit(.note("while stopping: \(broken.message)"))
-        }
-        if results.baseline.stopped || results.candidate.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-        // A best that does not build is reported by `prepareBaseline` when a candidate gets
-        // that far (a broken build command fails the candidate first, as it always did).
-        if results.baseline.succeeded { baselineBuiltTree = bestTree }
-        return results.candidate
-    }
-
-    /// The A/A calibration a new best needs, before the candidate is built: the best goes
-    /// into both slots, is built (side by side under bubblewrap, as a build, so other lanes
-    /// build meanwhile) and is measured against itself. After the candidate's build, the
-    /// calibration borrowed the candidate slot inside the measurement lock and built the
-    /// candidate a second time. When all lanes share one calibration, one lane measures it;
-    /// the others build their candidates meanwhile and take its result before they measure
-    /// (`awaitSharedCalibration`). When the best does not build, nothing is measured here:
-    /// the candidate's own steps report it.
-    func calibrateBeforeBuilding() async throws {
-        guard config.metric.aaPairs > 0, !adoptStoredCalibration() else { return }
-        let shared = slotsShareOneMount && laneCount > 1
-        if shared, !coordinator.calibrations.tryTake() { return }
-        defer { if shared { coordinator.calibrations.give() } }
-        guard !adoptStoredCalibration() else { return }
-        try sync(candidateSlot, to: bestTree)
-        if let build = config.build, baselineBuiltTree != bestTree, executor.sandbox.bubblewrap != nil {
-            let result = try await buildSideBySide(build, step: nil)
-            if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-            guard result.succeeded, baselineBuiltTree == bestTree else { return }
-        } else {
-            if let baseline = try await buildBaselineSlot(), !baseline.succeeded { return }
-            if let build = config.build {
-                let result = try await runCommand(build, in: candidateSlot, role: "candidate", step: nil, phase: .build)
-                if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
-                guard result.succeeded else { return }
-            }
-        }
-        try await enterMeasurement()
-        defer { leaveMeasurement() }
-        try await measureCalibration(step: nil)
-    }
-
-    /// Before measuring, in a lane that built while another lane calibrated the best: waits
-    /// for that calibration and takes its result. Without one (the best moved meanwhile, or
-    /// it failed), `measureAndDecide` calibrates inside the measurement lock.
-    func awaitSharedCalibration() async {
-        guard config.metric.aaPairs > 0, slotsShareOneMount, laneCount > 1, !adoptStoredCalibration() else { return }
-        await coordinator.calibrations.take()
-        coordinator.calibrations.give()
-        _ = adoptStoredCalibration()
     }
 
     /// Puts a candidate whose best moved (another lane accepted) onto the new best: its diff

@@ -77,6 +77,12 @@ public final class LoopRunner {
     var referenceSlot: Slot?
     /// The tree built in the reference slot (the base, once per run).
     var referenceBuiltTree: ObjectID?
+    /// The slot an A/A calibration builds the best in beside the candidate (one mount
+    /// point), the tree built there, and the best whose A/A is to be measured before the
+    /// candidate.
+    var calibrationSlot: Slot?
+    var calibrationBuiltTree: ObjectID?
+    var pendingCalibration: ObjectID?
     /// The step record a command runs under, so a broken seal can close it.
     var currentStep: StepRecord?
     /// This runner's lane (0 unless `[parallel] candidates` > 1), and what the lanes share.
@@ -85,6 +91,10 @@ public final class LoopRunner {
     /// The machine-wide measurement lock, and this lane's hold on it while it measures.
     let machineLock: MachineLock
     var measuring: MachineLock.Hold?
+    /// This lane's hold on the build group through a candidate's build, test and validate.
+    var building: MachineLock.Hold?
+    /// The best a candidate is being built and tested on, with other lanes that may move it.
+    var buildingOn: ObjectID?
     /// This lane's slots, scratch, reference and sealed copies live here.
     let slotRoot: String
 
@@ -326,6 +336,8 @@ public final class LoopRunner {
     func safePoint() async throws -> String? {
         if let reason = options.stop.reason { return reason }
         if pauseRecorder.check() {
+            // A paused lane holds no build group: other loops on the machine measure meanwhile.
+            leaveBuildGroup()
             emit(.note((pause.reason ?? "paused") + " — waiting for `ratchet resume`"))
             while pauseRecorder.check() && !options.stop.isSet {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -336,21 +348,6 @@ public final class LoopRunner {
             emit(.note("resumed"))
         }
         return nil
-    }
-
-    /// The control every running command polls.
-    var control: @Sendable () -> CommandControl {
-        let stop = options.stop
-        let pause = self.pauseRecorder
-        let deadline = config.budget.wallSeconds.map { started.addingTimeInterval($0 - pastWallSeconds) }
-        return {
-            if stop.isSet { return .stop }
-            if let deadline, Date() >= deadline {
-                stop.stop("budget budget.wall_clock tripped")
-                return .stop
-            }
-            return pause.check() ? .pause : .run
-        }
     }
 
     // MARK: Budgets and checkpoints

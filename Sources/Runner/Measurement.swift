@@ -309,10 +309,10 @@ extension LoopRunner {
     }
 
     /// The best builds in the baseline slot but not in the candidate slot.
-    func slotsDisagree(_ result: CommandResult) -> RunnerError {
+    func slotsDisagree(_ result: CommandResult, in slot: Slot? = nil) -> RunnerError {
         RunnerError(
             .baselineFailed,
-            "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \(candidateSlot.directory) "
+            "the best code (\(bestCommit.short)) builds in \(baselineSlot.directory) but not in \((slot ?? candidateSlot).directory) "
                 + "(\(result.summary)), so the two slots cannot be compared: \(result.tail(lines: 5))")
     }
 
@@ -337,10 +337,11 @@ extension LoopRunner {
 
     /// The A/A pairs across the two slots, both holding the best and built, and the noise
     /// floor they give (audited, and kept for this best).
-    func measureCalibration(step: StepRecord?) async throws {
+    /// `against`: the slot holding the second copy of the best (the candidate slot unless given).
+    func measureCalibration(step: StepRecord?, against slot: Slot? = nil) async throws {
         let pairs: [SamplePair]
         switch try await interleavedPairs(
-            (baselineSlot, "baseline"), (candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step)
+            (baselineSlot, "baseline"), (slot ?? candidateSlot, "candidate"), count: config.metric.aaPairs, seed: 0xA11A_A11A, step: step)
         {
         case .failed(let slot, let reason): throw RunnerError(.baselineFailed, "the best code's benchmark fails in \(slot.directory): \(reason)")
         case .pairs(let measured): pairs = measured

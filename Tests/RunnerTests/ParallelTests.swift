@@ -128,6 +128,44 @@ import Testing
         #expect(try fixture.git("show", "ratchet/tiny:src/bonus.txt") == "2\n")
     }
 
+    /// A candidate still building on the old best when another lane accepts is stopped at
+    /// once (its build would be thrown away: it is built again on the new best), re-applied
+    /// onto the new best and built there. The change's build takes 60 s on the original
+    /// code and none on top of the winner, so the run ends in seconds only if it was stopped.
+    /// With `overlap_builds`, as by default no build runs while a measurement (and so an
+    /// accept) does: a build that waited for one starts only if the best is still its own.
+    @Test func aBuildOnABestThatMovedIsStoppedAndStartedAgainOnTheNewBest() async throws {
+        let slow = Self.diff("src/slow.txt", from: nil, to: "1")
+        let fixture = try Self.make(patches: ["01-bonus.diff": Self.bonus, "02-slow.diff": slow], build: 0.3, extra: "overlap_builds = true\n")
+        defer { fixture.remove() }
+        try "if [ -f src/slow.txt ] && [ ! -f src/bonus.txt ]; then sleep 60; fi; sleep 0.3\n".write(
+            toFile: fixture.path + "/build.sh", atomically: true, encoding: .utf8)
+        let config = try String(contentsOfFile: fixture.path + "/ratchet.toml", encoding: .utf8)
+        try config.replacingOccurrences(of: "run = \"sh build.sh\"\ntimeout = \"10s\"", with: "run = \"sh build.sh\"\ntimeout = \"120s\"")
+            .write(toFile: fixture.path + "/ratchet.toml", atomically: true, encoding: .utf8)
+        _ = try fixture.git("commit", "-qam", "slow build")
+        let started = Date()
+        let (summary, workspace) = try await runLoop(fixture)
+        #expect(Date().timeIntervalSince(started) < 55, "the slow build ran to its end")
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        let bonus = try #require(candidates.first { $0.source == "01-bonus.diff" })
+        let moved = try #require(candidates.first { $0.source == "02-slow.diff" })
+        #expect(bonus.outcome == .accepted, "\(bonus.reason ?? "")")
+        #expect(moved.outcome != nil, "the stopped candidate was not decided: \(moved.state)")
+        #expect(moved.parentCommit == bonus.commit)
+        let builds = try workspace.store.steps(candidate: moved.id ?? 0).filter { $0.step == .build }
+        #expect(builds.count == 2, "\(builds.map { $0.detail ?? "" })")
+        #expect(builds.first?.status == .failed)
+        #expect(
+            builds.first?.detail?.contains("stopped: another lane moved the best to \(bonus.commit?.prefix(10) ?? "")") == true,
+            "\(builds.first?.detail ?? "")")
+        #expect(builds.last?.status == .ok, "\(builds.last?.detail ?? "")")
+        let rebase = try #require(try workspace.audit.entries(loop: "tiny").first { $0.kind == "rebase" })
+        #expect(rebase.fields["candidate"] == String(moved.id ?? 0))
+        #expect(summary.stopReason.contains("nothing left"), "\(summary.stopReason)")
+        #expect(try workspace.audit.verify().ok)
+    }
+
     /// A lane does not wait while another calibrates the best: it builds its candidate (and
     /// its own baseline) meanwhile, and takes that calibration before it measures.
     @Test func aLaneBuildsWhileAnotherCalibrates() async throws {

@@ -22,7 +22,7 @@ extension LoopRunner {
     func calibrateBeforeBuilding() async throws {
         guard config.metric.aaPairs > 0, !adoptStoredCalibration() else { return }
         if slotsShareOneMount {
-            pendingCalibration = bestCommit
+            pendingCalibration = true
             return
         }
         try sync(candidateSlot, to: bestTree)
@@ -44,20 +44,22 @@ extension LoopRunner {
     }
 
     /// Whether a pending A/A still needs the best built in the calibration slot.
-    var calibrationNeedsBuild: Bool { pendingCalibration != nil && calibrationBuiltTree != bestTree }
+    var calibrationNeedsBuild: Bool { pendingCalibration && calibrationBuiltTree != bestTree }
 
     /// The A/A set up by `calibrateBeforeBuilding`, after the candidate's build and test: the
     /// best in the baseline slot against the best in the calibration slot (each built when it
     /// is not yet), inside the measurement lock, unless the best moved meanwhile, a
     /// calibration for it was found, or the best does not build.
     func measurePendingCalibration() async throws {
-        guard let pending = pendingCalibration else { return }
-        pendingCalibration = nil
-        guard pending == bestCommit, await coordinator.best.commit == bestCommit, !adoptStoredCalibration() else { return }
+        guard pendingCalibration else { return }
+        pendingCalibration = false
+        guard await coordinator.best.commit == bestCommit, !adoptStoredCalibration() else { return }
         // A best that does not build is reported by the candidate's steps or `prepareBaseline`.
         if let baseline = try await buildBaselineSlot(), !baseline.succeeded { return }
-        let slot = try madeCalibrationSlot()
-        if let build = config.build, calibrationBuiltTree != bestTree {
+        // Built beside the candidate, the slot holds the best already.
+        let built = calibrationSlot.flatMap { calibrationBuiltTree == bestTree ? $0 : nil }
+        let slot = try built ?? madeCalibrationSlot()
+        if let build = config.build, built == nil {
             let result = try await runCommand(build, in: slot, role: "candidate", phase: .build)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             guard result.succeeded else { throw slotsDisagree(result, in: slot) }
@@ -78,16 +80,6 @@ extension LoopRunner {
         calibrationSlot = slot
         try sync(slot, to: bestTree)
         return slot
-    }
-
-    /// Before measuring, in a lane that built while another lane measured the best's A/A:
-    /// waits for that calibration and takes its result. Without one (the best moved meanwhile, or
-    /// it failed), `measureAndDecide` calibrates inside the measurement lock.
-    func awaitSharedCalibration() async {
-        guard config.metric.aaPairs > 0, slotsShareOneMount, laneCount > 1, !adoptStoredCalibration() else { return }
-        await coordinator.calibrations.take()
-        coordinator.calibrations.give()
-        _ = adoptStoredCalibration()
     }
 
     /// Builds the candidate and, at once, the best in the baseline slot when it is not built

@@ -5,9 +5,6 @@ import Foundation
 import Git
 import Store
 
-/// A candidate's build, test or validate stopped because another lane accepted meanwhile.
-struct BestMoved: Error {}
-
 /// A candidate's evaluation: apply and gate, build and test, then the measurement and the
 /// decision against the best in force when the measurement starts (locally; Slurm jobs in
 /// SlurmEvaluation.swift).
@@ -69,24 +66,21 @@ extension LoopRunner {
             let built: CandidateOutcome?
             do {
                 built = try await buildAndTest(&candidate, tree: candidateTree)
-            } catch is BestMoved {
-                built = nil
             } catch {
-                pendingCalibration = nil
+                pendingCalibration = false
                 throw error
             }
             // An A/A built beside this candidate is measured whatever became of it.
             try await measurePendingCalibration()
             if let built { return built }
-            // Another lane accepted meanwhile (its build or test was stopped then): onto the
-            // new best now, built again beside the new best's calibration rather than after it.
+            // Another lane accepted meanwhile (this one's build or test was stopped then): onto
+            // the new best now, built again beside the new best's calibration, not after it.
             if await coordinator.best.commit != bestCommit {
                 guard let rebased = try await rebase(&candidate, onto: await coordinator.best) else { return .decided }
                 candidateTree = rebased
                 continue
             }
             try await prepareBaseline()
-            await awaitSharedCalibration()
             try await enterMeasurement()
             // Decided against the best in force when the measurement starts: when another
             // lane accepted first, the candidate goes onto the new best, and is built and
@@ -133,19 +127,24 @@ extension LoopRunner {
     }
 
     /// Build, test and validate the candidate in its slot; an outcome when it failed. With
-    /// other lanes, a command still running when one of them accepts is stopped (`BestMoved`):
-    /// the candidate is built again on the new best anyway.
+    /// other lanes, a command running or about to start when one of them accepts is stopped
+    /// (its step says so) and this returns `nil`: the caller puts the candidate onto the new
+    /// best, where it is built again anyway.
     func buildAndTest(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
         defer { leaveBuildGroup() }
         buildingOn = laneCount > 1 ? bestCommit : nil
         defer { buildingOn = nil }
         do {
             return try await buildAndTestSteps(&candidate, tree: tree)
-        } catch is Interrupted where !options.stop.isSet && coordinator.bestNow != bestCommit {
+        } catch is Interrupted where bestMovedUnderfoot {
             if var open = currentStep { try close(&open, ok: false, detail: "stopped: another lane moved the best to \(coordinator.bestNow.short)") }
-            throw BestMoved()
+            return nil
         }
     }
+
+    /// Whether another lane replaced the best this lane's candidate is being built on (and
+    /// the loop is not stopping): its commands are stopped then (`control`).
+    var bestMovedUnderfoot: Bool { buildingOn.map { $0 != coordinator.bestNow } == true && !options.stop.isSet }
 
     func buildAndTestSteps(_ candidate: inout CandidateRecord, tree: ObjectID) async throws -> CandidateOutcome? {
         var step: StepRecord
@@ -154,13 +153,13 @@ extension LoopRunner {
             guard let command else { continue }
             step = try await enter(stepName, &candidate)
             try await enterBuildGroup()
-            // Waiting for the build group, the lane may have seen another lane accept.
-            if buildingOn != nil, coordinator.bestNow != bestCommit { throw Interrupted(reason: "stopped") }
+            // While it waited for the build group, another lane may have accepted.
+            if bestMovedUnderfoot { throw Interrupted(reason: "the best moved") }
             let result =
                 stepName == .build && (baselineBuiltTree != bestTree || calibrationNeedsBuild) && executor.sandbox.bubblewrap != nil
                 ? try await buildSideBySide(command, step: step)
                 : try await runCommand(command, in: candidateSlot, role: "candidate", step: step, phase: stepName == .build ? .build : .run)
-            if result.stopped, !options.stop.isSet { throw Interrupted(reason: "stopped") }  // the best moved: closed above
+            if result.stopped, bestMovedUnderfoot { throw Interrupted(reason: "the best moved") }  // its step closed by `buildAndTest`
             try close(&step, ok: result.succeeded, detail: result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {
@@ -178,7 +177,7 @@ extension LoopRunner {
             let result = try await runCommand(
                 validate, in: candidateSlot, role: "candidate", step: step, extra: ["RATCHET_BASELINE_SLOT": baselineSlot.directory],
                 label: "validate")
-            if result.stopped, !options.stop.isSet { throw Interrupted(reason: "stopped") }  // the best moved: closed above
+            if result.stopped, bestMovedUnderfoot { throw Interrupted(reason: "the best moved") }  // its step closed by `buildAndTest`
             try close(&step, ok: result.succeeded, detail: "validate: " + result.summary, result: result)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
             if !result.succeeded {

@@ -78,11 +78,11 @@ public final class LoopRunner {
     /// The tree built in the reference slot (the base, once per run).
     var referenceBuiltTree: ObjectID?
     /// The slot an A/A calibration builds the best in beside the candidate (one mount
-    /// point), the tree built there, and the best whose A/A is to be measured before the
-    /// candidate.
+    /// point), the tree built there, and whether the best's A/A is to be measured before
+    /// the candidate.
     var calibrationSlot: Slot?
     var calibrationBuiltTree: ObjectID?
-    var pendingCalibration: ObjectID?
+    var pendingCalibration = false
     /// The step record a command runs under, so a broken seal can close it.
     var currentStep: StepRecord?
     /// This runner's lane (0 unless `[parallel] candidates` > 1), and what the lanes share.

@@ -1,4 +1,5 @@
 import Core
+import Execution
 import Foundation
 import Runner
 import Store
@@ -226,6 +227,70 @@ import Testing
                 during.isEmpty,
                 "build of candidate \(build.candidateId) ran while paused (0 to \(String(format: "%.2f", resumed - paused)) s): \(during)")
         }
+    }
+
+    /// A candidate holds the build group from its build to the end of its test, but a lane
+    /// paused between the two leaves it, so another loop on the machine can measure during
+    /// the pause. The build itself sets the pause flag as its last act (no sandbox, so it can
+    /// reach the state folder); while the loop waits at the test step, this test enters the
+    /// machine lock's measurement group from outside. A build stopped by the pause just before
+    /// it exited (a race of well under a millisecond) holds the group as any paused command
+    /// does; then the next candidate's build tries again.
+    @Test func aLanePausedBetweenBuildAndTestLetsOtherLoopsMeasure() async throws {
+        var config = TinyWorkspace.config(build: "sh build.sh", kinds: #"["patches"]"#)
+        config = config.replacingOccurrences(of: "[metric]\n", with: "[metric]\naa_pairs = 0\n")
+        config = config.components(separatedBy: "[[proposer.tuner.knob]]")[0]
+        config += "\n[parallel]\nlock_dir = \"locks\"\n\n[sandbox]\nmode = \"off\"\n"
+        let fixture = try GitFixture(
+            files: [
+                "ratchet.toml": config, "bench.sh": TinyWorkspace.bench + "\n", "test.sh": "exit 0\n", "build.sh": "true\n",
+                "src/config.txt": "speed = 1\n", "src/notes.txt": "notes\n", ".gitignore": "locks/\n",
+                "patches/01-bonus.diff": Self.bonus, "patches/02-notes.diff": Self.notes, "patches/03-speed2.diff": Self.speed2,
+            ], label: "paused-build-group")
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let pause = PauseSwitch(stateDirectory: workspace.stateDirectory, loop: "tiny")
+        // Candidate builds (not the best's) set the flag, three times at most, until the
+        // measurement got in (`done`).
+        let (count, done) = (fixture.path + "/pauses", fixture.path + "/done")
+        try """
+        [ "$RATCHET_ROLE" = candidate ] && [ ! -e \(done) ] || exit 0
+        n=$(cat \(count) 2>/dev/null || echo 0); [ "$n" -lt 3 ] || exit 0
+        echo $((n + 1)) > \(count); echo test > \(pause.loopFlag)
+        """.write(toFile: fixture.path + "/build.sh", atomically: true, encoding: .utf8)
+        _ = try fixture.git("commit", "-qam", "a build that pauses the loop")
+        let lock = try MachineLock(directory: fixture.path + "/locks")
+        let store = workspace.store
+        let person = Task.detached { () -> Bool in
+            for _ in 0..<3 {
+                // The flag, then the build that set it ended: the loop waits at its test step.
+                var waited = 0
+                while !pause.isPaused && waited < 600 {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    waited += 1
+                }
+                guard pause.isPaused else { return false }
+                let deadline = Date().addingTimeInterval(3)
+                var ended = false
+                while !ended && Date() < deadline {
+                    let builds = ((try? store.allCandidates()) ?? []).flatMap { (try? store.steps(candidate: $0.id ?? 0)) ?? [] }
+                        .filter { $0.step == .build }
+                    ended = !builds.isEmpty && builds.allSatisfy { $0.finishedAt != nil }
+                    if !ended { try? await Task.sleep(for: .milliseconds(20)) }
+                }
+                var measured: MachineLock.Hold?
+                if ended { measured = try? await lock.measurement(cores: nil, overlapBuilds: false) { Date() < deadline } }
+                measured?.release()
+                if measured != nil { FileManager.default.createFile(atPath: done, contents: nil) }
+                pause.resume()
+                if measured != nil { return true }
+            }
+            return false
+        }
+        let runner = try LoopRunner(workspace: workspace, emit: { _ in })
+        let summary = try await runner.run()
+        #expect(await person.value, "no measurement could enter while the loop was paused between a build and its test")
+        #expect(summary.candidates == 3, "\(summary.stopReason)")
     }
 
     /// `cpus_per_measurement = 1` with `overlap_builds` (without it, one lane's test waits for

@@ -207,8 +207,11 @@ import Testing
                     let paused = Date()
                     try? pause.pause(note: "test")
                     try? await Task.sleep(for: .milliseconds(1500))
+                    // The window ends when the flag goes: read after it, a loaded machine
+                    // could let a resumed build print before this task read the clock.
+                    let resuming = Date()
                     pause.resume()
-                    return (paused, Date())
+                    return (paused, resuming)
                 }
                 try? await Task.sleep(for: .milliseconds(25))
             }

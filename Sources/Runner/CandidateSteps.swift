@@ -77,12 +77,16 @@ extension LoopRunner {
             return outcome
         } catch let interruption as Interrupted {
             await coordinator.endEvaluation(id)
+            // Stopped after the candidate was decided (in the A/A built beside it): its decision stands.
+            if case .finished = candidate.state { return .interrupted(interruption.reason) }
             try finish(
                 &candidate, .interrupted, .interrupted, "\(interruption.reason) while at step '\(candidate.state.label)'; it will be proposed again")
             return .interrupted(interruption.reason)
         } catch let broken as SealBroken {
             await coordinator.endEvaluation(id)
             if var step = currentStep, step.finishedAt == nil { try close(&step, ok: false, detail: broken.message) }
+            // The best's own A/A, after the candidate was decided, is no candidate's doing.
+            if case .finished = candidate.state { throw RunnerError(.baselineFailed, "the A/A of the best \(bestCommit.short): \(broken.message)") }
             try finish(&candidate, .rejected, .runTimeWrite, broken.message)
             return .decided
         }

@@ -12,7 +12,7 @@ import Testing
 @Suite struct CommandProposerTests {
     /// Runs `script` (written to its own folder, outside the repository) as the command proposer.
     func propose(
-        _ script: String, via: PromptDelivery = .file, timeout: Double = 10, pass: [String] = [], environment: [String: String] = [:],
+        _ script: String, via: PromptDelivery = .file, timeout: Double = 30, pass: [String] = [], environment: [String: String] = [:],
         fixture: AdapterFixture, context: ProposalContext? = nil
     ) async throws -> (Result<Proposal?, ProposerError>, Slot, TemporaryFolder) {
         let tools = try TemporaryFolder("agent")

@@ -8,8 +8,10 @@ import Testing
 @Suite struct ModelProposerTests {
     static let key = "sk-test-0123456789abcdefghijKLMNOP"
 
+    /// The timeout is generous unless a test is about it: under the whole suite on 2 cores, a
+    /// 5 s limit once ran out before a local reply cut off on purpose was read.
     func proposer(
-        _ api: ModelProposer.API, _ server: ModelServer, retries: Int = 2, timeout: Double = 5, keyEnv: String? = "TEST_MODEL_KEY",
+        _ api: ModelProposer.API, _ server: ModelServer, retries: Int = 2, timeout: Double = 60, keyEnv: String? = "TEST_MODEL_KEY",
         guidance: String? = nil, environment: [String: String]? = nil
     ) -> ModelProposer {
         let spec = ModelSpec(

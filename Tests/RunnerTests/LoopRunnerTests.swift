@@ -205,4 +205,32 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         #expect(summary.stopReason == "stopped by test")
         #expect(try workspace.store.loop(named: "tiny")?.status == .stopped)
     }
+
+    /// A stop that arrives after a candidate was decided, while the A/A built beside it is
+    /// measured, ends the run as stopped and leaves the decision as it was. (It failed the
+    /// loop with "candidate cannot go from rejected to interrupted": the stop was taken for
+    /// one of the candidate's own steps, and a daemon retried the loop a minute later.)
+    @Test func aStopWhileTheCalibrationBesideADecidedCandidateIsMeasuredEndsTheRunCleanly() async throws {
+        // The patch adds src/bonus.txt, which the build refuses: decided before the A/A runs.
+        let fixture = try TinyWorkspace.make(config: TinyWorkspace.config(build: "test ! -f src/bonus.txt", kinds: #"["patches"]"#))
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let stop = StopSwitch()
+        let log = EventLog()
+        let runner = try LoopRunner(
+            workspace: workspace, options: RunOptions(stop: stop),
+            emit: { event in
+                log.add(event)
+                if case .finished(sequence: 1, _, _) = event { stop.stop("stopped by test") }
+            })
+        let summary = try await runner.run()
+        #expect(summary.stopReason == "stopped by test")
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        #expect(candidates.map { $0.state.label + "/" + ($0.rejection?.rawValue ?? "-") } == ["rejected/build_failed"])
+        #expect(try workspace.store.loop(named: "tiny")?.status == .stopped)
+        // The calibration slot was built beside the candidate, and its A/A was cut short by the stop.
+        #expect(FileManager.default.fileExists(atPath: fixture.path + "/.git/ratchet/slots/tiny/calibration/work/src/config.txt"))
+        let notes = log.all.compactMap { event -> String? in if case .note(let text) = event { text } else { nil } }
+        #expect(!notes.contains { $0.contains("A/A across the slots") }, "\(notes)")
+    }
 }

@@ -96,6 +96,10 @@ extension LoopRunner {
         if calibrationNeedsBuild {
             beside.append((try madeCalibrationSlot(), "candidate"))
         }
+        let referenceTree = referenceNeedsBuild ? coordinator.driftBaseTree : nil
+        if let referenceTree {
+            beside.append((try madeReferenceSlot(referenceTree), "reference"))
+        }
         var runners: [(folder: String, runner: CommandRunner, environment: [String: String])] = []
         for (slot, role) in beside + [(candidateSlot, "candidate")] {
             _ = try slotGuard(slot)
@@ -140,8 +144,15 @@ extension LoopRunner {
         if stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }
         // A best that does not build is reported by `prepareBaseline` when a candidate gets
         // that far (a broken build command fails the candidate first, as it always did).
-        for (index, side) in beside.enumerated() where finished[index].succeeded {
-            if side.slot === baselineSlot { baselineBuiltTree = bestTree } else { calibrationBuiltTree = bestTree }
+        for (index, side) in beside.enumerated() {
+            let built = finished[index].succeeded
+            if side.slot === baselineSlot {
+                if built { baselineBuiltTree = bestTree }
+            } else if side.slot === referenceSlot {
+                if built { referenceBuiltTree = referenceTree } else { referenceDoesNotBuild(finished[index]) }
+            } else if built {
+                calibrationBuiltTree = bestTree
+            }
         }
         return candidate
     }

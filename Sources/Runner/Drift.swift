@@ -12,18 +12,73 @@ extension LoopRunner {
     /// improvement the accepts claimed is still there: a claim outside the measured interval
     /// at the decision's confidence is a drift, logged, audited and shown by `ratchet
     /// status` and the morning report.
+    ///
+    /// The base is built in each lane's reference slot once per run. Under bubblewrap that
+    /// build goes beside the lane's next candidate's build (`buildSideBySide`), in every lane
+    /// from the run's first check on, and a check whose lane has no base built yet is
+    /// measured when that candidate is decided: a check costs its measurement and no build
+    /// of its own (a build of its own kept one lane from candidates for a whole build, test
+    /// and measurement). A lane that ends before then (no candidate left, a budget, a
+    /// checkpoint, `--max-iterations`) builds the base and measures the check as it ends.
     func checkDrift(decided: Int) async throws {
         let every = config.metric.driftEvery
-        guard every > 0, decided > 0, decided % every == 0, let base = try? ObjectID(hex: loop.baseCommit) else { return }
-        _ = await adoptBest()
-        guard bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided) else { return }
-        try await prepareBaseline()
-        // The base is built outside the measurement lock, as any build (other lanes build
-        // beside it), and once per run: a later check finds it built.
+        guard every > 0, let base = try? ObjectID(hex: loop.baseCommit) else { return }
+        var due = owedDrift?.decided
+        let baseTree = try repository.tree(ofCommit: base)
+        if decided > 0, decided % every == 0 {
+            _ = await adoptBest()
+            if bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided, baseTree: baseTree) { due = decided }
+        }
+        guard let due else { return }
+        if config.build != nil, referenceBuiltTree != baseTree, !referenceUnbuildable, executor.sandbox.bubblewrap != nil,
+            config.executor.kind != .slurm
+        {
+            if owedDrift == nil { emit(.note("drift check due: the original base builds beside the next candidate" + lanePrefix)) }
+            owedDrift = (due, baseTree)
+            return
+        }
+        owedDrift = nil
+        try await measureDrift(at: due, base: baseTree)
+    }
+
+    /// A drift check this lane still owes, measured as the lane ends (its base built now).
+    func settleOwedDrift() async throws {
+        guard let owed = owedDrift else { return }
+        owedDrift = nil
+        try await measureDrift(at: owed.decided, base: owed.baseTree)
+    }
+
+    /// The original base did not build beside a candidate: a check this lane owes is skipped
+    /// (as when the base's own build fails), and the base is not built beside again.
+    func referenceDoesNotBuild(_ build: CommandResult) {
+        referenceUnbuildable = true
+        guard owedDrift != nil else { return }
+        emit(.note("drift check skipped: the original base does not build (\(build.summary))" + lanePrefix))
+        owedDrift = nil
+    }
+
+    /// Whether the lane's next build also builds the original base in the reference slot:
+    /// once the run has had a drift check, until it is built.
+    var referenceNeedsBuild: Bool {
+        guard !referenceUnbuildable, let tree = coordinator.driftBaseTree else { return false }
+        return referenceBuiltTree != tree
+    }
+
+    /// The reference slot, holding the original base.
+    func madeReferenceSlot(_ baseTree: ObjectID) throws -> Slot {
         let reference = try referenceSlot ?? Slot(repository: repository, root: slotRoot + "/reference")
         referenceSlot = reference
-        let baseTree = try repository.tree(ofCommit: base)
         try sync(reference, to: baseTree)
+        return reference
+    }
+
+    /// The drift check due at `decided` candidates, with the base built when it is not yet.
+    func measureDrift(at decided: Int, base baseTree: ObjectID) async throws {
+        _ = await adoptBest()
+        guard bestCommit.hex != loop.baseCommit else { return }
+        try await prepareBaseline()
+        // Built outside the measurement lock, as any build (other lanes build beside it).
+        let reference = try madeReferenceSlot(baseTree)
         if let build = config.build, referenceBuiltTree != baseTree {
             let result = try await runCommand(build, in: reference, role: "reference", phase: .build)
             if result.stopped { throw Interrupted(reason: options.stop.reason ?? "stopped") }

@@ -156,7 +156,8 @@ extension LoopRunner {
             // While it waited for the build group, another lane may have accepted.
             if bestMovedUnderfoot { throw Interrupted(reason: "the best moved") }
             let result =
-                stepName == .build && (baselineBuiltTree != bestTree || calibrationNeedsBuild) && executor.sandbox.bubblewrap != nil
+                stepName == .build && (baselineBuiltTree != bestTree || calibrationNeedsBuild || referenceNeedsBuild)
+                    && executor.sandbox.bubblewrap != nil
                 ? try await buildSideBySide(command, step: step)
                 : try await runCommand(command, in: candidateSlot, role: "candidate", step: step, phase: stepName == .build ? .build : .run)
             if result.stopped, bestMovedUnderfoot { throw Interrupted(reason: "the best moved") }  // its step closed by `buildAndTest`

@@ -28,6 +28,7 @@ actor LaneCoordinator {
     nonisolated var bestNow: ObjectID { current.withLock { $0 } }
     private var started = 0
     private var driftChecked: Set<Int> = []
+    private let driftBase = Mutex<ObjectID?>(nil)
     /// One lane at a time asks a proposer that picks the next untried source, so two lanes
     /// never pick the same one.
     nonisolated let proposals = AsyncTurn()
@@ -86,9 +87,16 @@ actor LaneCoordinator {
     }
 
     /// Whether this lane runs the drift check due at `decided` candidates (one lane does).
-    func claimDriftCheck(at decided: Int) -> Bool {
-        driftChecked.insert(decided).inserted
+    /// From the first claim on, every lane builds the original base (`baseTree`) in its
+    /// reference slot beside its next candidate, so whichever lane a later check falls to
+    /// finds it built.
+    func claimDriftCheck(at decided: Int, baseTree: ObjectID) -> Bool {
+        driftBase.withLock { $0 = baseTree }
+        return driftChecked.insert(decided).inserted
     }
+
+    /// The original base's tree once this run has had a drift check (`claimDriftCheck`).
+    nonisolated var driftBaseTree: ObjectID? { driftBase.withLock { $0 } }
 
     /// Whether this lane is the first to report a budget trip (it is audited once).
     func claimBudgetTrip() -> Bool {
@@ -209,7 +217,9 @@ extension LoopRunner {
         var proposerIndex = 0
         while true {
             if let reason = try await safePoint() { return .stopped(reason) }
-            if let cap = options.maxIterations, !(await coordinator.claimIteration(cap: cap)) { return .stopped("reached --max-iterations \(cap)") }
+            if let cap = options.maxIterations, !(await coordinator.claimIteration(cap: cap)) {
+                return try await ending(.stopped("reached --max-iterations \(cap)"))
+            }
             let claimed = options.maxIterations != nil
             // Candidates in flight in other lanes count as started work.
             if let trip = config.budget.tripped(by: try budgetUse()) {
@@ -218,11 +228,11 @@ extension LoopRunner {
                     try audit.append(
                         loop: config.name, kind: "budget_trip", ["budget": trip.budget, "limit": "\(trip.limit)", "used": "\(trip.used)"])
                 }
-                return .budget(trip.description)
+                return try await ending(.budget(trip.description))
             }
             guard proposerIndex < proposers.count else {
                 if claimed { await coordinator.unclaimIteration() }
-                return .exhausted("every proposer has nothing left to propose")
+                return try await ending(.exhausted("every proposer has nothing left to propose"))
             }
             let proposer = proposers[proposerIndex]
             switch try await runCandidate(proposer) {
@@ -235,9 +245,15 @@ extension LoopRunner {
             case .decided:
                 try await checkDrift(decided: try budgetUse(countingInFlight: false).iterations)
             case .checkpoint(let reason):
-                return .waiting(reason)
+                return try await ending(.waiting(reason))
             }
         }
+    }
+
+    /// A lane's end other than a stop: a drift check it owes is measured first.
+    func ending(_ end: StopReason) async throws -> StopReason {
+        try await settleOwedDrift()
+        return end
     }
 
     /// ` (lane k)` when several lanes run, for notes.

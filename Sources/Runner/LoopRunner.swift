@@ -77,6 +77,11 @@ public final class LoopRunner {
     var referenceSlot: Slot?
     /// The tree built in the reference slot (the base, once per run).
     var referenceBuiltTree: ObjectID?
+    /// A drift check this lane claimed and measures once its next candidate's build has
+    /// built the original base beside it (`checkDrift`).
+    var owedDrift: (decided: Int, baseTree: ObjectID)?
+    /// The original base failed to build beside a candidate: it is not tried there again.
+    var referenceUnbuildable = false
     /// The slot an A/A calibration builds the best in beside the candidate (one mount
     /// point), the tree built there, and whether the best's A/A is to be measured before
     /// the candidate.

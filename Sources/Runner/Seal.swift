@@ -113,10 +113,12 @@ extension LoopRunner {
                 }
             }
             _ = fm.createFile(atPath: root + "/.complete", contents: Data())
-            // Copies of older commits are not needed any more.
+            // Copies of commits no slot of this lane holds are not needed any more. (Kept by
+            // the cache's trees, a copy a side-by-side build had just bound for the best was
+            // removed when the cache was cleared, and bubblewrap refused that build.)
+            let held = Set(([slots, [calibrationSlot, referenceSlot, scratch].compactMap { $0 }].joined()).compactMap { $0.tree?.hex })
             let parent = slotRoot + "/sealed"
-            for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? []
-            where name != tree.hex && !sealedCache.keys.contains(where: { $0.hex == name }) {
+            for name in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where name != tree.hex && !held.contains(name) {
                 try? fm.removeItem(atPath: parent + "/" + name)
             }
         }

@@ -12,6 +12,8 @@ struct ScriptedReply: Sendable {
     var delay: Double = 0
     /// Announce more bytes than are sent, then close the connection: a body cut off.
     var truncate = false
+    /// Held until the server has received this many requests (for at most 20 s).
+    var untilRequests: Int?
 
     /// A Chat Completions answer whose message is `content`.
     static func openAI(_ content: String, promptTokens: Int = 1200, completionTokens: Int = 300, finish: String = "stop") -> ScriptedReply {
@@ -73,6 +75,7 @@ final class ModelServer: @unchecked Sendable {
     private let lock = NSLock()
     private var script: [ScriptedReply]
     private var recorded: [RecordedRequest] = []
+    private var sent: [Date] = []
     private let group: MultiThreadedEventLoopGroup
     private var channel: (any Channel)?
     private(set) var port = 0
@@ -85,6 +88,11 @@ final class ModelServer: @unchecked Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     var requests: [RecordedRequest] { lock.withLock { recorded } }
+
+    /// When each reply was written, in order.
+    var replies: [Date] { lock.withLock { sent } }
+
+    func replied() { lock.withLock { sent.append(Date()) } }
 
     /// Records `request` and returns the next reply (a 500 once the script is used up).
     func next(_ request: RecordedRequest) -> ScriptedReply {
@@ -153,7 +161,18 @@ final class ModelServerHandler: ChannelInboundHandler {
             for (name, value) in head.headers { headers[name.lowercased()] = value }
             let request = RecordedRequest(method: head.method.rawValue, uri: head.uri, headers: headers, body: String(decoding: body, as: UTF8.self))
             let reply = server.next(request)
-            if reply.delay > 0 {
+            if let count = reply.untilRequests {
+                let deadline = NIODeadline.now() + .seconds(20)
+                let loop = context.eventLoop.assumeIsolated()
+                func poll() {
+                    if server.requests.count >= count || NIODeadline.now() >= deadline {
+                        respond(context, reply)
+                    } else {
+                        loop.scheduleTask(in: .milliseconds(10)) { poll() }
+                    }
+                }
+                poll()
+            } else if reply.delay > 0 {
                 context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(reply.delay * 1000))) {
                     self.respond(context, reply)
                 }
@@ -165,6 +184,7 @@ final class ModelServerHandler: ChannelInboundHandler {
 
     func respond(_ context: ChannelHandlerContext, _ reply: ScriptedReply) {
         guard context.channel.isActive else { return }
+        server.replied()
         let bytes = Array(reply.body.utf8)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")

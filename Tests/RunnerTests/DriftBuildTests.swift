@@ -1,0 +1,61 @@
+import Core
+import Foundation
+import Runner
+import Store
+import TestSupport
+import Testing
+
+/// Under bubblewrap the drift check's base is built beside the lane's next candidate, and
+/// the check is measured when that candidate is decided: the check costs no build of its
+/// own. A lane that ends first still measures the check it owes, building the base then.
+@Suite struct DriftBuildTests {
+    static func config() -> String {
+        TinyWorkspace.config(build: "date +%s.%N >> builds.out", kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+    }
+
+    /// When each build of the base in the reference slot ran (seconds since 1970).
+    func referenceBuilds(_ fixture: GitFixture) -> [Double] {
+        let file = fixture.path + "/.git/ratchet/slots/tiny/reference/work/builds.out"
+        return ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0) }
+    }
+
+    @Test func theBaseIsBuiltBesideTheNextCandidateAndTheCheckFollowsItsDecision() async throws {
+        let fixture = try TinyWorkspace.make(config: Self.config())
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let log = EventLog()
+        let summary = try await LoopRunner(workspace: workspace, emit: { log.add($0) }).run()
+        #expect(summary.candidates == 3, "speed 2 accepted, 3 fails its test, 4 accepted")
+
+        // Due after the second decision, measured after the third, with the base built once.
+        let entries = try workspace.audit.entries(loop: "tiny")
+        let kinds = entries.map { $0.kind == "decision" ? "decision #\($0.fields["candidate"] ?? "")" : $0.kind }
+        let checks = kinds.indices.filter { kinds[$0] == "drift_check" }
+        #expect(checks.count == 1, "\(kinds)")
+        let lastDecision = try #require(kinds.lastIndex(of: "decision #3"), "\(kinds)")
+        #expect(checks.first.map { $0 > lastDecision } == true, "\(kinds)")
+        #expect(entries.first { $0.kind == "drift_check" }?.fields["drifted"] == "false")
+        // The base was built once, inside the third candidate's build step: no build ran alone.
+        let builds = referenceBuilds(fixture)
+        #expect(builds.count == 1)
+        let step = try #require(try workspace.store.steps(candidate: 3).first { $0.step == .build })
+        let window = (step.startedAt.timeIntervalSince1970 - 0.05)...((step.finishedAt ?? .distantPast).timeIntervalSince1970 + 0.05)
+        #expect(builds.allSatisfy { window.contains($0) }, "base built at \(builds), candidate #3 built in \(window)")
+        let notes = log.all.compactMap { event -> String? in if case .note(let text) = event { text } else { nil } }
+        #expect(notes.contains { $0.hasPrefix("drift check due: the original base builds beside the next candidate") }, "\(notes)")
+        #expect(notes.contains { $0.hasPrefix("drift check: the accepts claimed") }, "\(notes)")
+    }
+
+    @Test func aLaneThatEndsFirstStillMeasuresTheCheckItOwes() async throws {
+        let fixture = try TinyWorkspace.make(config: Self.config())
+        defer { fixture.remove() }
+        let (summary, workspace) = try await runLoop(fixture, options: RunOptions(maxIterations: 2))
+        #expect(summary.candidates == 2)
+        #expect(summary.stopReason.contains("--max-iterations 2"))
+        let kinds = try workspace.audit.entries(loop: "tiny").map(\.kind)
+        #expect(kinds.filter { $0 == "drift_check" }.count == 1, "\(kinds)")
+        #expect(kinds.last == "loop_stop" && kinds.dropLast().last == "drift_check", "\(kinds)")
+        #expect(referenceBuilds(fixture).count == 1)
+    }
+}

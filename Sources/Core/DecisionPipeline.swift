@@ -338,7 +338,7 @@ public struct DecisionPipeline: Sendable {
 }
 
 /// The drift check's numbers: the best against the original base, measured again, and
-/// whether the improvement the accepts claimed is outside the interval.
+/// whether the improvement the accepts claimed is above what was measured.
 public struct DriftMeasurement: Sendable, Equatable {
     public var pairs: Int
     public var measured: Double
@@ -349,9 +349,15 @@ public struct DriftMeasurement: Sendable, Equatable {
 
     /// A two-sided Student-t interval at `confidence` for the geometric-mean improvement of
     /// `pairs` (base as baseline, best as candidate); drifted when `claimed` (the product of
-    /// the kept accepts) is outside it, by more than a last-digit difference (deterministic
-    /// metrics give a zero-width interval). `nil` with fewer than two usable pairs.
-    public static func assess(pairs: [SamplePair], direction: Direction, confidence: Double, claimed: Double) -> DriftMeasurement? {
+    /// the kept accepts) is above its upper end by more than `tolerance` (the loop's
+    /// `min_effect`, as a ratio), plus a last-digit difference for deterministic metrics,
+    /// whose interval has zero width. A best that measures better than claimed, or short of
+    /// the claim by less than the smallest improvement the loop counts, is no drift: the
+    /// check flagged both (a +36.9% claim measured at +37.9% [+37.1%, +38.6%] was a "DRIFT").
+    /// `nil` with fewer than two usable pairs.
+    public static func assess(pairs: [SamplePair], direction: Direction, confidence: Double, claimed: Double, tolerance: Double = 0)
+        -> DriftMeasurement?
+    {
         guard let g = try? SequentialDecision.logImprovements(pairs, direction: direction), g.count >= 2 else { return nil }
         let summary = Statistics.Summary(g)
         let t = Statistics.studentTQuantile((1 + confidence) / 2, df: Double(g.count - 1))
@@ -361,6 +367,6 @@ public struct DriftMeasurement: Sendable, Equatable {
         let slack = 1e-9 * max(1, abs(claimed))
         return DriftMeasurement(
             pairs: g.count, measured: expm1(summary.mean), lower: lower, upper: upper, claimed: claimed,
-            drifted: claimed < lower - slack || claimed > upper + slack)
+            drifted: log1p(claimed) > log1p(upper) + log1p(max(0, tolerance)) + slack)
     }
 }

@@ -95,7 +95,8 @@ extension LoopRunner {
         let claimed = try store.cumulativeImprovement(loop: config.name)
         guard
             let drift = DriftMeasurement.assess(
-                pairs: pairs, direction: config.metric.decision.direction, confidence: config.metric.decision.confidence, claimed: claimed)
+                pairs: pairs, direction: config.metric.decision.direction, confidence: config.metric.decision.confidence, claimed: claimed,
+                tolerance: config.metric.decision.minEffect)
         else { return }
         let (measured, lower, upper, drifted) = (drift.measured, drift.lower, drift.upper, drift.drifted)
         try audit.append(
@@ -108,6 +109,10 @@ extension LoopRunner {
         let numbers =
             "the accepts claimed \(Format.percent(claimed)); the best measures \(Format.percent(measured)) "
             + "[\(Format.percent(lower)), \(Format.percent(upper)), \(level)%] against the original base now (\(pairs.count) pairs)"
-        emit(.note(drifted ? "DRIFT: " + numbers + ": the claimed improvement is not what the machine measures now" : "drift check: " + numbers))
+        emit(
+            .note(
+                drifted
+                    ? "DRIFT: " + numbers + ": the machine measures less than the accepts claimed, by more than min_effect"
+                    : "drift check: " + numbers))
     }
 }

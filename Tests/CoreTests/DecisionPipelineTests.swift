@@ -303,12 +303,21 @@ import Testing
 
     // MARK: - Drift
 
-    @Test func driftIsAClaimOutsideTheMeasuredInterval() throws {
+    @Test func driftIsAClaimAboveTheMeasuredIntervalByMoreThanMinEffect() throws {
         let pairs = [0.50, 0.52, 0.48, 0.51, 0.49, 0.50].map { SamplePair(baseline: 1, candidate: exp(-$0)) }
         let holds = try #require(DriftMeasurement.assess(pairs: pairs, direction: .lower, confidence: 0.95, claimed: expm1(0.5)))
         #expect(!holds.drifted && holds.pairs == 6 && holds.lower < holds.measured && holds.measured < holds.upper)
         let lost = try #require(DriftMeasurement.assess(pairs: pairs, direction: .lower, confidence: 0.95, claimed: 1.0))
         #expect(lost.drifted)
+        // Better than claimed is no drift; short of the claim by less than min_effect neither.
+        #expect(DriftMeasurement.assess(pairs: pairs, direction: .lower, confidence: 0.95, claimed: 0.3)?.drifted == false)
+        let upper = holds.upper
+        #expect(
+            DriftMeasurement.assess(pairs: pairs, direction: .lower, confidence: 0.95, claimed: (1 + upper) * 1.04 - 1, tolerance: 0.05)?.drifted
+                == false)
+        #expect(
+            DriftMeasurement.assess(pairs: pairs, direction: .lower, confidence: 0.95, claimed: (1 + upper) * 1.06 - 1, tolerance: 0.05)?.drifted
+                == true)
         #expect(DriftMeasurement.assess(pairs: Array(pairs.prefix(1)), direction: .lower, confidence: 0.95, claimed: 0) == nil)
         // Exact metrics: a last-digit difference is not a drift.
         let exact = [SamplePair](repeating: SamplePair(baseline: 3, candidate: 1), count: 6)

@@ -15,11 +15,14 @@ extension LoopRunner {
     ///
     /// The base is built in each lane's reference slot once per run. Under bubblewrap that
     /// build goes beside the lane's next candidate's build (`buildSideBySide`), in every lane
-    /// from the run's first check on, and a check whose lane has no base built yet is
-    /// measured when that candidate is decided: a check costs its measurement and no build
-    /// of its own (a build of its own kept one lane from candidates for a whole build, test
-    /// and measurement). A lane that ends before then (no candidate left, a budget, a
-    /// checkpoint, `--max-iterations`) builds the base and measures the check as it ends.
+    /// from the run's first check on, and the check is measured in the lane's next
+    /// measurement turn, just before its candidate (`measureOwedDrift`): a check costs its
+    /// pairs and nothing else. (A build of its own kept the lane from candidates for a whole
+    /// build, test and measurement; measured between two candidates, the lane waited for the
+    /// other lane's build and test to end before it could measure.) A lane that ends before
+    /// then (no candidate left, a budget, a checkpoint, `--max-iterations`) builds the base
+    /// when it must and measures the check as it ends. Without bubblewrap, or on Slurm, the
+    /// check is built and measured when it falls due.
     func checkDrift(decided: Int) async throws {
         let every = config.metric.driftEvery
         guard every > 0, let base = try? ObjectID(hex: loop.baseCommit) else { return }
@@ -30,15 +33,27 @@ extension LoopRunner {
             if bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided, baseTree: baseTree) { due = decided }
         }
         guard let due else { return }
-        if config.build != nil, referenceBuiltTree != baseTree, !referenceUnbuildable, executor.sandbox.bubblewrap != nil,
-            config.executor.kind != .slurm
-        {
-            if owedDrift == nil { emit(.note("drift check due: the original base builds beside the next candidate" + lanePrefix)) }
+        let built = config.build == nil || referenceBuiltTree == baseTree
+        if config.executor.kind != .slurm, built || (!referenceUnbuildable && executor.sandbox.bubblewrap != nil) {
+            if owedDrift == nil {
+                emit(
+                    .note(
+                        "drift check due: measured in this lane's next measurement turn" + (built ? "" : ", its base built beside the candidate")
+                            + lanePrefix))
+            }
             owedDrift = (due, baseTree)
             return
         }
         owedDrift = nil
         try await measureDrift(at: due, base: baseTree)
+    }
+
+    /// The drift check this lane owes, inside its measurement turn for a candidate, when the
+    /// base is built (beside that candidate, or before).
+    func measureOwedDrift() async throws {
+        guard let owed = owedDrift, config.build == nil || referenceBuiltTree == owed.baseTree else { return }
+        owedDrift = nil
+        try await measureDrift(at: owed.decided, base: owed.baseTree)
     }
 
     /// A drift check this lane still owes, measured as the lane ends (its base built now).

@@ -94,6 +94,7 @@ extension LoopRunner {
             }
             let outcome: CandidateOutcome?
             do {
+                try await measureOwedDrift()
                 step = try await enter(.measure, &candidate)
                 outcome = try await measureAndDecide(&candidate, tree: candidateTree, summary: summary, step: &step)
                 leaveMeasurement()

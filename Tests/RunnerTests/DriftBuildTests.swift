@@ -6,8 +6,9 @@ import TestSupport
 import Testing
 
 /// Under bubblewrap the drift check's base is built beside the lane's next candidate, and
-/// the check is measured when that candidate is decided: the check costs no build of its
-/// own. A lane that ends first still measures the check it owes, building the base then.
+/// the check is measured in that candidate's measurement turn, before it: the check costs
+/// no build of its own and no wait. A lane that ends first still measures the check it
+/// owes, building the base then.
 @Suite struct DriftBuildTests {
     static func config() -> String {
         TinyWorkspace.config(build: "date +%s.%N >> builds.out", kinds: #"["tuner"]"#)
@@ -20,7 +21,7 @@ import Testing
         return ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0) }
     }
 
-    @Test func theBaseIsBuiltBesideTheNextCandidateAndTheCheckFollowsItsDecision() async throws {
+    @Test func theBaseIsBuiltBesideTheNextCandidateAndMeasuredInItsTurn() async throws {
         let fixture = try TinyWorkspace.make(config: Self.config())
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
@@ -28,13 +29,21 @@ import Testing
         let summary = try await LoopRunner(workspace: workspace, emit: { log.add($0) }).run()
         #expect(summary.candidates == 3, "speed 2 accepted, 3 fails its test, 4 accepted")
 
-        // Due after the second decision, measured after the third, with the base built once.
+        // Due after the second decision, measured after the third candidate's test and
+        // before its measurement, with the base built once.
         let entries = try workspace.audit.entries(loop: "tiny")
-        let kinds = entries.map { $0.kind == "decision" ? "decision #\($0.fields["candidate"] ?? "")" : $0.kind }
+        let kinds = entries.map { entry in
+            switch entry.kind {
+            case "decision": "decision #\(entry.fields["candidate"] ?? "")"
+            case "step": "#\(entry.fields["candidate"] ?? "") \(entry.fields["step"] ?? "")"
+            default: entry.kind
+            }
+        }
         let checks = kinds.indices.filter { kinds[$0] == "drift_check" }
         #expect(checks.count == 1, "\(kinds)")
-        let lastDecision = try #require(kinds.lastIndex(of: "decision #3"), "\(kinds)")
-        #expect(checks.first.map { $0 > lastDecision } == true, "\(kinds)")
+        let tested = try #require(kinds.lastIndex(of: "#3 test"), "\(kinds)")
+        let measured = try #require(kinds.lastIndex(of: "#3 measure"), "\(kinds)")
+        #expect(checks.first.map { $0 > tested && $0 < measured } == true, "\(kinds)")
         #expect(entries.first { $0.kind == "drift_check" }?.fields["drifted"] == "false")
         // The base was built once, inside the third candidate's build step: no build ran alone.
         let builds = referenceBuilds(fixture)
@@ -43,7 +52,7 @@ import Testing
         let window = (step.startedAt.timeIntervalSince1970 - 0.05)...((step.finishedAt ?? .distantPast).timeIntervalSince1970 + 0.05)
         #expect(builds.allSatisfy { window.contains($0) }, "base built at \(builds), candidate #3 built in \(window)")
         let notes = log.all.compactMap { event -> String? in if case .note(let text) = event { text } else { nil } }
-        #expect(notes.contains { $0.hasPrefix("drift check due: the original base builds beside the next candidate") }, "\(notes)")
+        #expect(notes.contains { $0.hasPrefix("drift check due: measured in this lane's next measurement turn, its base built beside") }, "\(notes)")
         #expect(notes.contains { $0.hasPrefix("drift check: the accepts claimed") }, "\(notes)")
     }
 

@@ -53,7 +53,12 @@ extension LoopRunner {
     func measureOwedDrift() async throws {
         guard let owed = owedDrift, config.build == nil || referenceBuiltTree == owed.baseTree else { return }
         owedDrift = nil
-        try await measureDrift(at: owed.decided, base: owed.baseTree)
+        do {
+            try await measureDrift(at: owed.decided, base: owed.baseTree)
+        } catch let broken as SealBroken {
+            // The base's or the best's bench wrote where none may: not the candidate's doing.
+            throw RunnerError(.baselineFailed, "the drift check of the original base against \(bestCommit.short): \(broken.message)")
+        }
     }
 
     /// A drift check this lane still owes, measured as the lane ends (its base built now).

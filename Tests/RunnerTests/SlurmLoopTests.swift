@@ -90,25 +90,37 @@ import Testing
     /// A `scancel` from outside ends the job without a result: the candidate is recorded as
     /// interrupted, the loop goes on, and proposes it again.
     @Test func aJobCancelledFromOutsideIsAnInterruptedCandidateProposedAgain() async throws {
-        let fixture = try make(patches: ["01-bonus.diff": ParallelTests.bonus], build: 3)
+        // A 5 s build keeps the first job running while the cancel lands; `scancel` is tried
+        // again when it fails (a loaded controller once let a single try pass silently, the
+        // job ran to its end and nothing was interrupted).
+        let fixture = try make(patches: ["01-bonus.diff": ParallelTests.bonus], build: 5)
         defer { fixture.remove() }
         let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
         let client = try SlurmClient(environment: cluster.environment)
         let audit = workspace.audit
         let runner = try LoopRunner(workspace: workspace, emit: { _ in })
-        let person = Task.detached { () -> Bool in
+        let person = Task.detached { () -> String in
             for _ in 0..<300 {
                 if let number = (try? audit.entries(loop: "tiny"))?.first(where: { $0.kind == "slurm_job" })?.fields["job"].flatMap({ UInt64($0) }) {
                     try? await Task.sleep(for: .milliseconds(300))
-                    try? await client.cancel(SlurmJobID(rawValue: number))
-                    return true
+                    var failures: [String] = []
+                    for _ in 0..<10 {
+                        do {
+                            try await client.cancel(SlurmJobID(rawValue: number))
+                            return "cancelled"
+                        } catch {
+                            failures.append("\(error)")
+                            try? await Task.sleep(for: .milliseconds(200))
+                        }
+                    }
+                    return "scancel failed: \(failures)"
                 }
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            return false
+            return "no job was submitted"
         }
         let summary = try await runner.run()
-        #expect(await person.value)
+        #expect(await person.value == "cancelled")
         let candidates = try workspace.store.candidates(loop: "tiny")
         let interrupted = try #require(candidates.first { $0.outcome == .interrupted })
         #expect(interrupted.reason?.contains("Slurm job") == true, "\(interrupted.reason ?? "")")

@@ -25,14 +25,15 @@ extension LoopRunner {
     /// check is built and measured when it falls due.
     func checkDrift(decided: Int) async throws {
         let every = config.metric.driftEvery
-        guard every > 0, let base = try? ObjectID(hex: loop.baseCommit) else { return }
-        var due = owedDrift?.decided
-        let baseTree = try repository.tree(ofCommit: base)
-        if decided > 0, decided % every == 0 {
+        guard every > 0 else { return }
+        var due = owedDrift
+        if decided > 0, decided % every == 0, let base = try? ObjectID(hex: loop.baseCommit) {
             _ = await adoptBest()
-            if bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided, baseTree: baseTree) { due = decided }
+            if bestCommit.hex != loop.baseCommit, await coordinator.claimDriftCheck(at: decided, baseTree: try repository.tree(ofCommit: base)) {
+                due = decided
+            }
         }
-        guard let due else { return }
+        guard let due, let baseTree = coordinator.driftBaseTree else { return }
         let built = config.build == nil || referenceBuiltTree == baseTree
         if config.executor.kind != .slurm, built || (!referenceUnbuildable && executor.sandbox.bubblewrap != nil) {
             if owedDrift == nil {
@@ -41,31 +42,27 @@ extension LoopRunner {
                         "drift check due: measured in this lane's next measurement turn" + (built ? "" : ", its base built beside the candidate")
                             + lanePrefix))
             }
-            owedDrift = (due, baseTree)
+            owedDrift = due
             return
         }
         owedDrift = nil
         try await measureDrift(at: due, base: baseTree)
     }
 
-    /// The drift check this lane owes, inside its measurement turn for a candidate, when the
-    /// base is built (beside that candidate, or before).
-    func measureOwedDrift() async throws {
-        guard let owed = owedDrift, config.build == nil || referenceBuiltTree == owed.baseTree else { return }
+    /// The drift check this lane owes: in its measurement turn for a candidate once the base
+    /// is built (beside that candidate, or before), or as the lane ends (`asLaneEnds`),
+    /// building the base then when it must.
+    func measureOwedDrift(asLaneEnds: Bool = false) async throws {
+        guard let due = owedDrift, let baseTree = coordinator.driftBaseTree,
+            asLaneEnds || config.build == nil || referenceBuiltTree == baseTree
+        else { return }
         owedDrift = nil
         do {
-            try await measureDrift(at: owed.decided, base: owed.baseTree)
+            try await measureDrift(at: due, base: baseTree)
         } catch let broken as SealBroken {
-            // The base's or the best's bench wrote where none may: not the candidate's doing.
+            // The base's or the best's bench wrote where none may: not a candidate's doing.
             throw RunnerError(.baselineFailed, "the drift check of the original base against \(bestCommit.short): \(broken.message)")
         }
-    }
-
-    /// A drift check this lane still owes, measured as the lane ends (its base built now).
-    func settleOwedDrift() async throws {
-        guard let owed = owedDrift else { return }
-        owedDrift = nil
-        try await measureDrift(at: owed.decided, base: owed.baseTree)
     }
 
     /// The original base did not build beside a candidate: a check this lane owes is skipped

@@ -252,7 +252,7 @@ extension LoopRunner {
 
     /// A lane's end other than a stop: a drift check it owes is measured first.
     func ending(_ end: StopReason) async throws -> StopReason {
-        try await settleOwedDrift()
+        try await measureOwedDrift(asLaneEnds: true)
         return end
     }
 

@@ -77,9 +77,9 @@ public final class LoopRunner {
     var referenceSlot: Slot?
     /// The tree built in the reference slot (the base, once per run).
     var referenceBuiltTree: ObjectID?
-    /// A drift check this lane claimed and measures once its next candidate's build has
-    /// built the original base beside it (`checkDrift`).
-    var owedDrift: (decided: Int, baseTree: ObjectID)?
+    /// The decided count of a drift check this lane claimed and measures once the original
+    /// base (`coordinator.driftBaseTree`) is built beside its next candidate (`checkDrift`).
+    var owedDrift: Int?
     /// The original base failed to build beside a candidate: it is not tried there again.
     var referenceUnbuildable = false
     /// The slot an A/A calibration builds the best in beside the candidate (one mount

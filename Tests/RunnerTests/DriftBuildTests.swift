@@ -67,4 +67,46 @@ import Testing
         #expect(kinds.last == "loop_stop" && kinds.dropLast().last == "drift_check", "\(kinds)")
         #expect(referenceBuilds(fixture).count == 1)
     }
+
+    /// The base fails to build beside a candidate: the check it was built for is skipped
+    /// with a note (as when its own build fails), and the run goes on.
+    @Test func aBaseThatDoesNotBuildBesideACandidateSkipsTheCheck() async throws {
+        let config = TinyWorkspace.config(build: "echo tried >> builds.out; test $RATCHET_ROLE != reference", kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let log = EventLog()
+        let summary = try await LoopRunner(workspace: workspace, emit: { log.add($0) }).run()
+        #expect(summary.candidates == 3 && summary.accepted == 2, "\(summary.stopReason)")
+        let notes = log.all.compactMap { event -> String? in if case .note(let text) = event { text } else { nil } }
+        #expect(notes.filter { $0.hasPrefix("drift check skipped: the original base does not build (exit 1)") }.count == 1, "\(notes)")
+        #expect(try workspace.audit.entries(loop: "tiny").allSatisfy { $0.kind != "drift_check" })
+        let tried = (try? String(contentsOfFile: fixture.path + "/.git/ratchet/slots/tiny/reference/work/builds.out", encoding: .utf8)) ?? ""
+        #expect(tried.split(separator: "\n").count == 1, "built once, beside the third candidate: \(tried)")
+    }
+}
+
+/// A write by the original base's bench during a drift check measured in a candidate's
+/// turn is the base's, not the candidate's: the loop stops with the check named, and no
+/// candidate is rejected for it.
+@Suite struct DriftSealTests {
+    @Test func aBaseThatWritesInItsDriftCheckIsNotTheCandidatesFault() async throws {
+        let config =
+            TinyWorkspace.config(kinds: #"["tuner"]"#)
+            .replacingOccurrences(of: "warmup = 1", with: "warmup = 1\ndrift_every = 2")
+            .replacingOccurrences(
+                of: "run = \"sh bench.sh\"", with: "run = \"case $RATCHET_SLOT in */reference/work) echo x >> src/notes.txt;; esac; sh bench.sh\"")
+            // The bench tells the reference slot by its path, which only differs without bubblewrap.
+            + "\n[sandbox]\nmode = \"off\"\n"
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let error = try await #require(throws: RunnerError.self) {
+            _ = try await LoopRunner(workspace: workspace, emit: { _ in }).run()
+        }
+        #expect(error.message.contains("the drift check of the original base"), "\(error.message)")
+        let rejections = try workspace.store.candidates(loop: "tiny").compactMap(\.rejection)
+        #expect(!rejections.contains(.runTimeWrite), "\(rejections)")
+    }
 }

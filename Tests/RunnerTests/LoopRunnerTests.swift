@@ -233,4 +233,21 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
         let notes = log.all.compactMap { event -> String? in if case .note(let text) = event { text } else { nil } }
         #expect(!notes.contains { $0.contains("A/A across the slots") }, "\(notes)")
     }
+
+    /// A bench that writes where none may, in the best's A/A measured after a candidate was
+    /// decided, is the best's fault: the loop stops naming the A/A, and the candidate keeps
+    /// its decision (it tried to reject the finished candidate a second time).
+    @Test func aSealBrokenInTheBestsCalibrationAfterADecisionIsTheBests() async throws {
+        let config = TinyWorkspace.config(build: "test ! -f src/bonus.txt", kinds: #"["patches"]"#)
+            .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"echo x >> src/notes.txt; sh bench.sh\"")
+        let fixture = try TinyWorkspace.make(config: config)
+        defer { fixture.remove() }
+        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+        let error = try await #require(throws: RunnerError.self) {
+            _ = try await LoopRunner(workspace: workspace, emit: { _ in }).run()
+        }
+        #expect(error.message.contains("the A/A of the best"), "\(error.message)")
+        let candidates = try workspace.store.candidates(loop: "tiny")
+        #expect(candidates.map { $0.state.label + "/" + ($0.rejection?.rawValue ?? "-") } == ["rejected/build_failed"])
+    }
 }

@@ -101,10 +101,8 @@ import Testing
             + "\n[sandbox]\nmode = \"off\"\n"
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }
-        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
-        let error = try await #require(throws: RunnerError.self) {
-            _ = try await LoopRunner(workspace: workspace, emit: { _ in }).run()
-        }
+        let (failure, workspace) = try await runLoopCatching(fixture)
+        let error = try #require(failure, "the loop was expected to fail")
         #expect(error.message.contains("the drift check of the original base"), "\(error.message)")
         let rejections = try workspace.store.candidates(loop: "tiny").compactMap(\.rejection)
         #expect(!rejections.contains(.runTimeWrite), "\(rejections)")

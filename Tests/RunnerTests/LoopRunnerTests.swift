@@ -242,10 +242,8 @@ func outcomes(_ workspace: Workspace) throws -> [String: String] {
             .replacingOccurrences(of: "run = \"sh bench.sh\"", with: "run = \"echo x >> src/notes.txt; sh bench.sh\"")
         let fixture = try TinyWorkspace.make(config: config)
         defer { fixture.remove() }
-        let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
-        let error = try await #require(throws: RunnerError.self) {
-            _ = try await LoopRunner(workspace: workspace, emit: { _ in }).run()
-        }
+        let (failure, workspace) = try await runLoopCatching(fixture)
+        let error = try #require(failure, "the loop was expected to fail")
         #expect(error.message.contains("the A/A of the best"), "\(error.message)")
         let candidates = try workspace.store.candidates(loop: "tiny")
         #expect(candidates.map { $0.state.label + "/" + ($0.rejection?.rawValue ?? "-") } == ["rejected/build_failed"])

@@ -17,3 +17,15 @@ public func runLoop(_ fixture: GitFixture, options: RunOptions = RunOptions()) a
     let runner = try LoopRunner(workspace: workspace, options: options, emit: { log.add($0) })
     return (try await runner.run(), workspace)
 }
+
+/// Runs the loop configured in `fixture/ratchet.toml` to its end; the error it stopped with
+/// (`nil` when it did not fail), and the workspace to look at afterwards.
+public func runLoopCatching(_ fixture: GitFixture) async throws -> (RunnerError?, Workspace) {
+    let workspace = try Workspace(configPath: fixture.path + "/ratchet.toml")
+    do {
+        _ = try await LoopRunner(workspace: workspace, emit: { _ in }).run()
+        return (nil, workspace)
+    } catch {
+        return (error, workspace)
+    }
+}

@@ -117,14 +117,16 @@ public enum Worker {
         let runner = try LoopRunner(workspace: workspace, options: RunOptions(maxIterations: 1, stop: stop), emit: emit)
         _ = try? await runner.run()
         let store = workspace.store
+        // Stopped (scancel): interrupted, whatever the candidate's steps made of it. The
+        // signal reaches the job's commands too, and a build killed by it before the worker
+        // saw the stop read as a failed build (the candidate was rejected, not proposed again).
+        if let reason = stop.reason {
+            var stopped = WorkerResult(node: "", steps: [], samples: [])
+            stopped.outcome = .interrupted
+            stopped.reason = reason
+            return stopped
+        }
         guard let candidate = try store.candidates(loop: config.name).first, let id = candidate.id else {
-            // Stopped (scancel) before the candidate got as far as its first step.
-            if let reason = stop.reason {
-                var stopped = WorkerResult(node: "", steps: [], samples: [])
-                stopped.outcome = .interrupted
-                stopped.reason = reason
-                return stopped
-            }
             throw RunnerError(.internalError, "the worker's loop recorded no candidate")
         }
         var result = WorkerResult(node: "", steps: try store.steps(candidate: id), samples: try store.samples(candidate: id))

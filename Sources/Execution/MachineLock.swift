@@ -117,8 +117,9 @@ public struct MachineLock: Sendable {
         cores = Self.allowedCores()
     }
 
-    /// A held lock set; released by `release()` or when it goes away.
-    public final class Hold {
+    /// A held lock set; released by `release()` or when it goes away. One holder uses it at
+    /// a time (a run's lanes hand it on in turns), hence unchecked.
+    public final class Hold: @unchecked Sendable {
         var locks: [FileLock]
         /// The cores a measurement may use, when it was pinned.
         public let cores: [Int]?

@@ -38,6 +38,8 @@ actor LaneCoordinator {
     /// One lane at a time measures the A/A calibration all lanes share (bubblewrap's one
     /// mount point), so a new best is calibrated once.
     nonisolated let calibrations = AsyncTurn()
+    /// The machine's measurement lock as this run holds it, lanes measuring in turns under it.
+    nonisolated let measurementTurns = MeasurementTurns()
     private var budgetTripAudited = false
     /// Candidates being evaluated now, in every lane, and those of them waiting for the
     /// best to move (their diffs do not apply yet).
@@ -323,30 +325,6 @@ extension LoopRunner {
         }
     }
 
-    /// Enters the measurement group of the machine-wide lock (waiting for other measurements
-    /// and, unless `overlap_builds`, for builds and tests); a no-op when already inside.
-    func enterMeasurement() async throws {
-        guard measuring == nil else { return }
-        let stop = options.stop
-        var told = false
-        let emit = self.emit
-        let prefix = lanePrefix
-        let hold: MachineLock.Hold?
-        do {
-            hold = try await machineLock.measurement(cores: config.parallel.cpusPerMeasurement, overlapBuilds: config.parallel.overlapBuilds) {
-                if !told {
-                    told = true
-                    emit(.note("waiting for the machine's measurement lock\(prefix)"))
-                }
-                return !stop.isSet
-            }
-        } catch {
-            throw RunnerError(.io, "\(error.description) (parallel.lock_dir)")
-        }
-        guard let hold else { throw Interrupted(reason: stop.reason ?? "stopped") }
-        measuring = hold
-    }
-
     /// Enters the build group for a candidate's build, test and validate together: a lane
     /// waiting to measure cannot slip in between them, so lanes build at the same time and
     /// then measure one after another, instead of each measurement waiting for the other
@@ -359,11 +337,6 @@ extension LoopRunner {
     func leaveBuildGroup() {
         building?.release()
         building = nil
-    }
-
-    func leaveMeasurement() {
-        measuring?.release()
-        measuring = nil
     }
 
     /// Holds the build group for a build or test (unless this lane measures now, holds the

@@ -178,6 +178,9 @@ extension LoopRunner {
         var started: DecisionPipeline.Round?
         var attempts = 0
         while case .measure(let round) = pipeline.next {
+            // Another lane waiting to measure takes its turn between two pairs (not between a
+            // round's warm-ups and its first pair).
+            if pairNumber > 0 { try await shareMeasurementTurn() }
             let plain = round.isWallTime
             // Samples of the wall-time round are stored under their own name, apart from the objective's.
             let label: String? = plain ? Self.wallTimeConfirmation : nil
